@@ -1,0 +1,73 @@
+// Every error and diagnostic code Stepwise reports, in one table.
+// Expected failures are values carrying one of these codes; exceptions are for broken invariants.
+
+export const CODES = {
+  // --- runbook diagnostics (file:line CODE message) ---
+  FRONT_MATTER_YAML: { severity: 'error', text: 'front matter is not valid YAML' },
+  FRONT_MATTER_FIELD: { severity: 'error', text: 'front matter field has the wrong type or is unknown' },
+  VAR_INVALID: { severity: 'error', text: 'variable declaration is invalid' },
+  VAR_DEFAULT_MISMATCH: { severity: 'error', text: "variable default does not match its pattern" },
+  VAR_UNDECLARED: { severity: 'error', text: 'variable used but not declared in front matter' },
+  BAD_REGEX: { severity: 'error', text: 'regular expression does not compile' },
+  NO_TITLE: { severity: 'error', text: 'runbook has no title (H1 or front matter title)' },
+  DUPLICATE_STEP_ID: { severity: 'error', text: 'two steps have the same id' },
+  DUPLICATE_BLOCK_ID: { severity: 'error', text: 'two blocks have the same id' },
+  DUPLICATE_RUNBOOK_ID: { severity: 'error', text: 'two runbooks have the same id' },
+  UNKNOWN_ATTRIBUTE: { severity: 'error', text: 'unknown block attribute' },
+  BAD_ATTRIBUTE: { severity: 'error', text: 'block attribute has an invalid value' },
+  BAD_ATTRIBUTES_SYNTAX: { severity: 'error', text: 'block attributes cannot be parsed' },
+  BLOCK_OUTSIDE_STEP: { severity: 'error', text: 'executable block before the first step (H2)' },
+  UNKNOWN_REQUIRES: { severity: 'error', text: 'requires names a runbook that does not exist' },
+  STEP_WITHOUT_CHECK: { severity: 'warning', text: 'step has commands but no check' },
+  NO_STEPS: { severity: 'warning', text: 'runbook has no steps (H2)' },
+  READ_FAILED: { severity: 'error', text: 'runbook file cannot be read' },
+  NESTED_BLOCK: { severity: 'warning', text: 'fenced block inside a list or quote is shown as text and never run' },
+  PARSE_FAILED: { severity: 'error', text: 'internal parser error (a bug in Stepwise)' },
+
+  // --- API errors ({error:{code,message,field}}) ---
+  UNAUTHORIZED: { severity: 'error', text: 'missing or wrong token' },
+  FORBIDDEN: { severity: 'error', text: 'not allowed' },
+  NOT_FOUND: { severity: 'error', text: 'no such resource' },
+  BAD_REQUEST: { severity: 'error', text: 'request is malformed' },
+  UNKNOWN_RUNBOOK: { severity: 'error', text: 'no runbook with that id' },
+  BROKEN_RUNBOOK: { severity: 'error', text: 'runbook has errors and cannot run' },
+  VAR_PATTERN: { severity: 'error', text: 'variable value does not match its pattern' },
+  UNKNOWN_VAR: { severity: 'error', text: 'variable is not declared by the runbook' },
+  UNKNOWN_TARGET: { severity: 'error', text: 'no such target' },
+  SESSION_ENDED: { severity: 'error', text: 'the run’s shell session has ended' },
+  SESSION_BUSY: { severity: 'error', text: 'the terminal is running another command' },
+  CONFIRM_REQUIRED: { severity: 'error', text: 'block is destructive and needs confirmation' },
+  RECORDING_FAILED: { severity: 'error', text: 'the recording cannot be written' },
+  PAYLOAD_TOO_LARGE: { severity: 'error', text: 'request body too large' },
+} as const;
+
+export type Code = keyof typeof CODES;
+export type Severity = 'error' | 'warning';
+
+/** A located problem in a runbook: printed as `file:line CODE message`. */
+export interface Diagnostic {
+  file: string;
+  line: number;
+  code: Code;
+  severity: Severity;
+  message: string;
+}
+
+export function diagnostic(file: string, line: number, code: Code, message: string): Diagnostic {
+  return { file, line, code, severity: CODES[code].severity, message };
+}
+
+export function formatDiagnostic(d: Diagnostic): string {
+  return `${d.file}:${d.line} ${d.code} ${d.message}`;
+}
+
+/** An expected failure of an API call or engine operation. */
+export interface Failure {
+  code: Code;
+  message: string;
+  field?: string;
+}
+
+export function failure(code: Code, message: string, field?: string): Failure {
+  return field === undefined ? { code, message } : { code, message, field };
+}

@@ -1,0 +1,208 @@
+// Runs blocks in a run's shell session: one at a time, framed with nonce markers so it knows
+// where each block's output starts and ends and how it exited; then has the verifier judge.
+import type { Block, Runbook, Step } from '../runbook/model.ts';
+import type { TerminalSession, Disposable } from '../terminal/session.ts';
+import type { Marker } from '../terminal/markers.ts';
+import type { BlockEnd, BlockResult, CheckResult, StepVerdict } from './result.ts';
+import { OutputCapture } from './capture.ts';
+import { judgeBlock, judgeStep, skipReason } from './verifier.ts';
+import { blockScript, exportScript, shellQuote } from './script.ts';
+import { maskText } from '../terminal/mask.ts';
+
+// After Ctrl-C on a timeout, how long the program gets to stop before its process group is
+// killed, and how long after that before the executor gives up waiting for the prompt.
+const INTERRUPT_GRACE_MS = 3_000;
+const KILL_GRACE_MS = 3_000;
+
+export interface ExecutorHooks {
+  /** Called right before a block is sent to the shell (the recorder drops a marker here). */
+  onBlockStart?(block: Block): number | undefined;
+  onBlockEnd?(block: Block, result: BlockResult): void;
+}
+
+export interface ExecutorOptions {
+  runbook?: Runbook;
+  vars?: Record<string, string>;
+  secrets?: readonly string[];
+  /** False in a headless run without a terminal: interactive blocks are skipped. */
+  interactive?: boolean;
+  hooks?: ExecutorHooks;
+}
+
+interface Framed {
+  exitCode: number | null;
+  end: BlockEnd;
+  capture: OutputCapture;
+  durationMs: number;
+}
+
+export class Executor implements Disposable {
+  private seq = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly vars: Record<string, string>;
+  private readonly secrets: readonly string[];
+  private varsExported = false;
+  private disposed = false;
+  private readonly salt: string;
+
+  constructor(readonly session: TerminalSession, private readonly opts: ExecutorOptions = {}) {
+    this.vars = opts.vars ?? {};
+    this.secrets = opts.secrets ?? [];
+    this.salt = session.nonce.slice(0, 8);
+  }
+
+  /** Runs one block (commands, checks and file blocks alike) and judges it. */
+  runBlock(block: Block): Promise<BlockResult> {
+    return this.serial(() => this.runOne(block));
+  }
+
+  /** Runs a step: its commands in order (stopping at the first failure), then its checks. */
+  runStep(step: Step): Promise<StepVerdict> {
+    const rb = this.requireRunbook();
+    return this.serial(async () => {
+      const blocks: BlockResult[] = [];
+      let failed = false;
+      for (const id of step.commands) {
+        const block = rb.blocks[id];
+        if (failed) {
+          blocks.push(notRun(block, 'an earlier block of this step failed'));
+          continue;
+        }
+        const r = await this.runOne(block);
+        blocks.push(r);
+        failed = r.status === 'failed';
+      }
+      const checks: CheckResult[] = [];
+      for (const id of step.checks) {
+        const block = rb.blocks[id];
+        if (failed) checks.push(notRun(block, 'not run: the step’s commands failed'));
+        else checks.push(withHint(await this.runOne(block), block));
+      }
+      return judgeStep(step.id, blocks, checks);
+    });
+  }
+
+  dispose(): void {
+    this.disposed = true;
+  }
+
+  private requireRunbook(): Runbook {
+    if (!this.opts.runbook) throw new Error('executor has no runbook');
+    return this.opts.runbook;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async runOne(block: Block): Promise<BlockResult> {
+    if (block.kind === 'display') throw new Error(`block ${block.id} is display-only`);
+    const skip = skipReason(block, this.session.target, this.opts.runbook?.os) ??
+      (block.interactive && this.opts.interactive === false ? 'interactive: needs a person at the terminal' : undefined);
+    if (skip) return this.finish(block, notRun(block, skip));
+    if (this.session.state === 'ended' || this.disposed) {
+      return this.finish(block, {
+        ...notRun(block, 'the shell session has ended'),
+        status: 'failed',
+        end: 'session-ended',
+      });
+    }
+    if (!this.varsExported && Object.keys(this.vars).length) {
+      this.varsExported = true;
+      await this.frame(exportScript(this.vars), undefined);
+    }
+    const castTime = this.opts.hooks?.onBlockStart?.(block);
+    const framed = await this.frame(blockScript(block, this.vars, this.salt), block.interactive ? undefined : block.timeoutSec);
+    const { text, digest } = framed.capture.finish();
+    const output = maskText(text, this.secrets);
+    const judged = judgeBlock(block, {
+      exitCode: framed.exitCode,
+      end: framed.end,
+      output,
+      sessionExitCode: this.session.exitCode,
+    });
+    const result: BlockResult = {
+      id: block.id,
+      status: judged.status,
+      exitCode: framed.exitCode,
+      output,
+      durationMs: framed.durationMs,
+      end: framed.end,
+      outputDigest: digest,
+      ...(judged.reason !== undefined ? { reason: judged.reason } : {}),
+      ...(castTime !== undefined ? { castTime } : {}),
+    };
+    return this.finish(block, result);
+  }
+
+  private finish(block: Block, result: BlockResult): BlockResult {
+    this.opts.hooks?.onBlockEnd?.(block, result);
+    return result;
+  }
+
+  /** Sends one script framed by markers and waits until the shell is back at its prompt. */
+  private frame(script: string, timeoutSec: number | undefined): Promise<Framed> {
+    const s = this.session;
+    const seq = ++this.seq;
+    const file = s.stageFile(`b${seq}.sh`, script + '\n');
+    const capture = new OutputCapture();
+    const started = performance.now();
+    return new Promise<Framed>((resolve) => {
+      let capturing = false;
+      let exitCode: number | null = null;
+      let sawEnd = false;
+      let timedOut = false;
+      const timers: NodeJS.Timeout[] = [];
+      const subs: Disposable[] = [];
+      const done = (end: BlockEnd, code: number | null) => {
+        timers.forEach(clearTimeout);
+        subs.forEach((d) => d.dispose());
+        resolve({ exitCode: code, end, capture, durationMs: Math.round(performance.now() - started) });
+      };
+      subs.push(
+        s.onData((bytes) => capturing && capture.push(bytes)),
+        s.onMarker((m: Marker) => {
+          if (m.kind === 'C' && m.seq === seq) capturing = true;
+          else if (m.kind === 'D' && m.seq === seq) {
+            capturing = false;
+            sawEnd = true;
+            exitCode = m.exitCode;
+          } else if (m.kind === 'A' && (sawEnd || capturing || timedOut)) {
+            // Prompt is back. Without D, the block was interrupted (Ctrl-C aborts __sw_run).
+            if (timedOut) done('timeout', sawEnd ? exitCode : m.exitCode);
+            else if (sawEnd) done('exit', exitCode);
+            else done('interrupted', m.exitCode);
+          }
+        }),
+        s.onExit(() => done(sawEnd ? 'exit' : 'session-ended', sawEnd ? exitCode : null)),
+      );
+      if (timeoutSec !== undefined) {
+        timers.push(
+          setTimeout(() => {
+            timedOut = true;
+            s.write('\x03');
+            timers.push(
+              setTimeout(() => {
+                s.signalForeground('SIGKILL');
+                timers.push(setTimeout(() => done('timeout', null), KILL_GRACE_MS));
+              }, INTERRUPT_GRACE_MS),
+            );
+          }, timeoutSec * 1000),
+        );
+      }
+      // Ctrl-E Ctrl-U clears anything half-typed at the prompt; the leading space keeps the
+      // line out of history.
+      s.write(`\x05\x15 __sw_run ${seq} ${shellQuote(file)}\r`);
+    });
+  }
+}
+
+function notRun(block: Block, reason: string): BlockResult {
+  return { id: block.id, status: 'skipped', exitCode: null, output: '', durationMs: 0, end: 'skipped', reason };
+}
+
+function withHint(r: BlockResult, block: Block): CheckResult {
+  return block.hint ? { ...r, hint: block.hint } : r;
+}

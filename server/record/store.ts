@@ -1,0 +1,447 @@
+// Durable records of runs: one SQLite file (`<dataDir>/stepwise.db`, WAL, synchronous=NORMAL,
+// foreign keys on). All methods are synchronous; statements are prepared once and cached.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { BlockEnd, BlockResult, BlockStatus, StepStatus } from '../exec/result.ts';
+import { newRunId } from './ids.ts';
+
+export type RunStatus = 'running' | 'passed' | 'failed' | 'interrupted' | 'ended';
+/** Kinds of block that run and leave a result (display blocks never run). */
+export type ResultKind = 'command' | 'check' | 'file';
+
+export interface RunRecord {
+  id: string;
+  runbookId: string | null;
+  runbookFile: string | null;
+  contentHash: string | null;
+  runbookTitle: string | null;
+  target: string;
+  user: string;
+  /** Variable values; secrets already masked by the caller. */
+  vars: Record<string, string>;
+  options: Record<string, unknown>;
+  status: RunStatus;
+  /** ISO 8601 (UTC). */
+  startedAt: string;
+  endedAt: string | null;
+  castPath: string | null;
+  parentRunId: string | null;
+}
+
+export interface NewRun {
+  /** Defaults to newRunId(). */
+  id?: string;
+  runbookId?: string | null;
+  runbookFile?: string | null;
+  contentHash?: string | null;
+  runbookTitle?: string | null;
+  target: string;
+  user: string;
+  /** Secrets must already be masked. */
+  vars?: Record<string, string>;
+  options?: Record<string, unknown>;
+  /** Defaults to now. */
+  startedAt?: string;
+  castPath?: string | null;
+  parentRunId?: string | null;
+}
+
+export interface StoredBlockResult extends BlockResult {
+  runId: string;
+  /** Order of execution within the run, from 1. */
+  seq: number;
+  stepId: string;
+  kind: ResultKind;
+  /** ISO 8601 (UTC). */
+  startedAt: string;
+}
+
+export interface StoredStepVerdict {
+  stepId: string;
+  status: StepStatus;
+  reason?: string;
+  decidedAt: string;
+}
+
+export interface RunFilter {
+  runbookId?: string;
+  status?: RunStatus;
+  /** Default: no limit. */
+  limit?: number;
+}
+
+interface RunRow {
+  id: string;
+  runbook_id: string | null;
+  runbook_file: string | null;
+  content_hash: string | null;
+  runbook_title: string | null;
+  target: string;
+  user: string;
+  vars_json: string;
+  options_json: string;
+  status: string;
+  started_at: string;
+  ended_at: string | null;
+  cast_path: string | null;
+  parent_run_id: string | null;
+}
+
+interface BlockRow {
+  run_id: string;
+  seq: number;
+  step_id: string;
+  block_id: string;
+  kind: string;
+  status: string;
+  exit_code: number | null;
+  end_reason: string;
+  reason: string | null;
+  output: string;
+  output_digest: string | null;
+  duration_ms: number;
+  cast_time: number | null;
+  started_at: string;
+}
+
+interface VerdictRow {
+  step_id: string;
+  status: string;
+  reason: string | null;
+  decided_at: string;
+}
+
+/** Migrations in order; PRAGMA user_version is the number applied. Never edit a shipped one. */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    runbook_id TEXT NULL,
+    runbook_file TEXT NULL,
+    content_hash TEXT NULL,
+    runbook_title TEXT NULL,
+    target TEXT NOT NULL,
+    user TEXT NOT NULL,
+    vars_json TEXT NOT NULL DEFAULT '{}',
+    options_json TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL CHECK (status IN ('running','passed','failed','interrupted','ended')),
+    started_at TEXT NOT NULL,
+    ended_at TEXT NULL,
+    cast_path TEXT NULL,
+    parent_run_id TEXT NULL REFERENCES runs(id) ON DELETE SET NULL
+  );
+  CREATE INDEX runs_started ON runs(started_at DESC, id DESC);
+  CREATE INDEX runs_runbook ON runs(runbook_id, started_at DESC);
+  CREATE INDEX runs_status ON runs(status);
+
+  CREATE TABLE block_results (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    step_id TEXT NOT NULL,
+    block_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('command','check','file')),
+    status TEXT NOT NULL,
+    exit_code INTEGER NULL,
+    end_reason TEXT NOT NULL,
+    reason TEXT NULL,
+    output TEXT NOT NULL,
+    output_digest TEXT NULL,
+    duration_ms INTEGER NOT NULL,
+    cast_time REAL NULL,
+    started_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+  );
+  CREATE INDEX block_results_block ON block_results(run_id, block_id, seq);
+
+  CREATE TABLE step_verdicts (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NULL,
+    decided_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, step_id)
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+function nowIso(): string {
+  return new Date().toISOString();
+}
+
+function parseJsonObject<T>(text: string): T {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return (v && typeof v === 'object' && !Array.isArray(v) ? v : {}) as T;
+  } catch {
+    return {} as T;
+  }
+}
+
+function toRun(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    runbookId: row.runbook_id,
+    runbookFile: row.runbook_file,
+    contentHash: row.content_hash,
+    runbookTitle: row.runbook_title,
+    target: row.target,
+    user: row.user,
+    vars: parseJsonObject<Record<string, string>>(row.vars_json),
+    options: parseJsonObject<Record<string, unknown>>(row.options_json),
+    status: row.status as RunStatus,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    castPath: row.cast_path,
+    parentRunId: row.parent_run_id,
+  };
+}
+
+function toBlock(row: BlockRow): StoredBlockResult {
+  const r: StoredBlockResult = {
+    runId: row.run_id,
+    seq: row.seq,
+    stepId: row.step_id,
+    kind: row.kind as ResultKind,
+    startedAt: row.started_at,
+    id: row.block_id,
+    status: row.status as BlockStatus,
+    exitCode: row.exit_code,
+    output: row.output,
+    durationMs: row.duration_ms,
+    end: row.end_reason as BlockEnd,
+  };
+  if (row.reason !== null) r.reason = row.reason;
+  if (row.output_digest !== null) r.outputDigest = row.output_digest;
+  if (row.cast_time !== null) r.castTime = row.cast_time;
+  return r;
+}
+
+function toVerdict(row: VerdictRow): StoredStepVerdict {
+  const v: StoredStepVerdict = { stepId: row.step_id, status: row.status as StepStatus, decidedAt: row.decided_at };
+  if (row.reason !== null) v.reason = row.reason;
+  return v;
+}
+
+export class RunStore {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly cache = new Map<string, Database.Statement>();
+  private readonly insertBlock: (runId: string, row: Omit<BlockRow, 'run_id' | 'seq'>) => number;
+
+  private constructor(dbPath: string, db: Database.Database) {
+    this.path = dbPath;
+    this.db = db;
+    this.insertBlock = db.transaction((runId: string, row: Omit<BlockRow, 'run_id' | 'seq'>): number => {
+      const next = this.stmt('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM block_results WHERE run_id = ?').get(runId) as {
+        seq: number;
+      };
+      this.stmt(
+        `INSERT INTO block_results (run_id, seq, step_id, block_id, kind, status, exit_code, end_reason, reason,
+           output, output_digest, duration_ms, cast_time, started_at)
+         VALUES (@run_id, @seq, @step_id, @block_id, @kind, @status, @exit_code, @end_reason, @reason,
+           @output, @output_digest, @duration_ms, @cast_time, @started_at)`,
+      ).run({ ...row, run_id: runId, seq: next.seq });
+      return next.seq;
+    });
+  }
+
+  /** Open (creating if needed) `<dataDir>/stepwise.db` and bring its schema up to date. */
+  static open(dataDir: string): RunStore {
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const dbPath = path.join(dataDir, 'stepwise.db');
+    const db = new Database(dbPath);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+      migrate(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return new RunStore(dbPath, db);
+  }
+
+  close(): void {
+    this.cache.clear();
+    if (this.db.open) this.db.close();
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  // --- runs ---
+
+  createRun(r: NewRun): RunRecord {
+    const rec: RunRecord = {
+      id: r.id ?? newRunId(),
+      runbookId: r.runbookId ?? null,
+      runbookFile: r.runbookFile ?? null,
+      contentHash: r.contentHash ?? null,
+      runbookTitle: r.runbookTitle ?? null,
+      target: r.target,
+      user: r.user,
+      vars: { ...(r.vars ?? {}) },
+      options: { ...(r.options ?? {}) },
+      status: 'running',
+      startedAt: r.startedAt ?? nowIso(),
+      endedAt: null,
+      castPath: r.castPath ?? null,
+      parentRunId: r.parentRunId ?? null,
+    };
+    this.stmt(
+      `INSERT INTO runs (id, runbook_id, runbook_file, content_hash, runbook_title, target, user, vars_json,
+         options_json, status, started_at, ended_at, cast_path, parent_run_id)
+       VALUES (@id, @runbook_id, @runbook_file, @content_hash, @runbook_title, @target, @user, @vars_json,
+         @options_json, @status, @started_at, NULL, @cast_path, @parent_run_id)`,
+    ).run({
+      id: rec.id,
+      runbook_id: rec.runbookId,
+      runbook_file: rec.runbookFile,
+      content_hash: rec.contentHash,
+      runbook_title: rec.runbookTitle,
+      target: rec.target,
+      user: rec.user,
+      vars_json: JSON.stringify(rec.vars),
+      options_json: JSON.stringify(rec.options),
+      status: rec.status,
+      started_at: rec.startedAt,
+      cast_path: rec.castPath,
+      parent_run_id: rec.parentRunId,
+    });
+    return rec;
+  }
+
+  getRun(id: string): RunRecord | undefined {
+    const row = this.stmt('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+    return row ? toRun(row) : undefined;
+  }
+
+  /** Newest first. */
+  listRuns(filter: RunFilter = {}): RunRecord[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    if (filter.runbookId !== undefined) {
+      where.push('runbook_id = @runbookId');
+      params.runbookId = filter.runbookId;
+    }
+    if (filter.status !== undefined) {
+      where.push('status = @status');
+      params.status = filter.status;
+    }
+    params.limit = filter.limit !== undefined && filter.limit >= 0 ? Math.trunc(filter.limit) : -1;
+    const sql =
+      'SELECT * FROM runs' +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      ' ORDER BY started_at DESC, id DESC LIMIT @limit';
+    return (this.stmt(sql).all(params) as RunRow[]).map(toRun);
+  }
+
+  /** Set a run's final status and end time. Returns false if there is no such run. */
+  finishRun(id: string, status: RunStatus, endedAt: string = nowIso()): boolean {
+    return this.stmt('UPDATE runs SET status = ?, ended_at = ? WHERE id = ?').run(status, endedAt, id).changes > 0;
+  }
+
+  setCastPath(id: string, castPath: string | null): boolean {
+    return this.stmt('UPDATE runs SET cast_path = ? WHERE id = ?').run(castPath, id).changes > 0;
+  }
+
+  /** Runs still `running` (left over from a crash) become `interrupted`. Returns how many. */
+  markInterrupted(endedAt: string = nowIso()): number {
+    return this.stmt(
+      "UPDATE runs SET status = 'interrupted', ended_at = COALESCE(ended_at, ?) WHERE status = 'running'",
+    ).run(endedAt).changes;
+  }
+
+  // --- block results ---
+
+  /**
+   * Append a block's result to the run; returns its seq (1, 2, ... in execution order).
+   * startedAt defaults to now minus the block's duration.
+   */
+  addBlockResult(runId: string, stepId: string, kind: ResultKind, result: BlockResult, startedAt?: string): number {
+    return this.insertBlock(runId, {
+      step_id: stepId,
+      block_id: result.id,
+      kind,
+      status: result.status,
+      exit_code: result.exitCode,
+      end_reason: result.end,
+      reason: result.reason ?? null,
+      output: result.output,
+      output_digest: result.outputDigest ?? null,
+      duration_ms: Math.round(result.durationMs),
+      cast_time: result.castTime ?? null,
+      started_at: startedAt ?? new Date(Date.now() - Math.max(0, result.durationMs)).toISOString(),
+    });
+  }
+
+  /** All results of a run in execution order. */
+  blockResults(runId: string): StoredBlockResult[] {
+    return (this.stmt('SELECT * FROM block_results WHERE run_id = ? ORDER BY seq').all(runId) as BlockRow[]).map(toBlock);
+  }
+
+  /** The most recent result of each block of a run (re-runs replace earlier attempts). */
+  latestBlockResults(runId: string): Map<string, StoredBlockResult> {
+    const rows = this.stmt(
+      `SELECT b.* FROM block_results b
+       JOIN (SELECT block_id, MAX(seq) AS seq FROM block_results WHERE run_id = @runId GROUP BY block_id) m
+         ON b.block_id = m.block_id AND b.seq = m.seq
+       WHERE b.run_id = @runId
+       ORDER BY b.seq`,
+    ).all({ runId }) as BlockRow[];
+    const map = new Map<string, StoredBlockResult>();
+    for (const row of rows) map.set(row.block_id, toBlock(row));
+    return map;
+  }
+
+  // --- step verdicts ---
+
+  /** Record a step's verdict; a later verdict for the same step replaces it. */
+  setStepVerdict(
+    runId: string,
+    verdict: { stepId: string; status: StepStatus; reason?: string },
+    decidedAt: string = nowIso(),
+  ): void {
+    this.stmt(
+      `INSERT INTO step_verdicts (run_id, step_id, status, reason, decided_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (run_id, step_id) DO UPDATE SET
+         status = excluded.status, reason = excluded.reason, decided_at = excluded.decided_at`,
+    ).run(runId, verdict.stepId, verdict.status, verdict.reason ?? null, decidedAt);
+  }
+
+  /** Verdicts of a run, in the order steps were first decided. */
+  stepVerdicts(runId: string): StoredStepVerdict[] {
+    return (this.stmt('SELECT step_id, status, reason, decided_at FROM step_verdicts WHERE run_id = ? ORDER BY rowid').all(
+      runId,
+    ) as VerdictRow[]).map(toVerdict);
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.cache.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.cache.set(sql, s);
+    }
+    return s;
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`stepwise.db schema version ${current} is newer than this Stepwise (${MIGRATIONS.length})`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}

@@ -1,0 +1,89 @@
+// The Runbook model: what the pure parser produces from one Markdown file.
+// Everything here is plain data (JSON-serialisable) so it can be sent to the browser,
+// stored with a run and compared in golden fixtures.
+
+import type { Diagnostic } from '../errors.ts';
+
+/** Platform identities a block or runbook may be restricted to (free-form, lower-case). */
+export type Platform = string;
+
+export interface VarSpec {
+  name: string;
+  default: string;
+  describe: string;
+  /** Source text of a regex the whole value must match (anchored by the validator). */
+  pattern?: string;
+  secret: boolean;
+  line: number;
+}
+
+/**
+ * Block kinds:
+ * - command: an executable sh/bash/shell block run as one of the step's commands;
+ * - check:   an executable block with `verify`, run after the step's commands to judge it;
+ * - file:    a block with `file=/path` whose content is written to the target;
+ * - display: any other fenced block (sample output, XML fragment): shown, never run.
+ */
+export type BlockKind = 'command' | 'check' | 'file' | 'display';
+
+export interface Block {
+  id: string;
+  kind: BlockKind;
+  /** Fence language as written (`sh`, `console`, `xml`, or '' for none). */
+  lang: string;
+  /** The block's text as written in the runbook (no trailing newline). */
+  content: string;
+  /** 1-based line of the opening fence in the runbook file. */
+  line: number;
+  stepId: string;
+  /** Attributes parsed and typed; unknown attributes are diagnostics, not kept. */
+  timeoutSec?: number;
+  expect?: string;
+  exit: number;
+  confirm: boolean;
+  os?: Platform[];
+  interactive: boolean;
+  hint?: string;
+  file?: string;
+  mode?: string;
+  /** Hardware or capability names the target must have (e.g. `pci-passthrough`). */
+  requires?: string[];
+}
+
+/** A step body is prose interleaved with blocks, in document order. */
+export type StepPart = { kind: 'prose'; markdown: string } | { kind: 'block'; blockId: string };
+
+export interface Step {
+  id: string;
+  title: string;
+  line: number;
+  parts: StepPart[];
+  /** Ids of executable non-check blocks (commands and files) in order. */
+  commands: string[];
+  /** Ids of check blocks in order. */
+  checks: string[];
+}
+
+export interface Runbook {
+  id: string;
+  /** Path relative to the runbooks folder, as given to the parser (used in diagnostics). */
+  file: string;
+  title: string;
+  summary: string;
+  section?: string;
+  os?: Platform[];
+  requires: string[];
+  vars: VarSpec[];
+  /** Markdown before the first H2. */
+  intro: string;
+  steps: Step[];
+  blocks: Record<string, Block>;
+  /** sha256 hex of the file's bytes as parsed: pins a run to the runbook as it was. */
+  contentHash: string;
+}
+
+export interface ParseResult {
+  /** Present unless the file is too broken to model at all. */
+  runbook?: Runbook;
+  diagnostics: Diagnostic[];
+}

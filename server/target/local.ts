@@ -1,0 +1,88 @@
+// The local target: a bash on this host through node-pty.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pty from 'node-pty';
+import type { PtyLike, SpawnOptions, Target, TargetInfo } from './target.ts';
+import { platformFromOsRelease } from './platform.ts';
+
+export class LocalTarget implements Target {
+  readonly id = 'local';
+  readonly platform: string;
+  readonly capabilities: ReadonlySet<string>;
+
+  constructor(opts: { platform?: string; capabilities?: string[] } = {}) {
+    this.platform = opts.platform ?? detectPlatform();
+    this.capabilities = new Set(opts.capabilities ?? detectCapabilities());
+  }
+
+  info(): TargetInfo {
+    return { id: this.id, platform: this.platform, host: os.hostname(), capabilities: [...this.capabilities] };
+  }
+
+  makeSessionDir(): string {
+    return fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-')); // mkdtemp creates it 0700
+  }
+
+  writeSessionFile(dir: string, name: string, content: string): string {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, content, { mode: 0o600 });
+    return file;
+  }
+
+  removeSessionDir(dir: string): void {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  spawnShell(opts: SpawnOptions): PtyLike {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) {
+      // The server's own secrets and test hooks stay out of the user's shell.
+      if (v !== undefined && !k.startsWith('STEPWISE_')) env[k] = v;
+    }
+    Object.assign(env, { TERM: 'xterm-256color', COLORTERM: 'truecolor', LANG: env.LANG ?? 'C.UTF-8' }, opts.env);
+    const p = pty.spawn('bash', ['--noprofile', '--rcfile', opts.rcFile, '-i'], {
+      name: 'xterm-256color',
+      cols: opts.cols,
+      rows: opts.rows,
+      cwd: env.HOME && fs.existsSync(env.HOME) ? env.HOME : process.cwd(),
+      env,
+      encoding: null, // Buffers: lossless bytes for recording and exact marker parsing
+    });
+    return p as unknown as PtyLike;
+  }
+
+  signalForeground(p: PtyLike, signal: NodeJS.Signals): boolean {
+    try {
+      // Field 8 of /proc/<pid>/stat is the terminal's foreground process group (tpgid).
+      const stat = fs.readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const tpgid = Number(fields[5]);
+      if (!(tpgid > 0) || tpgid === p.pid) return false;
+      process.kill(-tpgid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+function detectPlatform(): string {
+  try {
+    return platformFromOsRelease(fs.readFileSync('/etc/os-release', 'utf8'));
+  } catch {
+    return process.platform;
+  }
+}
+
+function detectCapabilities(): string[] {
+  const caps: string[] = [];
+  try {
+    const cpu = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    if (/^flags\s*:.*\b(vmx|svm)\b/m.test(cpu)) caps.push('hw-virt');
+  } catch {
+    /* no /proc: no capabilities */
+  }
+  if (fs.existsSync('/dev/kvm')) caps.push('kvm');
+  return caps;
+}

@@ -1,0 +1,47 @@
+// A Target is where a run's shell lives: this host (local), later SSH hosts and a lab.
+// The session and executor only see this interface.
+
+/** The subset of node-pty's IPty a session needs; other targets provide the same shape. */
+export interface PtyLike {
+  readonly pid: number;
+  onData(listener: (data: Buffer | string) => void): { dispose(): void };
+  onExit(listener: (e: { exitCode: number; signal?: number }) => void): { dispose(): void };
+  write(data: string | Buffer): void;
+  resize(cols: number, rows: number): void;
+  pause(): void;
+  resume(): void;
+  kill(signal?: string): void;
+}
+
+export interface SpawnOptions {
+  /** Path (on the target) of the shell-integration rc file to start bash with. */
+  rcFile: string;
+  cols: number;
+  rows: number;
+  /** Extra environment for the shell. */
+  env?: Record<string, string>;
+}
+
+export interface TargetInfo {
+  id: string;
+  platform: string;
+  host: string;
+  capabilities: string[];
+}
+
+export interface Target {
+  readonly id: string;
+  /** Platform identity used to choose blocks (`os=` attribute), e.g. `debian`, `rhel9`. */
+  readonly platform: string;
+  /** Capabilities blocks may require (`requires=`), e.g. `vmx`, `pci-passthrough`. */
+  readonly capabilities: ReadonlySet<string>;
+  info(): TargetInfo;
+  /** A new private directory reachable by the target's shell, for staging scripts. */
+  makeSessionDir(): string;
+  /** Writes a file into a session directory (mode 0600). */
+  writeSessionFile(dir: string, name: string, content: string): string;
+  removeSessionDir(dir: string): void;
+  spawnShell(opts: SpawnOptions): PtyLike;
+  /** Sends a signal to the foreground process group of the shell's terminal, if it can. */
+  signalForeground(pty: PtyLike, signal: NodeJS.Signals): boolean;
+}

@@ -1,0 +1,29 @@
+// The bash shell-integration script a session starts with. Pure: returns text.
+// It frames every block the executor runs with nonce-carrying markers (see markers.ts):
+// C before the block's output, D with its exit code after; A before each prompt, B when a
+// typed command is accepted, so the session knows whether the shell is idle.
+
+export function integrationScript(nonce: string): string {
+  if (!/^[A-Za-z0-9]+$/.test(nonce)) throw new Error('nonce must be alphanumeric');
+  const osc = (body: string) => `\\033]633;${body}\\007`;
+  return `# Stepwise shell integration (generated; removed once the shell has read it)
+HISTCONTROL=ignoreboth
+PS1='\\[\\e[1;32m\\]\\u@\\h\\[\\e[0m\\]:\\[\\e[1;34m\\]\\w\\[\\e[0m\\]\\$ '
+__sw_prompt() { local rc=$?; printf '${osc(`A;${nonce};%s`)}' "$rc"; return $rc; }
+PROMPT_COMMAND=__sw_prompt
+PS0=$'\\033]633;B;${nonce}\\007'
+# __sw_run SEQ FILE: source FILE in this shell (so cd, exports and functions persist),
+# stopping at its first failing command like set -e -o pipefail, and report its exit code.
+__sw_run() {
+  printf '${osc(`C;${nonce};%s`)}' "$1"
+  local __sw_pf=+o; [[ -o pipefail ]] && __sw_pf=-o
+  set -o pipefail
+  trap '__sw_rc=$?; trap - ERR; return $__sw_rc' ERR
+  . "$2"
+  __sw_rc=$?
+  trap - ERR
+  set $__sw_pf pipefail
+  printf '${osc(`D;${nonce};%s;%s`)}' "$1" "$__sw_rc"
+}
+`;
+}

@@ -1,0 +1,209 @@
+// A persistent interactive bash on a target, with shell integration: the one resource a run
+// owns. Output is de-framed (our markers removed and reported), secrets masked, then fanned
+// out to listeners (websocket clients, recorder, executor).
+import crypto from 'node:crypto';
+import type { PtyLike, Target } from '../target/target.ts';
+import { integrationScript } from './integration.ts';
+import { MarkerParser, type Marker } from './markers.ts';
+import { SecretMasker } from './mask.ts';
+
+export type SessionState = 'starting' | 'idle' | 'busy' | 'ended';
+
+export interface Disposable {
+  dispose(): void;
+}
+
+export interface SessionOptions {
+  cols?: number;
+  rows?: number;
+  secrets?: readonly string[];
+  env?: Record<string, string>;
+}
+
+// How long to wait for bash to draw its first prompt: it reads only our small rc file.
+const START_TIMEOUT_MS = 15_000;
+// A secret's first bytes are held back until the rest arrives; if nothing else comes this
+// soon, release them (the output was not the secret after all).
+const MASK_HOLD_MS = 30;
+// node-pty can drop a fast-exiting program's last output: give the reader this long to drain.
+const EXIT_DRAIN_MS = 50;
+
+export class TerminalSession implements Disposable {
+  readonly nonce = crypto.randomBytes(16).toString('hex');
+  readonly dir: string;
+  state: SessionState = 'starting';
+  exitCode: number | null = null;
+  cols: number;
+  rows: number;
+
+  private readonly pty: PtyLike;
+  private readonly parser: MarkerParser;
+  private readonly masker: SecretMasker;
+  private readonly dataListeners = new Set<(bytes: Buffer) => void>();
+  private readonly markerListeners = new Set<(m: Marker) => void>();
+  private readonly exitListeners = new Set<(code: number | null) => void>();
+  private readonly pauseReasons = new Set<string>();
+  private holdTimer: NodeJS.Timeout | undefined;
+  private disposed = false;
+  private ptySubs: Array<{ dispose(): void }> = [];
+
+  private constructor(readonly target: Target, opts: SessionOptions) {
+    this.cols = opts.cols ?? 100;
+    this.rows = opts.rows ?? 30;
+    this.parser = new MarkerParser(this.nonce);
+    this.masker = new SecretMasker(opts.secrets ?? []);
+    this.dir = target.makeSessionDir();
+    const rcFile = target.writeSessionFile(this.dir, 'rc.sh', integrationScript(this.nonce));
+    this.pty = target.spawnShell({ rcFile, cols: this.cols, rows: this.rows, env: opts.env });
+    this.ptySubs.push(
+      this.pty.onData((d) => this.onPtyData(typeof d === 'string' ? Buffer.from(d) : d)),
+      this.pty.onExit((e) => {
+        setTimeout(() => this.onPtyExit(e.exitCode), EXIT_DRAIN_MS);
+      }),
+    );
+  }
+
+  /** Starts bash and resolves once its first prompt is drawn. */
+  static async start(target: Target, opts: SessionOptions = {}): Promise<TerminalSession> {
+    const s = new TerminalSession(target, opts);
+    try {
+      await s.waitFor((st) => st !== 'starting', START_TIMEOUT_MS);
+    } catch (e) {
+      s.dispose();
+      throw e;
+    }
+    if (s.state === 'ended') {
+      s.dispose();
+      throw new Error('the shell exited during start-up');
+    }
+    return s;
+  }
+
+  get pid(): number {
+    return this.pty.pid;
+  }
+
+  onData(fn: (bytes: Buffer) => void): Disposable {
+    this.dataListeners.add(fn);
+    return { dispose: () => this.dataListeners.delete(fn) };
+  }
+
+  onMarker(fn: (m: Marker) => void): Disposable {
+    this.markerListeners.add(fn);
+    return { dispose: () => this.markerListeners.delete(fn) };
+  }
+
+  onExit(fn: (code: number | null) => void): Disposable {
+    this.exitListeners.add(fn);
+    return { dispose: () => this.exitListeners.delete(fn) };
+  }
+
+  write(data: string | Buffer): void {
+    if (this.state === 'ended') return;
+    this.pty.write(data);
+  }
+
+  resize(cols: number, rows: number): void {
+    if (this.state === 'ended') return;
+    this.cols = cols;
+    this.rows = rows;
+    this.pty.resize(cols, rows);
+  }
+
+  /** Pauses reading from the pty while any reason holds (flow control per client). */
+  pause(reason: string): void {
+    if (this.pauseReasons.size === 0 && this.state !== 'ended') this.pty.pause();
+    this.pauseReasons.add(reason);
+  }
+
+  resume(reason: string): void {
+    if (!this.pauseReasons.delete(reason)) return;
+    if (this.pauseReasons.size === 0 && this.state !== 'ended') this.pty.resume();
+  }
+
+  get paused(): boolean {
+    return this.pauseReasons.size > 0;
+  }
+
+  stageFile(name: string, content: string): string {
+    return this.target.writeSessionFile(this.dir, name, content);
+  }
+
+  signalForeground(signal: NodeJS.Signals): boolean {
+    return this.target.signalForeground(this.pty, signal);
+  }
+
+  /** Resolves when pred(state) holds; rejects after timeoutMs. */
+  waitFor(pred: (s: SessionState) => boolean, timeoutMs: number): Promise<void> {
+    if (pred(this.state)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const subs: Disposable[] = [];
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        subs.forEach((s) => s.dispose());
+        err ? reject(err) : resolve();
+      };
+      const timer = setTimeout(() => done(new Error(`shell not ready after ${timeoutMs} ms (state ${this.state})`)), timeoutMs);
+      const check = () => pred(this.state) && done();
+      subs.push(this.onMarker(check), this.onExit(check));
+    });
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    clearTimeout(this.holdTimer);
+    if (this.state !== 'ended') {
+      try {
+        this.pty.kill('SIGHUP');
+      } catch {
+        /* already gone */
+      }
+    }
+    this.ptySubs.forEach((s) => s.dispose());
+    this.setEnded(this.exitCode);
+    this.dataListeners.clear();
+    this.markerListeners.clear();
+    this.exitListeners.clear();
+    this.target.removeSessionDir(this.dir);
+  }
+
+  private onPtyData(chunk: Buffer): void {
+    for (const ev of this.parser.push(chunk)) {
+      if (ev.type === 'data') {
+        this.emitData(this.masker.push(ev.bytes));
+      } else {
+        this.emitData(this.masker.flush());
+        this.applyMarker(ev.marker);
+        for (const fn of this.markerListeners) fn(ev.marker);
+      }
+    }
+    clearTimeout(this.holdTimer);
+    if (this.masker.active) this.holdTimer = setTimeout(() => this.emitData(this.masker.flush()), MASK_HOLD_MS);
+  }
+
+  private emitData(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    for (const fn of this.dataListeners) fn(bytes);
+  }
+
+  private applyMarker(m: Marker): void {
+    if (this.state === 'ended') return;
+    if (m.kind === 'A') this.state = 'idle';
+    else if (m.kind === 'B' || m.kind === 'C') this.state = 'busy';
+  }
+
+  private onPtyExit(code: number): void {
+    if (this.state === 'ended') return;
+    this.emitData(this.masker.push(this.parser.flush()));
+    this.emitData(this.masker.flush());
+    this.setEnded(code);
+  }
+
+  private setEnded(code: number | null): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.exitCode = code;
+    for (const fn of this.exitListeners) fn(code);
+  }
+}
