@@ -111,10 +111,10 @@ export class Executor implements Disposable {
     }
     if (!this.varsExported && Object.keys(this.vars).length) {
       this.varsExported = true;
-      await this.frame(exportScript(this.vars), undefined);
+      await this.frame(exportScript(this.vars), undefined, `# stepwise: export ${Object.keys(this.vars).join(' ')}`);
     }
     const castTime = this.opts.hooks?.onBlockStart?.(block);
-    const framed = await this.frame(blockScript(block, this.vars, this.salt), block.interactive ? undefined : block.timeoutSec);
+    const framed = await this.frame(blockScript(block, this.vars, this.salt), block.interactive ? undefined : block.timeoutSec, shownText(block));
     const { text, digest } = framed.capture.finish();
     const output = maskText(text, this.secrets);
     const judged = judgeBlock(block, {
@@ -143,10 +143,11 @@ export class Executor implements Disposable {
   }
 
   /** Sends one script framed by markers and waits until the shell is back at its prompt. */
-  private frame(script: string, timeoutSec: number | undefined): Promise<Framed> {
+  private frame(script: string, timeoutSec: number | undefined, shown: string = script): Promise<Framed> {
     const s = this.session;
     const seq = ++this.seq;
     const file = s.stageFile(`b${seq}.sh`, script + '\n');
+    const show = shown === script ? '' : ` ${shellQuote(s.stageFile(`b${seq}.show`, shown + '\n'))}`;
     const capture = new OutputCapture();
     const started = performance.now();
     return new Promise<Framed>((resolve) => {
@@ -194,9 +195,14 @@ export class Executor implements Disposable {
       }
       // Ctrl-E Ctrl-U clears anything half-typed at the prompt; the leading space keeps the
       // line out of history.
-      s.write(`\x05\x15 __sw_run ${seq} ${shellQuote(file)}\r`);
+      s.write(`\x05\x15 __sw_run ${seq} ${shellQuote(file)}${show}\r`);
     });
   }
+}
+
+/** What the terminal shows as typed: the block itself; a file block as the write it performs. */
+function shownText(block: Block): string {
+  return block.kind === 'file' ? `cat > ${block.file} <<'EOF'\n${block.content}\nEOF` : block.content;
 }
 
 function notRun(block: Block, reason: string): BlockResult {

@@ -2,6 +2,7 @@
 import type { Block } from '../runbook/model.ts';
 import type { BlockEnd, BlockResult, BlockStatus, CheckResult, StepStatus, StepVerdict } from './result.ts';
 import { lastLine } from './capture.ts';
+import { compileExpect } from '../runbook/parse.ts';
 
 /** What the executor observed for one block, before judgement. */
 export interface Observed {
@@ -37,7 +38,7 @@ export function judgeBlock(block: Block, o: Observed): { status: BlockStatus; re
     const expected = block.exit === 0 ? '' : ` (expected ${block.exit})`;
     return { status: 'failed', reason: `exited with ${code}${expected}${last ? `: ${last}` : ''}` };
   }
-  if (block.expect !== undefined && !new RegExp(block.expect, 'm').test(o.output)) {
+  if (block.expect !== undefined && !compileExpect(block.expect).test(o.output)) {
     return { status: 'failed', reason: withHint(`output did not match /${block.expect}/`, block) };
   }
   return { status: 'passed' };

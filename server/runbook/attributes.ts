@@ -11,7 +11,8 @@
 // - key=value form: a bare key is `true`; every value is a string exactly as written
 //   (`timeout=120` → "120", `mode=0644` → "0644"). Double-quoted values unescape only
 //   `\"` and `\\`; any other backslash sequence is kept verbatim so regexes like `^br0\s`
-//   survive. Single-quoted values are taken verbatim.
+//   survive. Single-quoted values are taken verbatim. An unquoted value may contain `${NAME}`
+//   (file=${WORKDIR}/app.conf); `=`, quotes and other braces in it need quoting.
 // - JSON form: numbers and booleans keep their JSON type; an array of strings/numbers is
 //   joined with commas (`"os":["linux","darwin"]` → "linux,darwin"); null and objects are errors.
 // Text after the language that is not a single `{...}` group is an error (Runme requires braces).
@@ -130,6 +131,15 @@ function parseKeyValueGroup(group: string): Record<string, AttrValue> | string {
       } else {
         const start = i;
         while (i < n && !SPACE.test(group[i]!) && group[i] !== '}') {
+          if (group[i] === '$' && group[i + 1] === '{') {
+            // ${NAME} inside an unquoted value (file=${WORKDIR}/x.conf)
+            const close = group.indexOf('}', i + 2);
+            if (close < 0 || /[\s{"']/.test(group.slice(i + 2, close))) {
+              return `attribute ${key} has an unterminated \${...} in its value`;
+            }
+            i = close + 1;
+            continue;
+          }
           if (group[i] === '"' || group[i] === "'" || group[i] === '{' || group[i] === '=') {
             return `attribute ${key} has a stray ${group[i]} in its value; quote the value with "..."`;
           }

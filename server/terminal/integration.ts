@@ -8,13 +8,26 @@ export function integrationScript(nonce: string): string {
   const osc = (body: string) => `\\033]633;${body}\\007`;
   return `# Stepwise shell integration (generated; removed once the shell has read it)
 HISTCONTROL=ignoreboth
+bind 'set bell-style none' 2>/dev/null
 PS1='\\[\\e[1;32m\\]\\u@\\h\\[\\e[0m\\]:\\[\\e[1;34m\\]\\w\\[\\e[0m\\]\\$ '
 __sw_prompt() { local rc=$?; printf '${osc(`A;${nonce};%s`)}' "$rc"; return $rc; }
 PROMPT_COMMAND=__sw_prompt
 PS0=$'\\033]633;B;${nonce}\\007'
-# __sw_run SEQ FILE: source FILE in this shell (so cd, exports and functions persist),
-# stopping at its first failing command like set -e -o pipefail, and report its exit code.
+# __sw_show FILE: replace the typed "__sw_run" line with the block's text after the prompt,
+# so the terminal (and its recording) reads as if a person had typed the commands.
+__sw_show() {
+  local p="\${PS1@P}" l first=1
+  p=\${p//[$'\\001\\002']/}
+  (( \${#p} + 48 < COLUMNS )) && printf '\\033[1A\\r\\033[2K'
+  while IFS= read -r l || [[ -n $l ]]; do
+    if (( first )); then printf '%s%s\\n' "$p" "$l"; first=0; else printf '> %s\\n' "$l"; fi
+  done < "$1"
+}
+# __sw_run SEQ FILE [SHOW]: show SHOW (default FILE), then source FILE in this shell (so cd,
+# exports and functions persist), stopping at its first failing command like
+# set -e -o pipefail, and report its exit code.
 __sw_run() {
+  __sw_show "\${3:-$2}"
   printf '${osc(`C;${nonce};%s`)}' "$1"
   local __sw_pf=+o; [[ -o pipefail ]] && __sw_pf=-o
   set -o pipefail

@@ -1,0 +1,16 @@
+// Where the CLI finds runbooks and data: flags, then environment, then defaults.
+import fs from 'node:fs';
+import path from 'node:path';
+
+const PACKAGE_DIR = path.resolve(import.meta.dirname, '../..');
+
+export function runbooksDir(flag?: string): string {
+  if (flag) return path.resolve(flag);
+  if (process.env.STEPWISE_RUNBOOKS) return path.resolve(process.env.STEPWISE_RUNBOOKS);
+  const local = path.resolve('runbooks');
+  return fs.existsSync(local) ? local : path.join(PACKAGE_DIR, 'runbooks');
+}
+
+export function dataDir(flag?: string): string {
+  return path.resolve(flag ?? process.env.STEPWISE_DATA ?? 'data');
+}

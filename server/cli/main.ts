@@ -1,0 +1,76 @@
+// The `stepwise` command line: dispatches to one module per sub-command.
+import { parseArgs } from 'node:util';
+import { serveCommand } from './serve.ts';
+import { validateCommand } from './validate.ts';
+import { listCommand } from './list.ts';
+import { runCommand } from './run.ts';
+
+const USAGE = `usage: stepwise <command> [options]
+
+  serve [--host H] [--port P] [--runbooks DIR] [--data DIR]
+                          start the web service (default 127.0.0.1:7681)
+  list [--runbooks DIR]   list the runbooks
+  validate [DIR]          check every runbook; print file:line CODE message
+  run <runbook> [--var K=V]... [--from STEP] [--step STEP] [--yes]
+      [--runbooks DIR] [--data DIR] [--target local] [--verbose]
+                          run a runbook headless, recording it like a browser run
+
+environment: STEPWISE_TOKEN, STEPWISE_RUNBOOKS, STEPWISE_DATA, HOST, PORT`;
+
+export async function main(argv: string[], out: (s: string) => void = (s) => console.log(s)): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'serve': {
+        const { values } = parseArgs({ args: rest, options: { host: { type: 'string' }, port: { type: 'string' }, runbooks: { type: 'string' }, data: { type: 'string' } } });
+        return await serveCommand(values, out);
+      }
+      case 'list': {
+        const { values } = parseArgs({ args: rest, options: { runbooks: { type: 'string' } } });
+        return listCommand(values.runbooks, out);
+      }
+      case 'validate': {
+        const { positionals } = parseArgs({ args: rest, allowPositionals: true });
+        return validateCommand(positionals, out);
+      }
+      case 'run': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            var: { type: 'string', multiple: true, default: [] },
+            from: { type: 'string' },
+            step: { type: 'string' },
+            yes: { type: 'boolean', short: 'y', default: false },
+            runbooks: { type: 'string' },
+            data: { type: 'string' },
+            target: { type: 'string' },
+            verbose: { type: 'boolean', short: 'v', default: false },
+          },
+        });
+        if (positionals.length !== 1) {
+          out('stepwise run: name exactly one runbook id (see `stepwise list`)');
+          return 2;
+        }
+        const { var: vars, ...rest2 } = values;
+        return await runCommand({ ...rest2, vars, runbook: positionals[0] }, out);
+      }
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        out(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default:
+        out(`stepwise: unknown command ${JSON.stringify(cmd)}\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    // parseArgs reports unknown or malformed options by throwing: a usage error, not a crash.
+    if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      out(`stepwise ${cmd}: ${(e as Error).message}`);
+      return 2;
+    }
+    throw e;
+  }
+}

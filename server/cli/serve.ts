@@ -1,0 +1,28 @@
+// `stepwise serve`: starts the web service and prints the URL with the token.
+import { serve } from '../http/server.ts';
+import { dataDir, runbooksDir } from './config.ts';
+
+export async function serveCommand(o: { host?: string; port?: string; runbooks?: string; data?: string }, out: (s: string) => void): Promise<number> {
+  const host = o.host ?? process.env.HOST ?? '127.0.0.1';
+  const portText = o.port ?? process.env.PORT ?? '7681';
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
+    out(`stepwise serve: --port ${JSON.stringify(portText)} is not a port number`);
+    return 2;
+  }
+  let srv;
+  try {
+    srv = await serve({ host, port: Number(portText), token: process.env.STEPWISE_TOKEN || undefined, runbooksDir: runbooksDir(o.runbooks), dataDir: dataDir(o.data) });
+  } catch (e) {
+    out(`stepwise serve: ${(e as Error).message}`);
+    return 2;
+  }
+  out(`Stepwise is serving ${srv.ctx.catalog().entries.length} runbooks from ${runbooksDir(o.runbooks)}`);
+  out(`Open ${srv.url}?token=${encodeURIComponent(srv.ctx.token)}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await srv.close();
+  return 0;
+}

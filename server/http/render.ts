@@ -1,0 +1,48 @@
+// Server-side rendering: handlebars views from views/ (auto-escaped) and markdown-it with
+// raw HTML disabled, so nothing in a runbook can inject markup or script.
+import fs from 'node:fs';
+import path from 'node:path';
+import Handlebars from 'handlebars';
+import MarkdownIt from 'markdown-it';
+
+export const VIEWS_DIR = path.resolve(import.meta.dirname, '../../views');
+
+const md = new MarkdownIt({ html: false, linkify: true, typographer: false });
+// markdown-it already refuses javascript:/vbscript:/data: links (validateLink).
+
+export function renderMarkdown(src: string): string {
+  return md.render(src);
+}
+
+export class Views {
+  private readonly hb = Handlebars.create();
+  private readonly cache = new Map<string, Handlebars.TemplateDelegate>();
+
+  constructor(private readonly dir: string = VIEWS_DIR, private readonly reload = false) {
+    this.hb.registerHelper('markdown', (src: unknown) => new Handlebars.SafeString(renderMarkdown(String(src ?? ''))));
+    this.hb.registerHelper('json', (v: unknown) =>
+      // For <script type="application/json">: escape < so "</script>" cannot close the tag.
+      new Handlebars.SafeString(JSON.stringify(v ?? null).replace(/</g, '\\u003c').replace(/\u2028|\u2029/g, (c) => (c === '\u2028' ? '\\u2028' : '\\u2029'))),
+    );
+    this.hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+    const partials = path.join(dir, 'partials');
+    if (fs.existsSync(partials)) {
+      for (const f of fs.readdirSync(partials).filter((n) => n.endsWith('.hbs'))) {
+        this.hb.registerPartial(f.slice(0, -4), fs.readFileSync(path.join(partials, f), 'utf8'));
+      }
+    }
+  }
+
+  get handlebars(): typeof Handlebars {
+    return this.hb;
+  }
+
+  render(name: string, data: Record<string, unknown>): string {
+    let t = this.reload ? undefined : this.cache.get(name);
+    if (!t) {
+      t = this.hb.compile(fs.readFileSync(path.join(this.dir, `${name}.hbs`), 'utf8'), { strict: false });
+      this.cache.set(name, t);
+    }
+    return t(data);
+  }
+}

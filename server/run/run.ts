@@ -1,0 +1,256 @@
+// One run: a runbook (or a bare terminal) on a target, with its shell session, executor,
+// recording and records. Everything the browser, the API and the CLI do to a run goes here.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Block, Runbook, Step } from '../runbook/model.ts';
+import type { Target } from '../target/target.ts';
+import type { BlockResult, CheckResult, StepVerdict } from '../exec/result.ts';
+import type { ServerMessage } from '../protocol.ts';
+import type { Logger } from '../log.ts';
+import type { RunStore, RunRecord, RunStatus } from '../record/store.ts';
+import { AsciicastWriter } from '../record/asciicast.ts';
+import { newRunId } from '../record/ids.ts';
+import { TerminalSession, type Disposable } from '../terminal/session.ts';
+import { Executor } from '../exec/executor.ts';
+import { judgeStep } from '../exec/verifier.ts';
+import { failure, type Failure } from '../errors.ts';
+import type { ResolvedVars } from './vars.ts';
+
+export interface RunOptions {
+  /** Training mode: Next stays locked until the step passes. */
+  training?: boolean;
+  /** Headless without a terminal: interactive blocks are skipped. */
+  interactive?: boolean;
+}
+
+export interface StartRun {
+  runbook?: Runbook;
+  vars: ResolvedVars;
+  target: Target;
+  user: string;
+  options?: RunOptions;
+  store: RunStore;
+  dataDir: string;
+  log: Logger;
+  cols?: number;
+  rows?: number;
+}
+
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: Failure };
+
+/** What a block or step execution returns over the API. */
+export interface ExecutionReport {
+  status: string;
+  reason?: string;
+  blocks: BlockResult[];
+  checks: CheckResult[];
+}
+
+export class Run implements Disposable {
+  private readonly listeners = new Set<(m: ServerMessage) => void>();
+  private readonly subs: Disposable[] = [];
+  private readonly decoder = new TextDecoder('utf-8');
+  private executing = 0;
+  private ended = false;
+
+  private constructor(
+    readonly id: string,
+    readonly runbook: Runbook | undefined,
+    readonly session: TerminalSession,
+    readonly executor: Executor,
+    readonly cast: AsciicastWriter,
+    private readonly store: RunStore,
+    private readonly log: Logger,
+    readonly options: RunOptions,
+  ) {}
+
+  static async start(o: StartRun): Promise<Outcome<Run>> {
+    const id = newRunId();
+    const castPath = path.join(o.dataDir, 'casts', `${id}.cast`);
+    const session = await TerminalSession.start(o.target, { cols: o.cols, rows: o.rows, secrets: o.vars.secrets });
+    let cast: AsciicastWriter;
+    let run: Run | undefined;
+    try {
+      fs.mkdirSync(path.dirname(castPath), { recursive: true, mode: 0o700 });
+      cast = AsciicastWriter.open(castPath, {
+        width: session.cols,
+        height: session.rows,
+        title: o.runbook ? `${o.runbook.title} (${o.runbook.id})` : 'terminal',
+        env: { SHELL: '/bin/bash', TERM: 'xterm-256color' },
+      }, { onError: (err) => run?.onRecordingError(err) });
+    } catch (e) {
+      session.dispose();
+      return { ok: false, error: failure('RECORDING_FAILED', `cannot create recording ${castPath}: ${(e as Error).message}`) };
+    }
+    const options = { ...o.options };
+    o.store.createRun({
+      id,
+      runbookId: o.runbook?.id ?? null,
+      runbookFile: o.runbook?.file ?? null,
+      contentHash: o.runbook?.contentHash ?? null,
+      runbookTitle: o.runbook?.title ?? null,
+      target: o.target.id,
+      user: o.user,
+      vars: o.vars.masked,
+      options: { ...options, targetInfo: o.target.info() },
+      castPath,
+    });
+    const executor = new Executor(session, {
+      runbook: o.runbook,
+      vars: o.vars.values,
+      secrets: o.vars.secrets,
+      interactive: options.interactive,
+      hooks: {
+        onBlockStart: (b) => run!.onBlockStart(b),
+        onBlockEnd: (b, r) => run!.onBlockEnd(b, r),
+      },
+    });
+    run = new Run(id, o.runbook, session, executor, cast, o.store, o.log, options);
+    run.wire();
+    o.log.info('run started', { runId: id, runbook: o.runbook?.id ?? null, target: o.target.id, user: o.user });
+    return { ok: true, value: run };
+  }
+
+  private onRecordingError(err: Error): void {
+    // Strict recording: a run never goes on unrecorded.
+    this.log.error('recording failed', { runId: this.id, error: err.message });
+    this.emit({ type: 'error', code: 'RECORDING_FAILED', message: `recording failed: ${err.message}; the run was stopped` });
+    this.end('failed');
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  subscribe(fn: (m: ServerMessage) => void): Disposable {
+    this.listeners.add(fn);
+    return { dispose: () => this.listeners.delete(fn) };
+  }
+
+  record(): RunRecord {
+    return this.store.getRun(this.id)!;
+  }
+
+  async executeBlock(blockId: string, opts: { confirmed?: boolean } = {}): Promise<Outcome<ExecutionReport>> {
+    const block = this.runbook?.blocks[blockId];
+    if (!block || block.kind === 'display') return { ok: false, error: failure('NOT_FOUND', `runbook has no executable block ${blockId}`, 'blockId') };
+    const pre = this.precondition([block], opts.confirmed);
+    if (pre) return { ok: false, error: pre };
+    this.executing++;
+    try {
+      const result = await this.executor.runBlock(block);
+      const step = this.runbook!.steps.find((s) => s.id === block.stepId)!;
+      const verdict = this.verdictFromLatest(step);
+      if (verdict) this.recordVerdict(verdict);
+      const report: ExecutionReport = {
+        status: result.status,
+        ...(result.reason ? { reason: result.reason } : {}),
+        blocks: block.kind === 'check' ? [] : [result],
+        checks: block.kind === 'check' ? [result] : [],
+      };
+      return { ok: true, value: report };
+    } finally {
+      this.executing--;
+    }
+  }
+
+  async executeStep(stepId: string, opts: { confirmed?: boolean } = {}): Promise<Outcome<StepVerdict>> {
+    const step = this.runbook?.steps.find((s) => s.id === stepId);
+    if (!step) return { ok: false, error: failure('NOT_FOUND', `runbook has no step ${stepId}`, 'stepId') };
+    const pre = this.precondition([...step.commands, ...step.checks].map((id) => this.runbook!.blocks[id]), opts.confirmed);
+    if (pre) return { ok: false, error: pre };
+    this.executing++;
+    try {
+      const verdict = await this.executor.runStep(step);
+      this.recordVerdict(verdict);
+      return { ok: true, value: verdict };
+    } finally {
+      this.executing--;
+    }
+  }
+
+  /** Ends the session; the records stay. */
+  end(status?: RunStatus): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.emit({ type: 'session-ended', runId: this.id, exitCode: this.session.exitCode });
+    this.subs.forEach((s) => s.dispose());
+    this.executor.dispose();
+    this.session.dispose();
+    this.cast.output(this.decoder.decode());
+    void this.cast.close();
+    this.store.finishRun(this.id, status ?? this.overallStatus());
+    this.log.info('run ended', { runId: this.id, status: this.store.getRun(this.id)?.status });
+    this.listeners.clear();
+  }
+
+  dispose(): void {
+    this.end();
+  }
+
+  /** passed when every step has a non-failed verdict; failed on any failure; else ended. */
+  overallStatus(): RunStatus {
+    const verdicts = this.store.stepVerdicts(this.id);
+    if (verdicts.some((v) => v.status === 'failed')) return 'failed';
+    const steps = this.runbook?.steps ?? [];
+    if (steps.length && steps.every((s) => verdicts.some((v) => v.stepId === s.id))) return 'passed';
+    return 'ended';
+  }
+
+  private precondition(blocks: Block[], confirmed?: boolean): Failure | undefined {
+    if (this.ended || this.session.state === 'ended') return failure('SESSION_ENDED', `run ${this.id}: the shell session has ended`);
+    if (this.executing === 0 && this.session.state !== 'idle') {
+      return failure('SESSION_BUSY', 'the terminal is running a command; wait for the prompt or press Ctrl-C');
+    }
+    const needs = blocks.filter((b) => b.confirm);
+    if (needs.length && !confirmed) {
+      return failure('CONFIRM_REQUIRED', `${needs.map((b) => b.id).join(', ')} ${needs.length > 1 ? 'are' : 'is'} destructive: confirm to run`, 'confirm');
+    }
+    return undefined;
+  }
+
+  /** A step verdict from the latest result of each of its blocks, once its checks all ran. */
+  private verdictFromLatest(step: Step): StepVerdict | undefined {
+    const latest = this.store.latestBlockResults(this.id);
+    const checks = step.checks.map((id) => latest.get(id));
+    const commands = step.commands.map((id) => latest.get(id));
+    if (step.checks.length ? checks.some((c) => !c) : commands.some((c) => !c)) return undefined;
+    return judgeStep(
+      step.id,
+      commands.filter((c): c is NonNullable<typeof c> => !!c),
+      checks.filter((c): c is NonNullable<typeof c> => !!c),
+    );
+  }
+
+  private recordVerdict(v: StepVerdict): void {
+    this.store.setStepVerdict(this.id, { stepId: v.stepId, status: v.status, ...(v.reason ? { reason: v.reason } : {}) });
+    this.log.info('step verdict', { runId: this.id, stepId: v.stepId, status: v.status });
+    this.emit({ type: 'step-verdict', runId: this.id, verdict: v });
+  }
+
+  private onBlockStart(b: Block): number {
+    this.cast.marker(`${b.stepId}/${b.id}`);
+    this.emit({ type: 'block-started', runId: this.id, blockId: b.id, stepId: b.stepId });
+    return this.cast.elapsed();
+  }
+
+  private onBlockEnd(b: Block, r: BlockResult): void {
+    this.store.addBlockResult(this.id, b.stepId, b.kind as 'command' | 'check' | 'file', r);
+    this.log.info('block finished', { runId: this.id, blockId: b.id, status: r.status, exitCode: r.exitCode, ms: r.durationMs });
+    this.emit({ type: 'block-finished', runId: this.id, stepId: b.stepId, result: r });
+  }
+
+  private wire(): void {
+    this.subs.push(
+      this.session.onData((bytes) => this.cast.output(this.decoder.decode(bytes, { stream: true }))),
+      this.session.onExit((code) => {
+        this.log.warn('session ended', { runId: this.id, exitCode: code });
+        this.end();
+      }),
+    );
+  }
+
+  private emit(m: ServerMessage): void {
+    for (const fn of this.listeners) fn(m);
+  }
+}

@@ -1,0 +1,99 @@
+// The live runs of a server or CLI process: creates them from requests, finds them, ends them.
+import os from 'node:os';
+import type { Catalog } from '../runbook/catalog.ts';
+import type { Target } from '../target/target.ts';
+import type { Logger } from '../log.ts';
+import type { RunStore } from '../record/store.ts';
+import type { Disposable } from '../terminal/session.ts';
+import { failure } from '../errors.ts';
+import { Run, type Outcome, type RunOptions } from './run.ts';
+import { resolveVars } from './vars.ts';
+
+export interface RunRequest {
+  runbook: string | null;
+  vars?: Record<string, unknown>;
+  target?: string;
+  options?: RunOptions;
+  cols?: number;
+  rows?: number;
+}
+
+export interface RunsDeps {
+  catalog: () => Catalog;
+  store: RunStore;
+  dataDir: string;
+  log: Logger;
+  /** Target factories by id; `local` is always there. */
+  targets: Record<string, () => Target>;
+}
+
+/** Who the audit names: the OS user running Stepwise unless STEPWISE_USER says otherwise. */
+export function defaultUser(): string {
+  return process.env.STEPWISE_USER ?? os.userInfo().username;
+}
+
+export class Runs implements Disposable {
+  private readonly live = new Map<string, Run>();
+
+  constructor(private readonly deps: RunsDeps) {}
+
+  get store(): RunStore {
+    return this.deps.store;
+  }
+
+  async create(req: RunRequest, user: string): Promise<Outcome<Run>> {
+    let runbook;
+    if (req.runbook !== null) {
+      const entry = this.deps.catalog().get(req.runbook);
+      if (!entry) return { ok: false, error: failure('UNKNOWN_RUNBOOK', `no runbook with id ${JSON.stringify(req.runbook)}`, 'runbook') };
+      if (!entry.ok || !entry.runbook) {
+        const first = entry.diagnostics.find((d) => d.severity === 'error');
+        return { ok: false, error: failure('BROKEN_RUNBOOK', `runbook ${entry.id} has errors${first ? `, first: ${first.file}:${first.line} ${first.code} ${first.message}` : ''}`, 'runbook') };
+      }
+      runbook = entry.runbook;
+    }
+    const vars = resolveVars(runbook, req.vars ?? {});
+    if (!vars.ok) return vars;
+    const targetId = req.target ?? 'local';
+    const makeTarget = Object.prototype.hasOwnProperty.call(this.deps.targets, targetId) ? this.deps.targets[targetId] : undefined;
+    if (!makeTarget) return { ok: false, error: failure('UNKNOWN_TARGET', `no target ${JSON.stringify(targetId)}; known: ${Object.keys(this.deps.targets).join(', ')}`, 'target') };
+    const started = await Run.start({
+      runbook,
+      vars: vars.vars,
+      target: makeTarget(),
+      user,
+      options: req.options,
+      store: this.deps.store,
+      dataDir: this.deps.dataDir,
+      log: this.deps.log,
+      cols: req.cols,
+      rows: req.rows,
+    });
+    if (started.ok) {
+      const run = started.value;
+      this.live.set(run.id, run);
+      run.session.onExit(() => this.live.delete(run.id));
+    }
+    return started;
+  }
+
+  get(id: string): Run | undefined {
+    return this.live.get(id);
+  }
+
+  end(id: string): boolean {
+    const run = this.live.get(id);
+    if (!run) return false;
+    this.live.delete(id);
+    run.end();
+    return true;
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  dispose(): void {
+    for (const id of [...this.live.keys()]) this.end(id);
+  }
+}

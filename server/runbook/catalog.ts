@@ -1,0 +1,166 @@
+// The runbook catalog: the fs edge around the pure parser.
+//
+// loadCatalog(dir) reads every `*.md` under dir (recursively), parses each and adds the
+// catalog-level diagnostics (DUPLICATE_RUNBOOK_ID, UNKNOWN_REQUIRES). It never throws:
+// unreadable files and folders become READ_FAILED entries.
+//
+// Skipped: files and folders whose name starts with `_` or `.`, files named README.md
+// (any case), and anything that is not a regular file or folder.
+
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CODES, diagnostic, type Diagnostic } from '../errors.ts';
+import type { Runbook } from './model.ts';
+import { parseRunbook } from './parse.ts';
+
+export interface CatalogEntry {
+  id: string;
+  /** Path relative to the catalog folder, with `/` separators. */
+  file: string;
+  runbook?: Runbook;
+  diagnostics: Diagnostic[];
+  /** No error-severity diagnostics (warnings allowed). */
+  ok: boolean;
+}
+
+export interface Catalog {
+  dir: string;
+  /** Sorted by section (numeric-aware: 2.9 before 2.10; entries without a section last), then id. */
+  entries: CatalogEntry[];
+  get(id: string): CatalogEntry | undefined;
+}
+
+export function loadCatalog(dir: string): Catalog {
+  const entries: CatalogEntry[] = [];
+  const seenDirs = new Set<string>();
+  const keyLines = new Map<CatalogEntry, Map<string, number>>();
+
+  const readFailed = (rel: string, id: string, what: string, e: unknown): void => {
+    const reason = e instanceof Error ? ((e as NodeJS.ErrnoException).code ?? e.message) : String(e);
+    const d = diagnostic(rel, 1, 'READ_FAILED', `cannot read ${what}: ${reason}`);
+    entries.push({ id, file: rel, diagnostics: [d], ok: false });
+  };
+
+  const walk = (abs: string, rel: string): void => {
+    let names: string[];
+    try {
+      const real = realpathSync(abs);
+      if (seenDirs.has(real)) return; // symlink loop
+      seenDirs.add(real);
+      names = readdirSync(abs).sort();
+    } catch (e) {
+      readFailed(rel || '.', rel || '.', 'folder', e);
+      return;
+    }
+    for (const name of names) {
+      if (name.startsWith('_') || name.startsWith('.')) continue;
+      const childAbs = join(abs, name);
+      const childRel = rel ? `${rel}/${name}` : name;
+      const isMd = /\.md$/i.test(name) && name.toLowerCase() !== 'readme.md';
+      let st;
+      try {
+        st = statSync(childAbs);
+      } catch (e) {
+        if (isMd) readFailed(childRel, idOf(name), 'file', e);
+        continue;
+      }
+      if (st.isDirectory()) {
+        walk(childAbs, childRel);
+      } else if (isMd && st.isFile()) {
+        let source: string;
+        try {
+          source = readFileSync(childAbs, 'utf8');
+        } catch (e) {
+          readFailed(childRel, idOf(name), 'file', e);
+          continue;
+        }
+        const result = parseRunbook(source, childRel);
+        const entry: CatalogEntry = {
+          id: result.runbook?.id ?? idOf(name),
+          file: childRel,
+          ...(result.runbook ? { runbook: result.runbook } : {}),
+          diagnostics: result.diagnostics,
+          ok: true,
+        };
+        entries.push(entry);
+        keyLines.set(entry, frontMatterKeyLines(source));
+      }
+    }
+  };
+  walk(dir, '');
+
+  // Catalog-level checks.
+  const byId = new Map<string, CatalogEntry[]>();
+  for (const e of entries) byId.set(e.id, [...(byId.get(e.id) ?? []), e]);
+  for (const [id, group] of byId) {
+    if (group.length < 2) continue;
+    for (const e of group) {
+      const others = group.filter((o) => o !== e).map((o) => o.file).join(', ');
+      e.diagnostics.push(diagnostic(e.file, keyLines.get(e)?.get('id') ?? 1, 'DUPLICATE_RUNBOOK_ID', `runbook id ${JSON.stringify(id)} is also used by ${others}`));
+    }
+  }
+  for (const e of entries) {
+    for (const req of e.runbook?.requires ?? []) {
+      if (!byId.has(req)) {
+        e.diagnostics.push(diagnostic(e.file, keyLines.get(e)?.get('requires') ?? 1, 'UNKNOWN_REQUIRES', `requires ${JSON.stringify(req)}, but no runbook has that id`));
+      }
+    }
+  }
+  for (const e of entries) {
+    e.diagnostics.sort((a, b) => a.line - b.line);
+    e.ok = !e.diagnostics.some((d) => CODES[d.code].severity === 'error');
+  }
+
+  entries.sort((a, b) => compareSection(a.runbook?.section, b.runbook?.section) || compareText(a.id, b.id) || compareText(a.file, b.file));
+  return {
+    dir,
+    entries,
+    get: (id: string) => entries.find((e) => e.id === id),
+  };
+}
+
+function idOf(name: string): string {
+  return name.replace(/\.md$/i, '');
+}
+
+/** Lines (1-based) of the top-level keys of a file's front matter, for catalog diagnostics. */
+function frontMatterKeyLines(source: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const lines = source.replace(/^\uFEFF/, '').split(/\r\n?|\n/);
+  if (!/^---[ \t]*$/.test(lines[0] ?? '')) return out;
+  for (let l = 1; l < lines.length; l++) {
+    const line = lines[l]!;
+    if (/^(---|\.\.\.)[ \t]*$/.test(line)) break;
+    const m = /^([A-Za-z_][\w-]*)\s*:/.exec(line);
+    if (m && !out.has(m[1]!)) out.set(m[1]!, l + 1);
+  }
+  return out;
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Numeric-aware comparison of section labels ("2.9" < "2.10" < "10"); missing sections sort last. */
+export function compareSection(a: string | undefined, b: string | undefined): number {
+  if (a === b) return 0;
+  if (a === undefined) return 1;
+  if (b === undefined) return -1;
+  const ca = a.match(/\d+|\D+/g) ?? [];
+  const cb = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.min(ca.length, cb.length); i++) {
+    const x = ca[i]!;
+    const y = cb[i]!;
+    const dx = /^\d/.test(x);
+    const dy = /^\d/.test(y);
+    if (dx && dy) {
+      const d = Number(x) - Number(y);
+      if (d !== 0) return d;
+    } else if (dx !== dy) {
+      return dx ? -1 : 1;
+    }
+    const t = compareText(x, y);
+    if (t !== 0) return t;
+  }
+  return ca.length - cb.length;
+}

@@ -1,0 +1,2 @@
+// Browser entry point (bundled by esbuild at server start).
+import './app.css';
