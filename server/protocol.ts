@@ -54,3 +54,84 @@ export function parseClientMessage(text: string): ParseOutcome {
 export function assertNever(x: never): never {
   throw new Error(`unexpected message ${JSON.stringify(x)}`);
 }
+
+export type ServerParseOutcome = { ok: true; message: ServerMessage } | { ok: false; error: string };
+
+const BLOCK_STATUSES = ['pending', 'running', 'passed', 'failed', 'warning', 'skipped'];
+const STEP_STATUSES = ['passed', 'failed', 'warning', 'skipped'];
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isOptStr = (v: unknown): boolean => v === undefined || typeof v === 'string';
+
+function isBlockResult(v: unknown): v is BlockResult {
+  return (
+    isObj(v) &&
+    isStr(v.id) &&
+    BLOCK_STATUSES.includes(v.status as string) &&
+    (v.exitCode === null || typeof v.exitCode === 'number') &&
+    isStr(v.output) &&
+    typeof v.durationMs === 'number' &&
+    isStr(v.end) &&
+    isOptStr(v.reason)
+  );
+}
+
+function isStepVerdict(v: unknown): v is StepVerdict {
+  return (
+    isObj(v) &&
+    isStr(v.stepId) &&
+    STEP_STATUSES.includes(v.status as string) &&
+    isOptStr(v.reason) &&
+    Array.isArray(v.blocks) &&
+    v.blocks.every(isBlockResult) &&
+    Array.isArray(v.checks) &&
+    v.checks.every(isBlockResult)
+  );
+}
+
+/**
+ * Validates a server text frame (the browser's side of the protocol). Never throws.
+ * Unknown message types are reported as errors so a newer server degrades visibly.
+ */
+export function parseServerMessage(text: string): ServerParseOutcome {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, error: 'not JSON' };
+  }
+  if (!isObj(raw)) return { ok: false, error: 'not an object' };
+  const m = raw as Record<string, unknown> & { type: ServerMessage['type'] };
+  const bad = (what: string): ServerParseOutcome => ({ ok: false, error: `${m.type} message ${what}` });
+  switch (m.type) {
+    case 'hello': {
+      const f = m.flow;
+      if (!isStr(m.runId) || (m.role !== 'operator' && m.role !== 'viewer')) return bad('needs runId and role');
+      if (!isObj(f) || !isInt(f.high, 1, Number.MAX_SAFE_INTEGER) || !isInt(f.low, 0, Number.MAX_SAFE_INTEGER) || !isInt(f.ackEvery, 1, Number.MAX_SAFE_INTEGER)) {
+        return bad('needs flow {high, low, ackEvery}');
+      }
+      return { ok: true, message: { type: 'hello', runId: m.runId, role: m.role, flow: { high: f.high, low: f.low, ackEvery: f.ackEvery } } };
+    }
+    case 'block-started':
+      if (!isStr(m.runId) || !isStr(m.blockId) || !isStr(m.stepId)) return bad('needs runId, blockId and stepId');
+      return { ok: true, message: { type: 'block-started', runId: m.runId, blockId: m.blockId, stepId: m.stepId } };
+    case 'block-finished':
+      if (!isStr(m.runId) || !isStr(m.stepId) || !isBlockResult(m.result)) return bad('needs runId, stepId and a result');
+      return { ok: true, message: { type: 'block-finished', runId: m.runId, stepId: m.stepId, result: m.result } };
+    case 'step-verdict':
+      if (!isStr(m.runId) || !isStepVerdict(m.verdict)) return bad('needs runId and a verdict');
+      return { ok: true, message: { type: 'step-verdict', runId: m.runId, verdict: m.verdict } };
+    case 'session-ended':
+      if (!isStr(m.runId) || !(m.exitCode === null || typeof m.exitCode === 'number')) return bad('needs runId and exitCode');
+      return { ok: true, message: { type: 'session-ended', runId: m.runId, exitCode: m.exitCode } };
+    case 'error':
+      if (!isStr(m.code) || !isStr(m.message)) return bad('needs code and message');
+      return { ok: true, message: { type: 'error', code: m.code, message: m.message } };
+    default:
+      assertNeverType(m.type);
+      return { ok: false, error: `unknown message type ${JSON.stringify(String((raw as { type?: unknown }).type)).slice(0, 60)}` };
+  }
+}
+
+/** Compile-time exhaustiveness for parseServerMessage; at run time an unknown type just falls through. */
+function assertNeverType(_t: never): void {}

@@ -173,3 +173,14 @@ test('a block that runs exit ends the session: reported, not hung', async () => 
   ex2.dispose();
   s2.dispose();
 });
+
+test('checks run in a subshell: they may exit, and change nothing', async () => {
+  await ex.runBlock(cmd('c-a', `cd ${work}`));
+  const f = await ex.runBlock(check('c-b', 'echo "not ready"; exit 1'));
+  assert.equal(f.status, 'failed');
+  assert.equal(f.reason, 'not ready');
+  const w = await ex.runBlock(check('c-c', 'cd /; export LEAKED=1; exit 2'));
+  assert.equal(w.status, 'warning');
+  assert.equal((await ex.runBlock(cmd('c-d', 'pwd; echo "[${LEAKED:-}]"'))).output, `${work}\n[]\n`);
+  assert.equal(session.state, 'idle');
+});

@@ -223,12 +223,17 @@ describe('parseRunbook', () => {
   });
 
   it('types attributes', () => {
-    const src = '# T\n## S\n```sh {timeout=1.5 exit=3 confirm=true interactive os=Linux requires=a,b hint="h" expect="x$"}\nx\n```\n```sh {verify=true}\ntrue\n```\n';
-    const b = parseRunbook(src, 'a.md').runbook!.blocks['s-1']!;
+    const src = '# T\n## S\n```sh {timeout=1.5 exit=3 confirm=true interactive=false os=Linux requires=a,b hint="h" expect="x$"}\nx\n```\n```sh {verify=true}\ntrue\n```\n';
+    const r = parseRunbook(src, 'a.md');
+    assert.deepStrictEqual(r.diagnostics, []);
+    const b = r.runbook!.blocks['s-1']!;
     assert.deepStrictEqual(
       { t: b.timeoutSec, e: b.exit, c: b.confirm, i: b.interactive, o: b.os, r: b.requires, h: b.hint, x: b.expect },
-      { t: 1.5, e: 3, c: true, i: true, o: ['linux'], r: ['a', 'b'], h: 'h', x: 'x$' },
+      { t: 1.5, e: 3, c: true, i: false, o: ['linux'], r: ['a', 'b'], h: 'h', x: 'x$' },
     );
+    assert.deepStrictEqual(codes('# T\n## S\n```sh {interactive timeout=5}\nvi\n```\n```sh {verify}\ntrue\n```\n'), ['3 BAD_ATTRIBUTE']);
+    assert.deepStrictEqual(codes('# T\n## S\n```sh {verify exit=1}\nfalse\n```\n'), ['3 BAD_ATTRIBUTE']);
+    assert.deepStrictEqual(codes('# T\n## S\n```ini {file=/etc/${X}.conf}\nx\n```\n```sh {verify}\ntrue\n```\n'), ['3 BAD_ATTRIBUTE']);
     assert.deepStrictEqual(codes('# T\n## S\n```sh {timeout=0}\nx\n```\n'), ['2 STEP_WITHOUT_CHECK', '3 BAD_ATTRIBUTE']);
     assert.deepStrictEqual(codes('# T\n## S\n```sh {exit=1.5}\nx\n```\n'), ['2 STEP_WITHOUT_CHECK', '3 BAD_ATTRIBUTE']);
     assert.deepStrictEqual(codes('# T\n## S\n```sh {id=a name=b}\nx\n```\n'), ['2 STEP_WITHOUT_CHECK', '3 BAD_ATTRIBUTE']);

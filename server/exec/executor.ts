@@ -114,7 +114,7 @@ export class Executor implements Disposable {
       await this.frame(exportScript(this.vars), undefined, `# stepwise: export ${Object.keys(this.vars).join(' ')}`);
     }
     const castTime = this.opts.hooks?.onBlockStart?.(block);
-    const framed = await this.frame(blockScript(block, this.vars, this.salt), block.interactive ? undefined : block.timeoutSec, shownText(block));
+    const framed = await this.frame(blockScript(block, this.vars, this.salt), block.interactive ? undefined : block.timeoutSec, shownText(block), block.kind === 'check' ? 'sub' : 'src');
     const { text, digest } = framed.capture.finish();
     const output = maskText(text, this.secrets);
     const judged = judgeBlock(block, {
@@ -143,7 +143,7 @@ export class Executor implements Disposable {
   }
 
   /** Sends one script framed by markers and waits until the shell is back at its prompt. */
-  private frame(script: string, timeoutSec: number | undefined, shown: string = script): Promise<Framed> {
+  private frame(script: string, timeoutSec: number | undefined, shown: string = script, mode: 'src' | 'sub' = 'src'): Promise<Framed> {
     const s = this.session;
     const seq = ++this.seq;
     const file = s.stageFile(`b${seq}.sh`, script + '\n');
@@ -195,7 +195,7 @@ export class Executor implements Disposable {
       }
       // Ctrl-E Ctrl-U clears anything half-typed at the prompt; the leading space keeps the
       // line out of history.
-      s.write(`\x05\x15 __sw_run ${seq} ${shellQuote(file)}${show}\r`);
+      s.write(`\x05\x15 __sw_run ${seq} ${mode} ${shellQuote(file)}${show}\r`);
     });
   }
 }

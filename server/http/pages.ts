@@ -1,13 +1,331 @@
-// HTML pages: runbook index, runbook overview, step pages.
-import express, { type Router } from 'express';
+// HTML pages: runbook index, runbook overview, run redirect and step pages.
+// Views get plain view models built here; every value goes through handlebars escaping
+// (the markdown helper is the only raw HTML, and markdown-it runs with html:false).
+// Page scripts read their data from <script type="application/json" id="page-data">.
+import express, { type Response, type Router } from 'express';
 import type { AppContext } from './context.ts';
 import type { Views } from './render.ts';
+import { formatDiagnostic } from '../errors.ts';
+import { isRunId } from '../record/ids.ts';
+import type { RunRecord, StoredBlockResult, StoredStepVerdict } from '../record/store.ts';
+import type { Block, Runbook, Step } from '../runbook/model.ts';
+import type { BlockStatus, StepStatus } from '../exec/result.ts';
+import { isDone, progressText, resultMeta, splitHint, VERDICT_TITLE } from '../../static/format.ts';
+
+/** How many runs the index lists. */
+const RECENT_RUNS = 25;
+/** How many earlier runs the overview lists for its runbook. */
+const RUNBOOK_RUNS = 8;
+
+export interface Crumb {
+  label: string;
+  href?: string;
+}
+
+/** What the step page's script gets (static/step-page.ts reads the same shape). */
+export interface StepPageData {
+  runId: string;
+  stepId: string;
+  live: boolean;
+  training: boolean;
+  steps: Array<{ id: string; title: string; href: string; status: StepStatus | 'pending' }>;
+  /** The step's executable blocks, by id. */
+  blocks: Record<string, { kind: Block['kind']; confirm: boolean; hint: string | null; label: string }>;
+  verdict: StepStatus | 'pending';
+}
+
+export interface OverviewPageData {
+  runbook: string;
+}
+
+export function runbookHref(id: string): string {
+  return `/runbooks/${encodeURIComponent(id)}`;
+}
+
+export function stepHref(runId: string, stepId: string): string {
+  return `/runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(stepId)}`;
+}
 
 export function pagesRouter(ctx: AppContext, views: Views): Router {
   const r = express.Router();
+
+  const notFound = (res: Response, heading: string, message: string) =>
+    res.status(404).type('html').send(views.render('not-found', { title: heading, heading, message }));
+
   r.get('/', (_req, res) => {
-    const entries = ctx.catalog().entries;
-    res.type('html').send(views.render('index', { entries }));
+    const catalog = ctx.catalog();
+    const runbooks = catalog.entries.map((e) => ({
+      id: e.id,
+      ok: e.ok,
+      href: runbookHref(e.id),
+      file: e.file,
+      title: e.runbook?.title ?? e.id,
+      summary: e.runbook?.summary ?? '',
+      section: e.runbook?.section ?? null,
+      stepCount: e.runbook?.steps.length ?? 0,
+      stepWord: (e.runbook?.steps.length ?? 0) === 1 ? 'step' : 'steps',
+      diagnostics: e.diagnostics.map((d) => ({ text: formatDiagnostic(d), severity: d.severity })),
+      errorCount: e.diagnostics.filter((d) => d.severity === 'error').length,
+      warningCount: e.diagnostics.filter((d) => d.severity === 'warning').length,
+    }));
+    const runs = ctx.store.listRuns({ limit: RECENT_RUNS }).map((run) => runRow(ctx, run));
+    res.type('html').send(
+      views.render('index', {
+        title: 'Runbooks',
+        runbooks,
+        okCount: runbooks.filter((x) => x.ok).length,
+        brokenCount: runbooks.filter((x) => !x.ok).length,
+        runs,
+      }),
+    );
   });
+
+  r.get('/runbooks/:id', (req, res) => {
+    const e = ctx.catalog().get(req.params.id);
+    if (!e) return notFound(res, 'Runbook not found', `There is no runbook with the id “${req.params.id}”.`);
+    const rb = e.runbook;
+    const pageData: OverviewPageData = { runbook: e.id };
+    res.type('html').send(
+      views.render('overview', {
+        title: rb?.title ?? e.id,
+        crumbs: [{ label: 'Runbooks', href: '/' }, { label: rb?.title ?? e.id }] satisfies Crumb[],
+        id: e.id,
+        ok: e.ok && !!rb,
+        file: e.file,
+        section: rb?.section ?? null,
+        summary: rb?.summary ?? '',
+        intro: rb?.intro ?? '',
+        steps: (rb?.steps ?? []).map((s, i) => ({
+          index: i + 1,
+          title: s.title,
+          commandCount: s.commands.length,
+          checkCount: s.checks.length,
+          counts: countsText(s),
+        })),
+        stepCount: rb?.steps.length ?? 0,
+        vars: (rb?.vars ?? []).map((v) => ({
+          name: v.name,
+          describe: v.describe,
+          // A secret's default is not put into the page: left empty, the run uses it.
+          value: v.secret ? '' : v.default,
+          hasDefault: v.default !== '',
+          pattern: v.pattern ?? null,
+          secret: v.secret,
+        })),
+        targets: ctx.targetIds,
+        errors: e.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic),
+        warnings: e.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic),
+        runs: ctx.store.listRuns({ runbookId: e.id, limit: RUNBOOK_RUNS }).map((run) => runRow(ctx, run)),
+        pageData,
+      }),
+    );
+  });
+
+  r.get('/runs/:id', (req, res) => {
+    const found = findRun(ctx, req.params.id);
+    if (!found) return notFound(res, 'Run not found', `There is no run with the id “${req.params.id}”.`);
+    if (!found.runbook) return notFound(res, 'Runbook not available', runbookMissing(found.record));
+    const verdicts = verdictMap(ctx.store.stepVerdicts(found.record.id));
+    const steps = found.runbook.steps;
+    if (!steps.length) return notFound(res, 'Nothing to run', `Runbook “${found.runbook.title}” has no steps.`);
+    const next = steps.find((s) => !isDone(verdicts.get(s.id)?.status)) ?? steps[steps.length - 1]!;
+    res.redirect(303, stepHref(found.record.id, next.id));
+  });
+
+  r.get('/runs/:id/steps/:stepId', (req, res) => {
+    const found = findRun(ctx, req.params.id);
+    if (!found) return notFound(res, 'Run not found', `There is no run with the id “${req.params.id}”.`);
+    const { record, runbook, live } = found;
+    if (!runbook) return notFound(res, 'Runbook not available', runbookMissing(record));
+    const index = runbook.steps.findIndex((s) => s.id === req.params.stepId);
+    if (index < 0) return notFound(res, 'Step not found', `Runbook “${runbook.title}” has no step “${req.params.stepId}”.`);
+    const step = runbook.steps[index]!;
+    const training = record.options.training === true;
+    const verdicts = verdictMap(ctx.store.stepVerdicts(record.id));
+    const latest = ctx.store.latestBlockResults(record.id);
+
+    const steps = runbook.steps.map((s, i) => {
+      const status: StepStatus | 'pending' = verdicts.get(s.id)?.status ?? 'pending';
+      return { id: s.id, title: s.title, number: i + 1, href: stepHref(record.id, s.id), status, current: s.id === step.id };
+    });
+    const doneCount = steps.filter((s) => isDone(s.status)).length;
+
+    const parts = step.parts.map((p) => {
+      if (p.kind === 'prose') return { prose: p.markdown };
+      return { block: blockView(runbook.blocks[p.blockId]!, latest.get(p.blockId), live) };
+    });
+
+    const stored = verdicts.get(step.id);
+    const verdictStatus: StepStatus | 'pending' = stored?.status ?? 'pending';
+    const split = splitHint(stored?.reason);
+    const verdict = {
+      status: verdictStatus,
+      title: VERDICT_TITLE[verdictStatus],
+      reason: stored ? split.reason : 'Run the step (or its checks) to verify it.',
+      hint: stored && stored.status !== 'passed' ? split.hint ?? failingHint(runbook, step, latest) : undefined,
+    };
+
+    const prev = index > 0 ? steps[index - 1]! : undefined;
+    const next = index < steps.length - 1 ? steps[index + 1]! : undefined;
+    const pageData: StepPageData = {
+      runId: record.id,
+      stepId: step.id,
+      live,
+      training,
+      steps: steps.map((s) => ({ id: s.id, title: s.title, href: s.href, status: s.status })),
+      blocks: Object.fromEntries(
+        [...step.commands, ...step.checks].map((id) => {
+          const b = runbook.blocks[id]!;
+          return [id, { kind: b.kind, confirm: b.confirm, hint: b.hint ?? null, label: kindLabel(b) }];
+        }),
+      ),
+      verdict: verdictStatus,
+    };
+
+    const changed = record.contentHash && runbook.contentHash !== record.contentHash;
+    res.type('html').send(
+      views.render('step', {
+        title: `${step.title} · ${runbook.title}`,
+        crumbs: [
+          { label: 'Runbooks', href: '/' },
+          { label: runbook.title, href: runbookHref(runbook.id) },
+          { label: `Run ${record.id}` },
+        ] satisfies Crumb[],
+        runId: record.id,
+        runHref: `/runs/${encodeURIComponent(record.id)}`,
+        runbookTitle: runbook.title,
+        runbookHref: runbookHref(runbook.id),
+        target: record.target,
+        training,
+        live,
+        runStatus: live ? 'live' : record.status,
+        stepIndex: index + 1,
+        stepCount: steps.length,
+        stepTitle: step.title,
+        steps,
+        doneCount,
+        progressText: progressText(doneCount, steps.length),
+        parts,
+        hasExecutable: step.commands.length + step.checks.length > 0,
+        verdict,
+        prev,
+        next,
+        nextLocked: training && !isDone(verdictStatus),
+        notice: changed ? 'The runbook file has changed since this run started; the run uses the version it started with.' : null,
+        pageData,
+      }),
+    );
+  });
+
   return r;
+}
+
+interface FoundRun {
+  record: RunRecord;
+  runbook: Runbook | undefined;
+  live: boolean;
+}
+
+/** A run from the store, with the runbook it runs: the live run's own copy, else the catalog's. */
+function findRun(ctx: AppContext, id: string): FoundRun | undefined {
+  if (!isRunId(id)) return undefined;
+  const record = ctx.store.getRun(id);
+  if (!record) return undefined;
+  const run = ctx.runs.get(id);
+  const live = !!run && !run.isEnded && run.session.state !== 'ended';
+  const runbook = run?.runbook ?? (record.runbookId ? ctx.catalog().get(record.runbookId)?.runbook : undefined);
+  return { record, runbook, live };
+}
+
+function runbookMissing(record: RunRecord): string {
+  return record.runbookId
+    ? `Run ${record.id} used runbook “${record.runbookId}”, which is no longer in the runbooks folder.`
+    : `Run ${record.id} is a bare terminal without a runbook.`;
+}
+
+function verdictMap(list: StoredStepVerdict[]): Map<string, StoredStepVerdict> {
+  return new Map(list.map((v) => [v.stepId, v]));
+}
+
+function runRow(ctx: AppContext, run: RunRecord) {
+  const live = !!ctx.runs.get(run.id);
+  return {
+    id: run.id,
+    href: `/runs/${encodeURIComponent(run.id)}`,
+    runbook: run.runbookTitle ?? run.runbookId ?? 'Terminal',
+    runbookHref: run.runbookId ? runbookHref(run.runbookId) : null,
+    status: run.status,
+    live,
+    training: run.options.training === true,
+    target: run.target,
+    user: run.user,
+    startedAt: run.startedAt,
+    started: formatTime(run.startedAt),
+  };
+}
+
+/** "2025-11-27 03:31 UTC": stable, unambiguous, no client clock needed. */
+export function formatTime(iso: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})/.exec(iso);
+  return m ? `${m[1]} ${m[2]} UTC` : iso;
+}
+
+function countsText(s: Step): string {
+  const files = s.commands.length;
+  const parts: string[] = [];
+  if (files) parts.push(`${files} ${files === 1 ? 'command' : 'commands'}`);
+  if (s.checks.length) parts.push(`${s.checks.length} ${s.checks.length === 1 ? 'check' : 'checks'}`);
+  return parts.join(' · ') || 'reading only';
+}
+
+export function kindLabel(b: Block): string {
+  switch (b.kind) {
+    case 'check':
+      return 'Check';
+    case 'file':
+      return 'File';
+    case 'command':
+      return 'Command';
+    case 'display':
+      return b.lang || 'Text';
+  }
+}
+
+function blockView(b: Block, result: StoredBlockResult | undefined, live: boolean) {
+  const executable = b.kind !== 'display';
+  const status: BlockStatus = result?.status ?? 'pending';
+  const split = splitHint(result?.reason);
+  const showHint = result && (result.status === 'failed' || result.status === 'warning');
+  return {
+    id: b.id,
+    kind: b.kind,
+    kindLabel: kindLabel(b),
+    executable,
+    lang: b.lang,
+    content: b.content,
+    file: b.file ?? null,
+    mode: b.mode ?? null,
+    confirm: b.confirm,
+    interactive: b.interactive,
+    timeoutSec: b.timeoutSec ?? null,
+    status,
+    live,
+    result: result
+      ? {
+          meta: resultMeta(result),
+          reason: split.reason,
+          hint: showHint ? split.hint ?? b.hint ?? '' : '',
+          output: result.output,
+        }
+      : null,
+  };
+}
+
+/** The hint of the first failing or warning block of a step, from its latest results. */
+function failingHint(rb: Runbook, step: Step, latest: Map<string, StoredBlockResult>): string | undefined {
+  for (const id of [...step.commands, ...step.checks]) {
+    const r = latest.get(id);
+    if (r && (r.status === 'failed' || r.status === 'warning') && rb.blocks[id]?.hint) return rb.blocks[id]!.hint;
+  }
+  return undefined;
 }

@@ -166,7 +166,7 @@ class Parser {
       }
     }
     const id = fm.id ?? this.opts.id ?? basenameId(this.file);
-    let title = fm.title ?? titleHeading?.text ?? '';
+    let title = fm.title || titleHeading?.text || '';
     if (title === '') {
       this.report(1, 'NO_TITLE', 'runbook has no title: add a "# Title" heading or a front matter title');
       title = id;
@@ -444,6 +444,10 @@ class Parser {
         why = `${k} does not apply to a file block`;
       } else if (kind !== 'file' && k === 'mode') {
         why = 'mode only applies to file blocks (with file=/path)';
+      } else if (kind === 'check' && k === 'exit') {
+        why = 'exit does not apply to a check: a check passes with exit code 0, warns with 2 and fails otherwise';
+      } else if (k === 'timeout' && a.interactive && kind !== 'file') {
+        why = 'timeout does not apply to an interactive block: the person at the terminal decides when it ends';
       }
       if (why !== undefined) this.report(line, 'BAD_ATTRIBUTE', why);
     }
@@ -467,9 +471,9 @@ class Parser {
       content,
       line,
       stepId,
-      ...(exec && kind !== 'file' && a.timeoutSec !== undefined ? { timeoutSec: a.timeoutSec } : {}),
+      ...(exec && kind !== 'file' && !a.interactive && a.timeoutSec !== undefined ? { timeoutSec: a.timeoutSec } : {}),
       ...(exec && kind !== 'file' && a.expect !== undefined ? { expect: a.expect } : {}),
-      exit: exec && kind !== 'file' ? a.exit ?? 0 : 0,
+      exit: kind === 'command' ? a.exit ?? 0 : 0,
       confirm: exec ? a.confirm ?? false : false,
       ...(exec && a.os !== undefined ? { os: a.os } : {}),
       interactive: exec && kind !== 'file' ? a.interactive ?? false : false,
@@ -563,7 +567,8 @@ class Parser {
         case 'file': {
           const s = asString(k, v);
           if (s === undefined) break;
-          if (!/^(\/|\$\{[A-Za-z_][A-Za-z0-9_]*\})/.test(s) || /[\0\n]/.test(s)) bad(`file must be an absolute path (or start with \${VAR}), not ${show(s)}`);
+          if (!s.startsWith('/') || /[\0\n]/.test(s)) bad(`file must be an absolute path, not ${show(s)}`);
+          else if (s.includes('$')) bad(`file ${show(s)}: variables are not substituted in file paths; write the path literally`);
           else out.file = s;
           break;
         }
@@ -583,8 +588,10 @@ class Parser {
   // ---------------------------------------------------------------- variables
 
   private checkVariables(vars: VarSpec[]): void {
-    const known = new Set<string>(WELL_KNOWN);
-    for (const v of vars) known.add(v.name);
+    // File blocks substitute only the declared vars; well-known names are written literally.
+    const fileKnown = new Set<string>(WELL_KNOWN);
+    for (const v of vars) fileKnown.add(v.name);
+    const known = new Set<string>(fileKnown);
     const blocks = Object.values(this.blocks);
     for (const b of blocks) {
       if (b.kind === 'command' || b.kind === 'check') for (const name of assignedNames(b.content)) known.add(name);
@@ -593,14 +600,17 @@ class Parser {
       if (b.kind === 'display') continue;
       const reported = new Set<string>();
       const use = (name: string, line: number) => {
-        if (!CHECKED_VAR_NAME.test(name) || known.has(name) || reported.has(name)) return;
+        if (!CHECKED_VAR_NAME.test(name) || reported.has(name)) return;
+        if (b.kind === 'file' ? fileKnown.has(name) : known.has(name)) return;
         reported.add(name);
-        const written = b.kind === 'file' ? `\${${name}}` : `$${name}`;
-        this.report(line, 'VAR_UNDECLARED', `block ${b.id} uses ${written}, which is not declared in the front matter vars (nor assigned in a block)`);
+        this.report(
+          line,
+          'VAR_UNDECLARED',
+          b.kind === 'file'
+            ? `file block ${b.id} uses \${${name}}, which is not declared in the front matter vars (file blocks substitute only those)`
+            : `block ${b.id} uses $${name}, which is not declared in the front matter vars (nor assigned in a block)`,
+        );
       };
-      if (b.kind === 'file' && b.file !== undefined) {
-        for (const m of b.file.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) use(m[1]!, b.line);
-      }
       const lines = b.content.split('\n');
       lines.forEach((text, i) => {
         const line = b.line + 1 + i;

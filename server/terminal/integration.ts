@@ -23,19 +23,25 @@ __sw_show() {
     if (( first )); then printf '%s%s\\n' "$p" "$l"; first=0; else printf '> %s\\n' "$l"; fi
   done < "$1"
 }
-# __sw_run SEQ FILE [SHOW]: show SHOW (default FILE), then source FILE in this shell (so cd,
-# exports and functions persist), stopping at its first failing command like
-# set -e -o pipefail, and report its exit code.
+# __sw_run SEQ MODE FILE [SHOW]: show SHOW (default FILE), then run FILE and report its exit
+# code. MODE "src" sources it in this shell, so cd, exports and functions persist, stopping
+# at its first failing command like set -e -o pipefail; MODE "sub" runs it in a subshell
+# (checks: they may read the shell's state and "exit 1", but change nothing).
 __sw_run() {
-  __sw_show "\${3:-$2}"
+  __sw_show "\${4:-$3}"
   printf '${osc(`C;${nonce};%s`)}' "$1"
-  local __sw_pf=+o; [[ -o pipefail ]] && __sw_pf=-o
-  set -o pipefail
-  trap '__sw_rc=$?; trap - ERR; return $__sw_rc' ERR
-  . "$2"
-  __sw_rc=$?
-  trap - ERR
-  set $__sw_pf pipefail
+  if [[ $2 == sub ]]; then
+    ( set -eo pipefail; . "$3" )
+    __sw_rc=$?
+  else
+    local __sw_pf=+o; [[ -o pipefail ]] && __sw_pf=-o
+    set -o pipefail
+    trap '__sw_rc=$?; trap - ERR; return $__sw_rc' ERR
+    . "$3"
+    __sw_rc=$?
+    trap - ERR
+    set $__sw_pf pipefail
+  fi
   printf '${osc(`D;${nonce};%s;%s`)}' "$1" "$__sw_rc"
 }
 `;

@@ -175,7 +175,7 @@ export class TerminalSession implements Disposable {
       } else {
         this.emitData(this.masker.flush());
         this.applyMarker(ev.marker);
-        for (const fn of this.markerListeners) fn(ev.marker);
+        for (const fn of [...this.markerListeners]) fn(ev.marker);
       }
     }
     clearTimeout(this.holdTimer);
@@ -184,7 +184,7 @@ export class TerminalSession implements Disposable {
 
   private emitData(bytes: Buffer): void {
     if (bytes.length === 0) return;
-    for (const fn of this.dataListeners) fn(bytes);
+    for (const fn of [...this.dataListeners]) fn(bytes);
   }
 
   private applyMarker(m: Marker): void {
@@ -204,6 +204,7 @@ export class TerminalSession implements Disposable {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.exitCode = code;
-    for (const fn of this.exitListeners) fn(code);
+    // A copy: a listener may dispose the session (and clear the set) while we iterate.
+    for (const fn of [...this.exitListeners]) fn(code);
   }
 }

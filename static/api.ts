@@ -1,0 +1,42 @@
+// The JSON API from the page: cookie-authenticated, and every state-changing request is
+// JSON (the server refuses cookie-authenticated requests of any other type).
+
+export interface ApiError {
+  code: string;
+  message: string;
+  field?: string;
+}
+
+export type ApiResult<T> = { ok: true; status: number; value: T } | { ok: false; status: number; error: ApiError };
+
+async function request<T>(method: string, url: string, body?: unknown): Promise<ApiResult<T>> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      credentials: 'same-origin',
+      headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+  } catch {
+    return { ok: false, status: 0, error: { code: 'NETWORK', message: 'The server cannot be reached. Check that Stepwise is still running.' } };
+  }
+  let json: unknown;
+  try {
+    json = await res.json();
+  } catch {
+    json = undefined;
+  }
+  if (res.ok) return { ok: true, status: res.status, value: json as T };
+  const err = (json as { error?: ApiError } | undefined)?.error;
+  return {
+    ok: false,
+    status: res.status,
+    error: err && typeof err.message === 'string' ? err : { code: 'HTTP_' + res.status, message: `The server answered ${res.status} ${res.statusText}.` },
+  };
+}
+
+export const getJson = <T>(url: string) => request<T>('GET', url);
+export const postJson = <T>(url: string, body: unknown = {}) => request<T>('POST', url, body);
+/** DELETE carries an empty JSON body so the server sees a JSON request. */
+export const deleteJson = <T>(url: string) => request<T>('DELETE', url, {});
