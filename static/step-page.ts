@@ -1,0 +1,341 @@
+// The step page: Run buttons, block status badges and outputs, the step verdict, the
+// progress list and the training-mode lock on Next. The server renders everything recorded
+// so far; this keeps it current from the run's websocket events.
+import type { ServerMessage } from '../server/protocol.ts';
+import { assertNever } from '../server/protocol.ts';
+import type { BlockResult, BlockStatus, StepStatus, StepVerdict } from '../server/exec/result.ts';
+import type { ExecutionReport } from '../server/run/run.ts';
+import type { StepPageData } from '../server/http/pages.ts';
+import { deleteJson, postJson, type ApiError } from './api.ts';
+import { RunTerminal, type ConnectionState } from './terminal.ts';
+import { isDone, progressText, resultMeta, splitHint, STATUS_LABEL, VERDICT_TITLE } from './format.ts';
+
+const CONN_LABEL: Record<ConnectionState, string> = {
+  connecting: 'connecting…',
+  live: 'live',
+  reconnecting: 'reconnecting…',
+  offline: 'offline — reload to reconnect',
+  ended: 'session ended',
+};
+
+export class StepPage {
+  readonly terminal: RunTerminal;
+  private live: boolean;
+  private readonly statuses = new Map<string, StepStatus | 'pending'>();
+  /** Blocks of this step a request of ours is running (their buttons stay disabled). */
+  private readonly busy = new Set<string>();
+  private stepBusy = false;
+
+  constructor(private readonly data: StepPageData) {
+    this.live = data.live;
+    for (const s of data.steps) this.statuses.set(s.id, s.status);
+    const host = document.querySelector<HTMLElement>('[data-terminal]')!;
+    this.terminal = new RunTerminal({
+      host,
+      runId: data.runId,
+      live: data.live,
+      onMessage: (m) => this.onMessage(m),
+      onState: (s) => this.onConnection(s),
+    });
+    document.addEventListener('click', (ev) => this.onClick(ev));
+  }
+
+  // ---- user actions ----
+
+  private onClick(ev: MouseEvent): void {
+    const target = ev.target instanceof Element ? ev.target : null;
+    const action = target?.closest<HTMLElement>('[data-action]');
+    if (action) {
+      if (action instanceof HTMLButtonElement && action.disabled) return;
+      switch (action.dataset.action) {
+        case 'run-block':
+          void this.runBlock(action.dataset.blockId ?? '');
+          break;
+        case 'run-step':
+          void this.runStep();
+          break;
+        case 'end-run':
+          void this.endRun();
+          break;
+      }
+      return;
+    }
+    if (target?.closest('[data-next][aria-disabled="true"]')) {
+      ev.preventDefault();
+      document.querySelector<HTMLElement>('[data-lock-note]')?.classList.add('flash');
+      setTimeout(() => document.querySelector<HTMLElement>('[data-lock-note]')?.classList.remove('flash'), 900);
+    }
+  }
+
+  private async runBlock(blockId: string): Promise<void> {
+    const info = this.data.blocks[blockId];
+    if (!info || !this.live) return;
+    let confirmed = false;
+    if (info.confirm) {
+      if (!window.confirm(confirmText([blockId]))) return;
+      confirmed = true;
+    }
+    this.setBlockError(blockId, '');
+    this.busy.add(blockId);
+    this.refreshButtons();
+    try {
+      const url = `/api/runs/${encodeURIComponent(this.data.runId)}/blocks/${encodeURIComponent(blockId)}/execute`;
+      let res = await postJson<ExecutionReport>(url, confirmed ? { confirm: true } : {});
+      if (!res.ok && res.error.code === 'CONFIRM_REQUIRED' && !confirmed && window.confirm(confirmText([blockId]))) {
+        res = await postJson<ExecutionReport>(url, { confirm: true });
+      }
+      if (!res.ok) {
+        this.setBlockError(blockId, explain(res.error));
+        if (res.error.code === 'SESSION_ENDED') this.setEnded();
+        return;
+      }
+      // The websocket normally delivers these first; without it, the response is the news.
+      if (this.terminal.connection !== 'live') for (const r of [...res.value.blocks, ...res.value.checks]) this.applyResult(r);
+    } finally {
+      this.busy.delete(blockId);
+      this.refreshButtons();
+    }
+  }
+
+  private async runStep(): Promise<void> {
+    if (!this.live) return;
+    const destructive = Object.entries(this.data.blocks).filter(([, b]) => b.confirm).map(([id]) => id);
+    if (destructive.length && !window.confirm(confirmText(destructive))) return;
+    this.setStepError('');
+    this.stepBusy = true;
+    this.refreshButtons();
+    document.querySelector('.step')?.setAttribute('aria-busy', 'true');
+    try {
+      const url = `/api/runs/${encodeURIComponent(this.data.runId)}/steps/${encodeURIComponent(this.data.stepId)}/execute`;
+      const res = await postJson<StepVerdict>(url, destructive.length ? { confirm: true } : {});
+      if (!res.ok) {
+        this.setStepError(explain(res.error));
+        if (res.error.code === 'SESSION_ENDED') this.setEnded();
+        return;
+      }
+      if (this.terminal.connection !== 'live') this.applyVerdict(res.value);
+    } finally {
+      this.stepBusy = false;
+      document.querySelector('.step')?.removeAttribute('aria-busy');
+      this.refreshButtons();
+    }
+  }
+
+  private async endRun(): Promise<void> {
+    if (!this.live) return;
+    if (!window.confirm('End this run?\n\nIts shell session is closed and nothing more can run in it. Everything recorded so far is kept.')) return;
+    const res = await deleteJson(`/api/runs/${encodeURIComponent(this.data.runId)}`);
+    if (!res.ok && res.status !== 404) {
+      this.setStepError(explain(res.error));
+      return;
+    }
+    this.setEnded();
+  }
+
+  // ---- live events ----
+
+  private onMessage(m: ServerMessage): void {
+    switch (m.type) {
+      case 'hello':
+        break;
+      case 'block-started':
+        if (m.stepId === this.data.stepId) this.setBlockStatus(m.blockId, 'running');
+        break;
+      case 'block-finished':
+        if (m.stepId === this.data.stepId) this.applyResult(m.result);
+        break;
+      case 'step-verdict':
+        this.setStepStatus(m.verdict.stepId, m.verdict.status);
+        if (m.verdict.stepId === this.data.stepId) this.applyVerdict(m.verdict);
+        break;
+      case 'session-ended':
+        this.setEnded();
+        break;
+      case 'error':
+        this.setStepError(`${m.message} (${m.code})`);
+        break;
+      default:
+        assertNever(m);
+    }
+  }
+
+  private onConnection(s: ConnectionState): void {
+    const el = document.querySelector<HTMLElement>('.conn');
+    if (el) {
+      el.dataset.conn = s;
+      el.textContent = CONN_LABEL[s];
+    }
+    if (s === 'ended') this.setEnded();
+  }
+
+  // ---- rendering ----
+
+  private blockEl(id: string): HTMLElement | null {
+    return document.querySelector<HTMLElement>(`[data-block="${CSS.escape(id)}"]`);
+  }
+
+  private setBlockStatus(id: string, status: BlockStatus): void {
+    const el = this.blockEl(id);
+    if (!el) return;
+    const badge = el.querySelector<HTMLElement>('.badge');
+    if (badge) {
+      badge.dataset.status = status;
+      badge.textContent = STATUS_LABEL[status];
+    }
+    el.dataset.state = status;
+    if (status === 'running') el.setAttribute('aria-busy', 'true');
+    else el.removeAttribute('aria-busy');
+    this.refreshButtons();
+  }
+
+  private applyResult(r: BlockResult): void {
+    const el = this.blockEl(r.id);
+    if (!el) return;
+    this.setBlockStatus(r.id, r.status);
+    const box = el.querySelector<HTMLElement>('.result');
+    if (!box) return;
+    const split = splitHint(r.reason);
+    const bad = r.status === 'failed' || r.status === 'warning';
+    const hint = bad ? split.hint ?? this.data.blocks[r.id]?.hint ?? '' : '';
+    setText(box.querySelector('.result-meta'), resultMeta(r));
+    setText(box.querySelector('.result-reason'), split.reason);
+    setText(box.querySelector('.result-hint span'), hint);
+    box.querySelector<HTMLElement>('.result-hint')!.hidden = !hint;
+    const out = box.querySelector<HTMLElement>('.output');
+    if (out) out.textContent = r.output;
+    box.hidden = false;
+  }
+
+  private applyVerdict(v: StepVerdict): void {
+    // Results of blocks the step did not get to are only in the verdict.
+    for (const r of [...v.blocks, ...v.checks]) this.applyResult(r);
+    const box = document.querySelector<HTMLElement>('.verdict');
+    if (box) {
+      const split = splitHint(v.reason);
+      const hint = v.status === 'passed' ? '' : split.hint ?? this.failingHint(v) ?? '';
+      box.dataset.verdict = v.status;
+      setText(box.querySelector('.verdict-title'), VERDICT_TITLE[v.status]);
+      setText(box.querySelector('.verdict-reason'), split.reason);
+      setText(box.querySelector('.verdict-hint span'), hint);
+      box.querySelector<HTMLElement>('.verdict-hint')!.hidden = !hint;
+    }
+    this.setStepStatus(v.stepId, v.status);
+  }
+
+  private failingHint(v: StepVerdict): string | undefined {
+    const bad = [...v.blocks, ...v.checks].find((r) => r.status === 'failed' || r.status === 'warning');
+    return bad ? this.data.blocks[bad.id]?.hint ?? undefined : undefined;
+  }
+
+  private setStepStatus(stepId: string, status: StepStatus): void {
+    this.statuses.set(stepId, status);
+    const item = document.querySelector<HTMLElement>(`[data-step-item="${CSS.escape(stepId)}"]`);
+    if (item) {
+      item.dataset.status = status;
+      setText(item.querySelector('[data-step-status]'), status);
+    }
+    const done = [...this.statuses.values()].filter(isDone).length;
+    setText(document.querySelector('[data-progress-text]'), progressText(done, this.statuses.size));
+    const bar = document.querySelector<HTMLProgressElement>('[data-progress]');
+    if (bar) bar.value = done;
+    if (stepId === this.data.stepId && this.data.training) this.setNextLocked(!isDone(status));
+  }
+
+  /** Training mode: Next is a disabled placeholder until the step is done, then a link. */
+  private setNextLocked(locked: boolean): void {
+    const el = document.querySelector<HTMLElement>('[data-next]');
+    if (!el || locked === (el.tagName !== 'A')) return;
+    const href = el.dataset.href ?? '';
+    const next = document.createElement(locked ? 'span' : 'a');
+    next.className = el.className;
+    next.classList.toggle('locked', locked);
+    next.dataset.next = '';
+    next.dataset.href = href;
+    if (locked) {
+      next.setAttribute('role', 'link');
+      next.setAttribute('aria-disabled', 'true');
+      next.setAttribute('aria-describedby', 'lock-note');
+    } else {
+      next.setAttribute('href', href);
+      next.setAttribute('rel', 'next');
+    }
+    next.append(...el.childNodes);
+    el.replaceWith(next);
+    const note = document.querySelector<HTMLElement>('[data-lock-note]');
+    if (note) note.hidden = !locked;
+  }
+
+  /** No live session any more: recorded results stay, nothing can run. */
+  private setEnded(): void {
+    if (!this.live) return;
+    this.live = false;
+    this.terminal.markEnded();
+    for (const el of document.querySelectorAll<HTMLElement>('[data-block][data-state="running"]')) {
+      const id = el.dataset.block!;
+      this.setBlockStatus(id, 'failed');
+      this.setBlockError(id, 'The shell session ended while this block ran.');
+    }
+    const ended = document.querySelector<HTMLElement>('[data-terminal-ended]');
+    if (ended) ended.hidden = false;
+    document.querySelector<HTMLElement>('[data-action="end-run"]')?.remove();
+    const status = document.querySelector<HTMLElement>('[data-run-status]');
+    if (status) {
+      status.dataset.status = 'ended';
+      status.textContent = 'ended';
+    }
+    document.querySelector('.workspace')?.setAttribute('data-live', 'false');
+    this.refreshButtons();
+  }
+
+  private refreshButtons(): void {
+    for (const b of document.querySelectorAll<HTMLButtonElement>('[data-action="run-block"]')) {
+      const id = b.dataset.blockId ?? '';
+      const running = this.blockEl(id)?.dataset.state === 'running';
+      b.disabled = !this.live || this.busy.has(id) || running;
+    }
+    const step = document.querySelector<HTMLButtonElement>('[data-action="run-step"]');
+    if (step) {
+      step.disabled = !this.live || this.stepBusy;
+      step.textContent = this.stepBusy ? 'Running…' : 'Run step';
+    }
+  }
+
+  private setBlockError(id: string, message: string): void {
+    const el = this.blockEl(id)?.querySelector<HTMLElement>('.block-error');
+    if (!el) return;
+    el.textContent = message;
+    el.hidden = !message;
+  }
+
+  private setStepError(message: string): void {
+    const el = document.querySelector<HTMLElement>('.step-error');
+    if (!el) {
+      if (message) console.warn('stepwise:', message);
+      return;
+    }
+    el.textContent = message;
+    el.hidden = !message;
+  }
+}
+
+function setText(el: Element | null, text: string): void {
+  if (!el) return;
+  el.textContent = text;
+  if (el instanceof HTMLElement && el.matches('.result-reason, .verdict-reason')) el.hidden = !text;
+}
+
+function confirmText(ids: string[]): string {
+  const which = ids.length === 1 ? `Block “${ids[0]}” is marked as destructive` : `Blocks ${ids.map((i) => `“${i}”`).join(', ')} are marked as destructive`;
+  return `${which} (confirm).\n\nIt runs in the run’s real shell on the target. Read it carefully before going on.\n\nRun it now?`;
+}
+
+function explain(e: ApiError): string {
+  switch (e.code) {
+    case 'SESSION_BUSY':
+      return 'The terminal is busy running another command. Wait for the prompt, or press Ctrl-C in the terminal.';
+    case 'SESSION_ENDED':
+      return 'This run’s shell session has ended. Start a new run to execute blocks.';
+    default:
+      return e.message;
+  }
+}

@@ -1,0 +1,242 @@
+// The terminal pane: xterm.js (fit to its box) attached to a run's websocket.
+// Binary frames are raw terminal bytes both ways; text frames are JSON control messages
+// (server/protocol.ts). Flow control: the server pauses the pty while too much output is
+// unacknowledged, so we ack what xterm has actually parsed (its write callback) — every
+// `hello.flow.ackEvery` bytes, and whenever xterm's write queue drains.
+import { Terminal, type ITheme } from '@xterm/xterm';
+import { FitAddon } from '@xterm/addon-fit';
+import { parseServerMessage, type ClientMessage, type ServerMessage } from '../server/protocol.ts';
+import { fetchRecordedOutput } from './replay.ts';
+import { getJson } from './api.ts';
+
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline' | 'ended';
+
+export interface RunTerminalOptions {
+  host: HTMLElement;
+  runId: string;
+  /** Whether the run has a live shell session; otherwise the recording is shown read-only. */
+  live: boolean;
+  onMessage?: (m: ServerMessage) => void;
+  onState?: (s: ConnectionState) => void;
+}
+
+/** Until the server's hello says otherwise (server/terminal/flow.ts ACK_EVERY). */
+const DEFAULT_ACK_EVERY = 32 * 1024;
+const RECONNECT_DELAYS_MS = [300, 1000, 2000, 4000, 8000];
+
+const THEME: ITheme = {
+  background: '#0d1117',
+  foreground: '#e6edf3',
+  cursor: '#7ee787',
+  cursorAccent: '#0d1117',
+  selectionBackground: '#264f78',
+  black: '#484f58',
+  red: '#ff7b72',
+  green: '#3fb950',
+  yellow: '#d29922',
+  blue: '#58a6ff',
+  magenta: '#bc8cff',
+  cyan: '#39c5cf',
+  white: '#b1bac4',
+  brightBlack: '#6e7681',
+  brightRed: '#ffa198',
+  brightGreen: '#56d364',
+  brightYellow: '#e3b341',
+  brightBlue: '#79c0ff',
+  brightMagenta: '#d2a8ff',
+  brightCyan: '#56d4dd',
+  brightWhite: '#f0f6fc',
+};
+
+export class RunTerminal {
+  readonly term: Terminal;
+  private readonly fit = new FitAddon();
+  private readonly encoder = new TextEncoder();
+  private ws: WebSocket | undefined;
+  private state: ConnectionState;
+  private ackEvery = DEFAULT_ACK_EVERY;
+  /** Bytes of the current connection xterm has parsed since the last ack. */
+  private consumed = 0;
+  /** Writes xterm has queued and not finished. */
+  private inFlight = 0;
+  /** Connection generation: callbacks of an old socket's writes must not ack on a new one. */
+  private gen = 0;
+  /** Live bytes held back while the recording is replayed in front of them. */
+  private held: Uint8Array[] | null = null;
+  private attempts = 0;
+
+  constructor(private readonly o: RunTerminalOptions) {
+    this.term = new Terminal({
+      theme: THEME,
+      fontFamily: '"JetBrains Mono", "Cascadia Mono", "SF Mono", Menlo, Consolas, "DejaVu Sans Mono", "Noto Sans Mono CJK KR", monospace',
+      fontSize: 13,
+      lineHeight: 1.25,
+      cursorBlink: true,
+      cursorStyle: 'bar',
+      scrollback: 10_000,
+      allowProposedApi: false,
+      disableStdin: !o.live,
+    });
+    this.term.loadAddon(this.fit);
+    this.term.open(o.host);
+    this.refit();
+    new ResizeObserver(() => this.refit()).observe(o.host);
+    this.term.onData((d) => this.sendBytes(this.encoder.encode(d)));
+    this.term.onBinary((d) => {
+      const bytes = new Uint8Array(d.length);
+      for (let i = 0; i < d.length; i++) bytes[i] = d.charCodeAt(i) & 0xff;
+      this.sendBytes(bytes);
+    });
+    this.term.onResize(({ cols, rows }) => this.send({ type: 'resize', cols, rows }));
+    this.state = o.live ? 'connecting' : 'ended';
+    if (o.live) {
+      this.connect(true);
+    } else {
+      void this.replay().then(() => this.term.write('\r\n\x1b[2m[session ended]\x1b[0m\r\n'));
+    }
+  }
+
+  get connection(): ConnectionState {
+    return this.state;
+  }
+
+  focus(): void {
+    this.term.focus();
+  }
+
+  /** The session is over (ended here, by another client, or by the server). */
+  markEnded(): void {
+    if (this.state === 'ended') return;
+    this.setState('ended');
+    this.term.options.disableStdin = true;
+    this.term.options.cursorBlink = false;
+    const ws = this.ws;
+    this.ws = undefined;
+    ws?.close(1000, 'session ended');
+    this.term.write('\r\n\x1b[2m[session ended]\x1b[0m\r\n');
+  }
+
+  private connect(replay: boolean): void {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(`${proto}//${location.host}/ws/runs/${encodeURIComponent(this.o.runId)}`);
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    this.gen++;
+    this.consumed = 0;
+    this.ackEvery = DEFAULT_ACK_EVERY;
+    if (replay) this.held = [];
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      this.attempts = 0;
+      this.setState('live');
+      // Also makes bash redraw its prompt, which was drawn before anyone was watching.
+      this.send({ type: 'resize', cols: this.term.cols, rows: this.term.rows });
+      if (replay) void this.replay();
+    };
+    ws.onmessage = (ev: MessageEvent) => {
+      if (this.ws !== ws) return;
+      if (typeof ev.data === 'string') this.onText(ev.data);
+      else this.onBytes(new Uint8Array(ev.data as ArrayBuffer));
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      this.releaseHeld();
+      if (this.state !== 'ended') void this.lost();
+    };
+  }
+
+  /** The socket closed without a session-ended: reconnect while the run is live. */
+  private async lost(): Promise<void> {
+    this.setState('reconnecting');
+    const run = await getJson<{ live?: boolean }>(`/api/runs/${encodeURIComponent(this.o.runId)}`);
+    if (this.state === 'ended') return;
+    if (run.ok && run.value.live === false) {
+      this.markEnded();
+      return;
+    }
+    const delay = RECONNECT_DELAYS_MS[this.attempts++];
+    if (delay === undefined) {
+      this.setState('offline');
+      return;
+    }
+    setTimeout(() => {
+      if (this.state === 'ended') return;
+      // Output produced while disconnected is in the recording: start over from it.
+      this.term.reset();
+      this.connect(true);
+    }, delay);
+  }
+
+  private onText(text: string): void {
+    const parsed = parseServerMessage(text);
+    if (!parsed.ok) {
+      console.warn('stepwise: ignoring a server message:', parsed.error);
+      return;
+    }
+    const m = parsed.message;
+    if (m.type === 'hello') this.ackEvery = m.flow.ackEvery;
+    this.o.onMessage?.(m);
+    if (m.type === 'session-ended') this.markEnded();
+  }
+
+  private onBytes(bytes: Uint8Array): void {
+    if (this.held) this.held.push(bytes);
+    else this.write(bytes, true);
+  }
+
+  /** Writes to xterm; `counted` bytes came over the socket and are acked once parsed. */
+  private write(data: Uint8Array | string, counted: boolean): void {
+    const gen = this.gen;
+    const n = counted && typeof data !== 'string' ? data.byteLength : 0;
+    this.inFlight++;
+    this.term.write(data, () => {
+      this.inFlight--;
+      if (gen !== this.gen) return;
+      this.consumed += n;
+      if (this.consumed >= this.ackEvery || (this.inFlight === 0 && this.consumed > 0)) {
+        if (this.send({ type: 'ack', bytes: this.consumed })) this.consumed = 0;
+      }
+    });
+  }
+
+  /** Puts the recording in front of the live stream (a reload keeps the terminal's history). */
+  private async replay(): Promise<void> {
+    const recorded = await fetchRecordedOutput(this.o.runId);
+    if (recorded) this.write(recorded, false);
+    this.releaseHeld();
+  }
+
+  private releaseHeld(): void {
+    const held = this.held;
+    this.held = null;
+    for (const b of held ?? []) this.write(b, true);
+  }
+
+  private send(m: ClientMessage): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(m));
+    return true;
+  }
+
+  private sendBytes(bytes: Uint8Array): void {
+    const ws = this.ws;
+    if (this.state !== 'live' || !ws || ws.readyState !== WebSocket.OPEN) return;
+    ws.send(bytes);
+  }
+
+  private refit(): void {
+    if (!this.o.host.clientWidth || !this.o.host.clientHeight) return;
+    try {
+      this.fit.fit();
+    } catch {
+      /* not rendered yet */
+    }
+  }
+
+  private setState(s: ConnectionState): void {
+    this.state = s;
+    this.o.onState?.(s);
+  }
+}
