@@ -117,7 +117,7 @@ test('run: id first, a line per step, stops at the first failure with its reason
     assert.equal(run.vars.MARK, 'beta');
     assert.equal(run.vars.SECRET_TOKEN, '****');
     const blocks = store.blockResults(run.id);
-    assert.deepEqual(blocks.map((b) => [b.blockId ?? b.id, b.status]), [
+    assert.deepEqual(blocks.map((b) => [b.id, b.status]), [
       ['make', 'passed'], ['make-check', 'passed'], ['use', 'passed'], ['needs-the-file-2', 'failed'],
     ]);
     assert.equal(blocks[2].output, 'beta ****\n');

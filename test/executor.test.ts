@@ -184,3 +184,9 @@ test('checks run in a subshell: they may exit, and change nothing', async () => 
   assert.equal((await ex.runBlock(cmd('c-d', 'pwd; echo "[${LEAKED:-}]"'))).output, `${work}\n[]\n`);
   assert.equal(session.state, 'idle');
 });
+
+test('file block paths substitute declared variables', async () => {
+  const r = await ex.runBlock(cmd('fp', 'x=1', { kind: 'file', lang: 'ini', file: `${work}/\${GREETING}.conf` }));
+  assert.equal(r.status, 'passed', r.reason);
+  assert.equal(fs.readFileSync(path.join(work, 'hello world.conf'), 'utf8'), 'x=1\n');
+});

@@ -233,7 +233,9 @@ describe('parseRunbook', () => {
     );
     assert.deepStrictEqual(codes('# T\n## S\n```sh {interactive timeout=5}\nvi\n```\n```sh {verify}\ntrue\n```\n'), ['3 BAD_ATTRIBUTE']);
     assert.deepStrictEqual(codes('# T\n## S\n```sh {verify exit=1}\nfalse\n```\n'), ['3 BAD_ATTRIBUTE']);
-    assert.deepStrictEqual(codes('# T\n## S\n```ini {file=/etc/${X}.conf}\nx\n```\n```sh {verify}\ntrue\n```\n'), ['3 BAD_ATTRIBUTE']);
+    assert.deepStrictEqual(codes('# T\n## S\n```ini {file=/etc/${X}.conf}\nx\n```\n```sh {verify}\ntrue\n```\n'), ['3 VAR_UNDECLARED']);
+    assert.deepStrictEqual(codes('---\nvars:\n  X: a\n---\n# T\n## S\n```ini {file=/etc/${X}.conf}\nx\n```\n```sh {verify}\ntrue\n```\n'), []);
+    assert.deepStrictEqual(codes('# T\n## S\n```ini {file=/etc/$X.conf}\nx\n```\n```sh {verify}\ntrue\n```\n'), ['3 BAD_ATTRIBUTE']);
     assert.deepStrictEqual(codes('# T\n## S\n```sh {timeout=0}\nx\n```\n'), ['2 STEP_WITHOUT_CHECK', '3 BAD_ATTRIBUTE']);
     assert.deepStrictEqual(codes('# T\n## S\n```sh {exit=1.5}\nx\n```\n'), ['2 STEP_WITHOUT_CHECK', '3 BAD_ATTRIBUTE']);
     assert.deepStrictEqual(codes('# T\n## S\n```sh {id=a name=b}\nx\n```\n'), ['2 STEP_WITHOUT_CHECK', '3 BAD_ATTRIBUTE']);

@@ -29,7 +29,7 @@ export function fileScript(block: Block, vars: Record<string, string>, delimiter
   const content = substitute(block.content, vars);
   let delim = `STEPWISE_EOF_${delimiterSalt}`;
   while (content.includes(delim)) delim += '_';
-  const f = shellQuote(block.file);
+  const f = shellQuote(substitute(block.file, vars));
   const mode = block.mode ? `chmod ${block.mode} "$__sw_new"\n` : '';
   return `__sw_f=${f}
 __sw_new="$__sw_f.stepwise-new"

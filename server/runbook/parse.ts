@@ -568,7 +568,7 @@ class Parser {
           const s = asString(k, v);
           if (s === undefined) break;
           if (!s.startsWith('/') || /[\0\n]/.test(s)) bad(`file must be an absolute path, not ${show(s)}`);
-          else if (s.includes('$')) bad(`file ${show(s)}: variables are not substituted in file paths; write the path literally`);
+          else if (/\$(?!\{[A-Za-z_][A-Za-z0-9_]*\})/.test(s)) bad(`file ${show(s)}: only \${NAME} of declared variables is substituted in a file path`);
           else out.file = s;
           break;
         }
@@ -611,6 +611,9 @@ class Parser {
             : `block ${b.id} uses $${name}, which is not declared in the front matter vars (nor assigned in a block)`,
         );
       };
+      if (b.kind === 'file' && b.file) {
+        for (const m of b.file.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) use(m[1]!, b.line);
+      }
       const lines = b.content.split('\n');
       lines.forEach((text, i) => {
         const line = b.line + 1 + i;
