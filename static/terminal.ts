@@ -69,8 +69,8 @@ export class RunTerminal {
     this.term = new Terminal({
       theme: THEME,
       fontFamily: '"JetBrains Mono", "Cascadia Mono", "SF Mono", Menlo, Consolas, "DejaVu Sans Mono", "Noto Sans Mono CJK KR", monospace',
-      fontSize: 13,
-      lineHeight: 1.25,
+      fontSize: 12,
+      lineHeight: 1.3,
       cursorBlink: true,
       cursorStyle: 'bar',
       scrollback: 10_000,

@@ -4,6 +4,7 @@ import { serveCommand } from './serve.ts';
 import { validateCommand } from './validate.ts';
 import { listCommand } from './list.ts';
 import { runCommand } from './run.ts';
+import { auditCommand } from './audit.ts';
 
 const USAGE = `usage: stepwise <command> [options]
 
@@ -14,6 +15,9 @@ const USAGE = `usage: stepwise <command> [options]
   run <runbook> [--var K=V]... [--from STEP] [--step STEP] [--yes]
       [--runbooks DIR] [--data DIR] [--target local] [--verbose]
                           run a runbook headless, recording it like a browser run
+
+  audit verify [RUNID...|--all] [--data DIR]
+                          recompute the audit hash chains; exit 1 on any tampering
 
 environment: STEPWISE_TOKEN, STEPWISE_RUNBOOKS, STEPWISE_DATA, HOST, PORT`;
 
@@ -54,6 +58,10 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
         }
         const { var: vars, ...rest2 } = values;
         return await runCommand({ ...rest2, vars, runbook: positionals[0] }, out);
+      }
+      case 'audit': {
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { all: { type: 'boolean', default: false }, data: { type: 'string' } } });
+        return auditCommand({ action: positionals[0], runs: positionals.slice(1), all: values.all, data: values.data }, out);
       }
       case undefined:
       case 'help':

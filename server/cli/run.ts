@@ -2,6 +2,7 @@
 // line per step with its verdict, and stops at the first failed step with the reason.
 import { loadCatalog } from '../runbook/catalog.ts';
 import { RunStore } from '../record/store.ts';
+import { AuditLog } from '../record/audit.ts';
 import { Runs, defaultUser } from '../run/runs.ts';
 import { LocalTarget } from '../target/local.ts';
 import { createLogger } from '../log.ts';
@@ -57,6 +58,7 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
   const runs = new Runs({
     catalog: () => catalog,
     store,
+    audit: new AuditLog(store, dataDir(a.data)),
     dataDir: dataDir(a.data),
     log: createLogger(process.env.STEPWISE_LOG ?? 'warn'),
     targets: { local: () => new LocalTarget() },
@@ -94,6 +96,7 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
     run.end(failedAt ? 'failed' : counts.passed + counts.warning + counts.skipped === steps.length && steps.length === rb.steps.length ? 'passed' : undefined);
     const status = store.getRun(run.id)?.status;
     out(`run ${run.id} ${status}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped${counts.warning ? `, ${counts.warning} warnings` : ''}`);
+    out(`audit head ${run.auditHead()} (keep it elsewhere; \`stepwise audit verify ${run.id}\` checks the chain)`);
     if (failedAt) out(`resume with: stepwise run ${rb.id} --from ${failedAt}`);
     return failedAt ? EXIT_FAILED : 0;
   } finally {

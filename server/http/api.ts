@@ -94,6 +94,7 @@ export function apiRouter(ctx: AppContext): Router {
     const run = isRunId(req.params.id) ? ctx.store.getRun(req.params.id) : undefined;
     if (!run?.castPath || !fs.existsSync(run.castPath)) return sendFailure(res, failure('NOT_FOUND', `no recording for run ${JSON.stringify(req.params.id)}`));
     ctx.runs.get(run.id)?.cast.flush();
+    ctx.audit.append(run.id, 'recording-viewed', { by: defaultUser(), format: 'cast' });
     res.type('application/x-asciicast');
     fs.createReadStream(run.castPath).pipe(res);
   });

@@ -12,6 +12,7 @@ import { authCookie, credentialOf, generateToken, originAllowed, tokenMatches } 
 import { failure } from '../errors.ts';
 import { loadCatalog } from '../runbook/catalog.ts';
 import { RunStore } from '../record/store.ts';
+import { AuditLog } from '../record/audit.ts';
 import { Runs } from '../run/runs.ts';
 import { LocalTarget } from '../target/local.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -44,11 +45,13 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   const runbooksDir = path.resolve(opts.runbooksDir);
   const catalog = () => loadCatalog(runbooksDir);
   const targets = opts.targets ?? { local: () => new LocalTarget() };
-  const runs = new Runs({ catalog, store, dataDir: opts.dataDir, log, targets });
+  const audit = new AuditLog(store, opts.dataDir);
+  const runs = new Runs({ catalog, store, audit, dataDir: opts.dataDir, log, targets });
   const ctx: AppContext = {
     token: opts.token ?? generateToken(),
     catalog,
     store,
+    audit,
     runs,
     log,
     dataDir: opts.dataDir,

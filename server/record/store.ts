@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { AuditEvent, AuditType } from './chain.ts';
 import type { BlockEnd, BlockResult, BlockStatus, StepStatus } from '../exec/result.ts';
 import { newRunId } from './ids.ts';
 
@@ -162,6 +163,18 @@ const MIGRATIONS: string[] = [
     reason TEXT NULL,
     decided_at TEXT NOT NULL,
     PRIMARY KEY (run_id, step_id)
+  );
+  `,
+  `
+  CREATE TABLE audit_events (
+    run_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    ts TEXT NOT NULL,
+    type TEXT NOT NULL,
+    data_json TEXT NOT NULL,
+    prev TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (run_id, n)
   );
   `,
 ];
@@ -421,6 +434,27 @@ export class RunStore {
     return (this.stmt('SELECT step_id, status, reason, decided_at FROM step_verdicts WHERE run_id = ? ORDER BY rowid').all(
       runId,
     ) as VerdictRow[]).map(toVerdict);
+  }
+
+  // --- audit chain (see chain.ts; rows are only ever inserted) ---
+
+  appendAuditEvent(e: AuditEvent): void {
+    this.stmt('INSERT INTO audit_events (run_id, n, ts, type, data_json, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+      e.run, e.n, e.ts, e.type, JSON.stringify(e.data), e.prev, e.hash,
+    );
+  }
+
+  /** A run's events in stored (rowid) order, so a reordering shows up as a broken link. */
+  auditEvents(runId: string): AuditEvent[] {
+    const rows = this.stmt('SELECT run_id, n, ts, type, data_json, prev, hash FROM audit_events WHERE run_id = ? ORDER BY rowid').all(runId) as Array<{
+      run_id: string; n: number; ts: string; type: string; data_json: string; prev: string; hash: string;
+    }>;
+    return rows.map((r) => ({ run: r.run_id, n: r.n, ts: r.ts, type: r.type as AuditType, data: parseJsonObject<Record<string, unknown>>(r.data_json), prev: r.prev, hash: r.hash }));
+  }
+
+  /** Every run id that has records or audit events. */
+  auditedRunIds(): string[] {
+    return (this.stmt('SELECT id FROM runs UNION SELECT DISTINCT run_id FROM audit_events ORDER BY 1').all() as Array<{ id: string }>).map((r) => r.id);
   }
 
   private stmt(sql: string): Database.Statement {

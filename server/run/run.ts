@@ -9,6 +9,8 @@ import type { ServerMessage } from '../protocol.ts';
 import type { Logger } from '../log.ts';
 import type { RunStore, RunRecord, RunStatus } from '../record/store.ts';
 import { AsciicastWriter } from '../record/asciicast.ts';
+import type { AuditLog } from '../record/audit.ts';
+import { sha256 } from '../record/chain.ts';
 import { newRunId } from '../record/ids.ts';
 import { TerminalSession, type Disposable } from '../terminal/session.ts';
 import { Executor } from '../exec/executor.ts';
@@ -30,6 +32,7 @@ export interface StartRun {
   user: string;
   options?: RunOptions;
   store: RunStore;
+  audit: AuditLog;
   dataDir: string;
   log: Logger;
   cols?: number;
@@ -60,8 +63,10 @@ export class Run implements Disposable {
     readonly executor: Executor,
     readonly cast: AsciicastWriter,
     private readonly store: RunStore,
+    private readonly audit: AuditLog,
     private readonly log: Logger,
     readonly options: RunOptions,
+    readonly user: string,
   ) {}
 
   static async start(o: StartRun): Promise<Outcome<Run>> {
@@ -95,6 +100,16 @@ export class Run implements Disposable {
       options: { ...options, targetInfo: o.target.info() },
       castPath,
     });
+    o.audit.append(id, 'run-started', {
+      runbookId: o.runbook?.id ?? null,
+      runbookFile: o.runbook?.file ?? null,
+      contentHash: o.runbook?.contentHash ?? null,
+      user: o.user,
+      target: o.target.id,
+      targetInfo: o.target.info(),
+      vars: o.vars.masked,
+      options,
+    });
     const executor = new Executor(session, {
       runbook: o.runbook,
       vars: o.vars.values,
@@ -105,7 +120,7 @@ export class Run implements Disposable {
         onBlockEnd: (b, r) => run!.onBlockEnd(b, r),
       },
     });
-    run = new Run(id, o.runbook, session, executor, cast, o.store, o.log, options);
+    run = new Run(id, o.runbook, session, executor, cast, o.store, o.audit, o.log, options, o.user);
     run.wire();
     o.log.info('run started', { runId: id, runbook: o.runbook?.id ?? null, target: o.target.id, user: o.user });
     return { ok: true, value: run };
@@ -136,6 +151,7 @@ export class Run implements Disposable {
     if (!block || block.kind === 'display') return { ok: false, error: failure('NOT_FOUND', `runbook has no executable block ${blockId}`, 'blockId') };
     const pre = this.precondition([block], opts.confirmed);
     if (pre) return { ok: false, error: pre };
+    this.recordConfirmation([block]);
     this.executing++;
     try {
       const result = await this.executor.runBlock(block);
@@ -157,8 +173,10 @@ export class Run implements Disposable {
   async executeStep(stepId: string, opts: { confirmed?: boolean } = {}): Promise<Outcome<StepVerdict>> {
     const step = this.runbook?.steps.find((s) => s.id === stepId);
     if (!step) return { ok: false, error: failure('NOT_FOUND', `runbook has no step ${stepId}`, 'stepId') };
-    const pre = this.precondition([...step.commands, ...step.checks].map((id) => this.runbook!.blocks[id]), opts.confirmed);
+    const blocks = [...step.commands, ...step.checks].map((id) => this.runbook!.blocks[id]);
+    const pre = this.precondition(blocks, opts.confirmed);
     if (pre) return { ok: false, error: pre };
+    this.recordConfirmation(blocks);
     this.executing++;
     try {
       const verdict = await this.executor.runStep(step);
@@ -178,9 +196,13 @@ export class Run implements Disposable {
     this.executor.dispose();
     this.session.dispose();
     this.cast.output(this.decoder.decode());
-    void this.cast.close();
-    this.store.finishRun(this.id, status ?? this.overallStatus());
-    this.log.info('run ended', { runId: this.id, status: this.store.getRun(this.id)?.status });
+    this.cast.dispose(); // synchronous: the file is complete before it is sealed
+    const final = status ?? this.overallStatus();
+    this.store.finishRun(this.id, final);
+    this.audit.append(this.id, 'run-ended', { status: final });
+    this.sealRecording();
+    this.audit.forget(this.id);
+    this.log.info('run ended', { runId: this.id, status: final, head: this.audit.head(this.id) });
     this.listeners.clear();
   }
 
@@ -222,7 +244,27 @@ export class Run implements Disposable {
     );
   }
 
+  /** The head of the run's audit chain: print it so it can be kept outside this machine. */
+  auditHead(): string | undefined {
+    return this.audit.head(this.id);
+  }
+
+  private sealRecording(): void {
+    try {
+      const bytes = fs.readFileSync(this.cast.path);
+      this.audit.append(this.id, 'recording-sealed', { castDigest: sha256(bytes), bytes: bytes.length });
+    } catch (e) {
+      this.log.error('recording cannot be sealed', { runId: this.id, error: (e as Error).message });
+    }
+  }
+
+  private recordConfirmation(blocks: Block[]): void {
+    const confirmed = blocks.filter((b) => b.confirm).map((b) => b.id);
+    if (confirmed.length) this.audit.append(this.id, 'confirmation', { blockIds: confirmed, by: this.user });
+  }
+
   private recordVerdict(v: StepVerdict): void {
+    this.audit.append(this.id, 'step-verdict', { stepId: v.stepId, status: v.status, reason: v.reason ?? null });
     this.store.setStepVerdict(this.id, { stepId: v.stepId, status: v.status, ...(v.reason ? { reason: v.reason } : {}) });
     this.log.info('step verdict', { runId: this.id, stepId: v.stepId, status: v.status });
     this.emit({ type: 'step-verdict', runId: this.id, verdict: v });
@@ -230,12 +272,25 @@ export class Run implements Disposable {
 
   private onBlockStart(b: Block): number {
     this.cast.marker(`${b.stepId}/${b.id}`);
+    this.audit.append(this.id, 'block-started', { stepId: b.stepId, blockId: b.id, kind: b.kind });
     this.emit({ type: 'block-started', runId: this.id, blockId: b.id, stepId: b.stepId });
     return this.cast.elapsed();
   }
 
   private onBlockEnd(b: Block, r: BlockResult): void {
     this.store.addBlockResult(this.id, b.stepId, b.kind as 'command' | 'check' | 'file', r);
+    this.audit.append(this.id, 'block-finished', {
+      stepId: b.stepId,
+      blockId: b.id,
+      kind: b.kind,
+      status: r.status,
+      exitCode: r.exitCode,
+      durationMs: r.durationMs,
+      end: r.end,
+      reason: r.reason ?? null,
+      outputDigest: r.outputDigest ?? null,
+      textDigest: sha256(r.output),
+    });
     this.log.info('block finished', { runId: this.id, blockId: b.id, status: r.status, exitCode: r.exitCode, ms: r.durationMs });
     this.emit({ type: 'block-finished', runId: this.id, stepId: b.stepId, result: r });
   }

@@ -4,6 +4,7 @@ import type { Catalog } from '../runbook/catalog.ts';
 import type { Target } from '../target/target.ts';
 import type { Logger } from '../log.ts';
 import type { RunStore } from '../record/store.ts';
+import type { AuditLog } from '../record/audit.ts';
 import type { Disposable } from '../terminal/session.ts';
 import { failure } from '../errors.ts';
 import { Run, type Outcome, type RunOptions } from './run.ts';
@@ -21,6 +22,7 @@ export interface RunRequest {
 export interface RunsDeps {
   catalog: () => Catalog;
   store: RunStore;
+  audit: AuditLog;
   dataDir: string;
   log: Logger;
   /** Target factories by id; `local` is always there. */
@@ -64,6 +66,7 @@ export class Runs implements Disposable {
       user,
       options: req.options,
       store: this.deps.store,
+      audit: this.deps.audit,
       dataDir: this.deps.dataDir,
       log: this.deps.log,
       cols: req.cols,

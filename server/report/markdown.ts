@@ -1,0 +1,127 @@
+// A run report as Markdown, for a ticket or a wiki page. Pure.
+//
+// Recorded text never escapes its place: inline text (titles, reasons, values) has Markdown
+// punctuation backslash-escaped and newlines flattened; commands and outputs go in backtick
+// fences longer than any backtick run inside them, so no line of content can close the fence.
+
+import { stepLabel, type ReportExecution, type ReportStep, type ReportStepStatus, type RunReport } from './model.ts';
+
+const MARK: Record<ReportStepStatus, string> = {
+  passed: '✓ passed',
+  failed: '✗ failed',
+  warning: '⚠ warning',
+  skipped: 'skip',
+  'not-run': 'not run',
+};
+
+/** Inline text safe in a paragraph or a table cell: one line, Markdown/HTML punctuation escaped. */
+export function mdInline(s: string): string {
+  return s
+    .replace(/\r\n?|\n/g, ' ')
+    .replace(/[\\`*_[\]<>|~&#!]/g, (c) => `\\${c}`)
+    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, (c) => String.fromCharCode(0x2400 + Math.min(c.charCodeAt(0), 0x21)));
+}
+
+/** Inline code span that holds any text (backtick runs inside are outnumbered by the delimiters). */
+export function mdCode(s: string): string {
+  const text = s.replace(/\r\n?|\n/g, ' ');
+  if (text === '') return '` `';
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((r) => r.length));
+  const ticks = '`'.repeat(longest + 1);
+  const pad = text.startsWith('`') || text.endsWith('`') || (text.startsWith(' ') && text.endsWith(' ')) ? ' ' : '';
+  // A `|` ends a table cell even inside a code span: escape it (GFM removes the backslash).
+  return `${ticks}${pad}${text.replace(/\|/g, '\\|')}${pad}${ticks}`;
+}
+
+/** A fenced code block whose fence is longer than any backtick run in the content. */
+export function mdFence(content: string, lang: string): string {
+  const longest = Math.max(0, ...(content.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  const body = content.endsWith('\n') ? content : `${content}\n`;
+  return `${fence}${lang}\n${body}${fence}`;
+}
+
+function duration(ms: number | null): string {
+  if (ms === null) return '—';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m} min ${Math.round(s - m * 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+function row(cells: string[]): string {
+  return `| ${cells.join(' | ')} |`;
+}
+
+function execution(e: ReportExecution): string {
+  const facts = [
+    `**${e.status}**`,
+    e.exitCode === null ? null : `exit code ${e.exitCode}`,
+    duration(e.durationMs),
+    e.end !== 'exit' ? `ended: ${e.end}` : null,
+    e.attempt > 1 ? `attempt ${e.attempt}` : null,
+  ].filter(Boolean);
+  const parts = [`#### ${mdCode(e.id)} (${e.kind}${e.file ? ` → ${mdCode(e.file)}` : ''}) — ${facts.join(', ')}`];
+  if (e.reason) parts.push(`Reason: ${mdInline(e.reason)}`);
+  parts.push(e.command !== null ? mdFence(e.command, 'sh') : '_Command text unavailable: the runbook changed since this run._');
+  parts.push(e.output ? mdFence(e.output, 'text') : '_No output._');
+  return parts.join('\n\n');
+}
+
+function stepSection(step: ReportStep, n: number): string {
+  const parts = [`### ${n}. ${mdInline(stepLabel(step))} — ${MARK[step.status]}`];
+  if (step.reason) parts.push(`Reason: ${mdInline(step.reason)}`);
+  if (step.executions.length) parts.push(...step.executions.map(execution));
+  else parts.push('_Nothing ran in this step._');
+  return parts.join('\n\n');
+}
+
+export function toMarkdown(report: RunReport): string {
+  const r = report.run;
+  const t = report.totals;
+  const title = r.runbookTitle ?? r.runbookId ?? 'terminal session';
+  const vars = Object.keys(r.vars).sort();
+  const header: Array<[string, string]> = [
+    ['Run', mdCode(r.id)],
+    ['Status', `**${r.status}**`],
+    ['Runbook', r.runbookId ? `${mdInline(r.runbookTitle ?? r.runbookId)} (${mdCode(r.runbookId)}${r.runbookFile ? `, ${mdCode(r.runbookFile)}` : ''})` : '—'],
+    ['Version', r.contentHash ? `${mdCode(r.contentHash)}${report.runbookChanged ? ' (the runbook has changed since)' : ''}` : '—'],
+    ['Target', mdCode(r.target)],
+    ['User', mdCode(r.user)],
+    ['Started', r.startedAt],
+    ['Ended', r.endedAt ?? '—'],
+    ['Duration', duration(r.durationMs)],
+    ['Variables', vars.length ? vars.map((k) => mdCode(`${k}=${r.vars[k]}`)).join(', ') : '—'],
+  ];
+  if (r.parentRunId) header.push(['Parent run', mdCode(r.parentRunId)]);
+
+  const lines = [
+    `# Run ${mdCode(r.id)}: ${mdInline(title)}`,
+    '',
+    row(['Field', 'Value']),
+    row(['---', '---']),
+    ...header.map(([k, v]) => row([k, v])),
+    '',
+    `**Totals:** ${t.passed} passed, ${t.failed} failed, ${t.warning} warnings, ${t.skipped} skipped, ${t.notRun} not run`,
+    '',
+  ];
+  if (report.runbookChanged) {
+    lines.push('> The runbook has changed since this run: command texts and step titles are not shown.', '');
+  }
+  lines.push(
+    '## Steps',
+    '',
+    row(['#', 'Step', 'Result', 'Duration', 'Reason']),
+    row(['---', '---', '---', '---:', '---']),
+    ...report.steps.map((s, i) =>
+      row([String(i + 1), mdInline(stepLabel(s)), MARK[s.status], s.executions.length ? duration(s.durationMs) : '—', s.reason ? mdInline(s.reason) : '']),
+    ),
+    '',
+    '## Details',
+    '',
+    report.steps.map((s, i) => stepSection(s, i + 1)).join('\n\n'),
+    '',
+  );
+  return lines.join('\n');
+}
