@@ -278,6 +278,7 @@ export class StepPage {
     const ended = document.querySelector<HTMLElement>('[data-terminal-ended]');
     if (ended) ended.hidden = false;
     document.querySelector<HTMLElement>('[data-action="end-run"]')?.remove();
+    document.querySelector<HTMLElement>('[data-term-hint]')?.remove();
     const status = document.querySelector<HTMLElement>('[data-run-status]');
     if (status) {
       status.dataset.status = 'ended';

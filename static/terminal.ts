@@ -6,7 +6,7 @@
 import { Terminal, type ITheme } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import { parseServerMessage, type ClientMessage, type ServerMessage } from '../server/protocol.ts';
-import { fetchRecordedOutput } from './replay.ts';
+import { fetchRecordedOutput, overlapLength } from './replay.ts';
 import { getJson } from './api.ts';
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline' | 'ended';
@@ -125,13 +125,14 @@ export class RunTerminal {
     this.consumed = 0;
     this.ackEvery = DEFAULT_ACK_EVERY;
     if (replay) this.held = [];
-    ws.onopen = () => {
+    ws.onopen = async () => {
       if (this.ws !== ws) return;
       this.attempts = 0;
-      this.setState('live');
       // Also makes bash redraw its prompt, which was drawn before anyone was watching.
       this.send({ type: 'resize', cols: this.term.cols, rows: this.term.rows });
-      if (replay) void this.replay();
+      if (replay) await this.replay();
+      // Live once the terminal shows everything so far.
+      if (this.ws === ws && this.state !== 'ended') this.setState('live');
     };
     ws.onmessage = (ev: MessageEvent) => {
       if (this.ws !== ws) return;
@@ -182,13 +183,13 @@ export class RunTerminal {
 
   private onBytes(bytes: Uint8Array): void {
     if (this.held) this.held.push(bytes);
-    else this.write(bytes, true);
+    else this.write(bytes, bytes.byteLength);
   }
 
-  /** Writes to xterm; `counted` bytes came over the socket and are acked once parsed. */
-  private write(data: Uint8Array | string, counted: boolean): void {
+  /** Writes to xterm; `counted` socket bytes are acked once xterm has parsed `data`. */
+  private write(data: Uint8Array | string, counted: number): void {
     const gen = this.gen;
-    const n = counted && typeof data !== 'string' ? data.byteLength : 0;
+    const n = counted;
     this.inFlight++;
     this.term.write(data, () => {
       this.inFlight--;
@@ -203,14 +204,30 @@ export class RunTerminal {
   /** Puts the recording in front of the live stream (a reload keeps the terminal's history). */
   private async replay(): Promise<void> {
     const recorded = await fetchRecordedOutput(this.o.runId);
-    if (recorded) this.write(recorded, false);
-    this.releaseHeld();
+    if (recorded) this.write(recorded, 0);
+    this.releaseHeld(recorded);
   }
 
-  private releaseHeld(): void {
+  /** Writes the live bytes held during the replay, minus what the recording already showed. */
+  private releaseHeld(recorded = ''): void {
     const held = this.held;
     this.held = null;
-    for (const b of held ?? []) this.write(b, true);
+    if (!held?.length) return;
+    let bytes = 0;
+    for (const b of held) bytes += b.byteLength;
+    const all = new Uint8Array(bytes);
+    let at = 0;
+    for (const b of held) {
+      all.set(b, at);
+      at += b.byteLength;
+    }
+    const text = new TextDecoder().decode(all);
+    const skip = overlapLength(recorded, text);
+    // The overlap is text the recording decoded, so it re-encodes to the same bytes; the rest
+    // stays raw bytes (a frame may end inside a UTF-8 sequence that the next one completes).
+    const skipBytes = skip ? this.encoder.encode(text.slice(0, skip)).byteLength : 0;
+    // Every received byte is acked, shown or not: the server counts what it sent.
+    this.write(all.subarray(skipBytes), bytes);
   }
 
   private send(m: ClientMessage): boolean {

@@ -4,39 +4,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pty from 'node-pty';
 import { AsciicastWriter, readCast } from '../server/record/asciicast.ts';
-
-const ASCIINEMA = '/usr/bin/asciinema';
+import { ASCIINEMA, asciinemaCat } from './helpers/asciinema.ts';
 
 function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-cast-'));
-}
-
-/**
- * `asciinema cat` opens /dev/tty, so it must run inside a pseudo-terminal.
- * Resolves with everything it printed.
- */
-function asciinemaCat(file: string): Promise<{ out: string; exitCode: number }> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const p = pty.spawn(ASCIINEMA, ['cat', file], {
-      cols: 200,
-      rows: 50,
-      env: { ...process.env, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', TERM: 'xterm-256color' },
-    });
-    const timer = setTimeout(() => {
-      p.kill();
-      reject(new Error('asciinema cat timed out'));
-    }, 60_000);
-    p.onData((d) => {
-      out += d;
-    });
-    p.onExit(({ exitCode }) => {
-      clearTimeout(timer);
-      resolve({ out, exitCode });
-    });
-  });
 }
 
 test('writes a readable cast: header, Korean text split mid-character, markers, resize, monotonic times', async () => {

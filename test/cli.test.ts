@@ -107,7 +107,7 @@ test('run: id first, a line per step, stops at the first failure with its reason
   assert.match(lines[1], /^\[1\/3\] make-a-file: passed/);
   assert.match(lines[2], /^\[2\/3\] needs-the-file: failed — flag file missing/);
   assert.doesNotMatch(r.out, /destroy/);
-  assert.match(r.out, /resume with: stepwise run two-steps --from needs-the-file/);
+  assert.match(r.out, /resume with: stepwise run two-steps --resume r\d{14}-[a-z2-7]{6}/);
   assert.doesNotMatch(r.out + r.err, /very-secret-value/);
 
   const store = RunStore.open(data);

@@ -4,6 +4,7 @@ import { serveCommand } from './serve.ts';
 import { validateCommand } from './validate.ts';
 import { listCommand } from './list.ts';
 import { runCommand } from './run.ts';
+import { reportCommand, runsCommand } from './report.ts';
 import { auditCommand } from './audit.ts';
 
 const USAGE = `usage: stepwise <command> [options]
@@ -14,7 +15,15 @@ const USAGE = `usage: stepwise <command> [options]
   validate [DIR]          check every runbook; print file:line CODE message
   run <runbook> [--var K=V]... [--from STEP] [--step STEP] [--yes]
       [--runbooks DIR] [--data DIR] [--target local] [--verbose]
-                          run a runbook headless, recording it like a browser run
+      [--resume RUNID] [--converge] [--plan]
+                          run a runbook headless, recording it like a browser run;
+                          --resume continues a failed run from its failed step,
+                          --converge skips steps whose checks already pass,
+                          --plan prints what would run and runs nothing
+  runs [--runbook ID] [--status S] [--limit N] [--data DIR]
+                          list recorded runs, newest first
+  report <runId> [--format json|junit|md|cast] [--output FILE] [--data DIR] [--runbooks DIR]
+                          a run's report (default json) or its raw recording
 
   audit verify [RUNID...|--all] [--data DIR]
                           recompute the audit hash chains; exit 1 on any tampering
@@ -50,6 +59,9 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
             data: { type: 'string' },
             target: { type: 'string' },
             verbose: { type: 'boolean', short: 'v', default: false },
+            resume: { type: 'string' },
+            converge: { type: 'boolean', default: false },
+            plan: { type: 'boolean', default: false },
           },
         });
         if (positionals.length !== 1) {
@@ -62,6 +74,30 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
       case 'audit': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { all: { type: 'boolean', default: false }, data: { type: 'string' } } });
         return auditCommand({ action: positionals[0], runs: positionals.slice(1), all: values.all, data: values.data }, out);
+      }
+      case 'runs': {
+        const { values } = parseArgs({
+          args: rest,
+          options: { runbook: { type: 'string' }, status: { type: 'string' }, limit: { type: 'string' }, data: { type: 'string' } },
+        });
+        return runsCommand(values, out);
+      }
+      case 'report': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            format: { type: 'string', short: 'f' },
+            output: { type: 'string', short: 'o' },
+            data: { type: 'string' },
+            runbooks: { type: 'string' },
+          },
+        });
+        if (positionals.length !== 1) {
+          out('stepwise report: name exactly one run id (see `stepwise runs`)');
+          return 2;
+        }
+        return await reportCommand({ ...values, runId: positionals[0]! }, out);
       }
       case undefined:
       case 'help':

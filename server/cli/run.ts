@@ -9,6 +9,8 @@ import { createLogger } from '../log.ts';
 import { formatDiagnostic } from '../errors.ts';
 import type { Step } from '../runbook/model.ts';
 import { dataDir, runbooksDir } from './config.ts';
+import { resolveVars } from '../run/vars.ts';
+import { formatPlan, planRun } from '../exec/plan.ts';
 
 export interface RunArgs {
   runbook: string;
@@ -20,6 +22,9 @@ export interface RunArgs {
   data?: string;
   target?: string;
   verbose: boolean;
+  resume?: string;
+  converge: boolean;
+  plan: boolean;
 }
 
 const EXIT_FAILED = 1;
@@ -48,10 +53,31 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
     return EXIT_USAGE;
   }
   const rb = entry.runbook;
-  const steps = selectSteps(rb.steps, a);
+  if (a.resume !== undefined && (a.from !== undefined || a.step !== undefined)) {
+    out('stepwise run: --resume picks the step itself; drop --from/--step');
+    return EXIT_USAGE;
+  }
+  let steps = selectSteps(rb.steps, a);
   if (typeof steps === 'string') {
     out(`stepwise run: ${steps}`);
     return EXIT_USAGE;
+  }
+  const targetId = a.target ?? 'local';
+  if (targetId !== 'local') {
+    out(`stepwise run: no target ${JSON.stringify(targetId)}; known: local`);
+    return EXIT_USAGE;
+  }
+
+  if (a.plan) {
+    const resolved = resolveVars(rb, vars);
+    if (!resolved.ok) {
+      out(`stepwise run: ${resolved.error.field ? `${resolved.error.field}: ` : ''}${resolved.error.message}`);
+      return EXIT_USAGE;
+    }
+    const target = new LocalTarget();
+    out(`plan for ${rb.id} on ${target.id} (${target.platform}); nothing is run`);
+    formatPlan(planRun(rb, resolved.vars.masked, target, steps, { interactive: false })).forEach((l) => out(l));
+    return 0;
   }
 
   const store = RunStore.open(dataDir(a.data));
@@ -64,19 +90,28 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
     targets: { local: () => new LocalTarget() },
   });
   try {
-    const created = await runs.create({ runbook: rb.id, vars, target: a.target ?? 'local', options: { interactive: false } }, defaultUser());
+    const created = await runs.create(
+      { runbook: rb.id, vars, target: targetId, options: { interactive: false, converge: a.converge }, ...(a.resume !== undefined ? { resume: a.resume } : {}) },
+      defaultUser(),
+    );
     if (!created.ok) {
       out(`stepwise run: ${created.error.field ? `${created.error.field}: ` : ''}${created.error.message}`);
       return EXIT_USAGE;
     }
     const run = created.value;
-    out(`run ${run.id} ${rb.id} on ${a.target ?? 'local'}`);
+    out(`run ${run.id} ${rb.id} on ${targetId}`);
+    if (run.resumedFrom) {
+      const from = run.resumedFrom;
+      out(`resuming run ${from.runId} from step ${from.stepId}`);
+      from.notes.forEach((n) => out(`note: ${n}`));
+      steps = rb.steps.slice(rb.steps.findIndex((s) => s.id === from.stepId));
+    }
     if (a.verbose) run.session.onData((b) => process.stdout.write(b));
     const counts = { passed: 0, failed: 0, warning: 0, skipped: 0 };
     let failedAt: string | undefined;
     for (const [i, step] of steps.entries()) {
       const label = `[${i + 1}/${steps.length}] ${step.id}`;
-      const r = await run.executeStep(step.id, { confirmed: a.yes });
+      const r = await run.executeStep(step.id, { confirmed: a.yes, converge: a.converge });
       if (!r.ok) {
         const hint = r.error.code === 'CONFIRM_REQUIRED' ? ' (rerun with --yes to confirm)' : '';
         out(`${label}: failed — ${r.error.message}${hint}`);
@@ -93,11 +128,13 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
         break;
       }
     }
-    run.end(failedAt ? 'failed' : counts.passed + counts.warning + counts.skipped === steps.length && steps.length === rb.steps.length ? 'passed' : undefined);
+    // A run that got through to the end passed; for a resumed one, its predecessors did the rest.
+    const complete = steps.length === rb.steps.length || run.resumedFrom !== undefined;
+    run.end(failedAt ? 'failed' : complete ? 'passed' : 'ended');
     const status = store.getRun(run.id)?.status;
     out(`run ${run.id} ${status}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped${counts.warning ? `, ${counts.warning} warnings` : ''}`);
     out(`audit head ${run.auditHead()} (keep it elsewhere; \`stepwise audit verify ${run.id}\` checks the chain)`);
-    if (failedAt) out(`resume with: stepwise run ${rb.id} --from ${failedAt}`);
+    if (failedAt) out(`resume with: stepwise run ${rb.id} --resume ${run.id}`);
     return failedAt ? EXIT_FAILED : 0;
   } finally {
     runs.dispose();

@@ -8,6 +8,7 @@ import { OutputCapture } from './capture.ts';
 import { judgeBlock, judgeStep, skipReason } from './verifier.ts';
 import { blockScript, exportScript, shellQuote } from './script.ts';
 import { maskText } from '../terminal/mask.ts';
+import { parseEnv0, restoreScript, stateDiff, type ShellState } from './state.ts';
 
 // After Ctrl-C on a timeout, how long the program gets to stop before its process group is
 // killed, and how long after that before the executor gives up waiting for the prompt.
@@ -27,6 +28,8 @@ export interface ExecutorOptions {
   /** False in a headless run without a terminal: interactive blocks are skipped. */
   interactive?: boolean;
   hooks?: ExecutorHooks;
+  /** A resumed run's saved shell state, restored before its first block. */
+  restore?: ShellState;
 }
 
 interface Framed {
@@ -56,10 +59,23 @@ export class Executor implements Disposable {
     return this.serial(() => this.runOne(block));
   }
 
-  /** Runs a step: its commands in order (stopping at the first failure), then its checks. */
-  runStep(step: Step): Promise<StepVerdict> {
+  /**
+   * Runs a step: its commands in order (stopping at the first failure), then its checks.
+   * With converge, the checks run first, and a step they already pass is "already
+   * satisfied": its commands are not run (idempotent replay of a documented setup).
+   */
+  runStep(step: Step, opts: { converge?: boolean } = {}): Promise<StepVerdict> {
     const rb = this.requireRunbook();
     return this.serial(async () => {
+      if (opts.converge && step.checks.length && step.commands.length) {
+        const pre: CheckResult[] = [];
+        for (const id of step.checks) pre.push(withHint(await this.runOne(rb.blocks[id]), rb.blocks[id]));
+        const ran = pre.filter((c) => c.status !== 'skipped');
+        if (ran.length && ran.every((c) => c.status === 'passed' || c.status === 'warning')) {
+          const verdict = judgeStep(step.id, step.commands.map((id) => notRun(rb.blocks[id], ALREADY_SATISFIED)), pre);
+          return { ...verdict, status: verdict.status === 'skipped' ? 'passed' : verdict.status, reason: verdict.reason ?? ALREADY_SATISFIED };
+        }
+      }
       const blocks: BlockResult[] = [];
       let failed = false;
       for (const id of step.commands) {
@@ -82,6 +98,16 @@ export class Executor implements Disposable {
     });
   }
 
+  /** The shell's exported changes and directory after the last command block, if any ran. */
+  shellState(): ShellState | undefined {
+    const t = this.session.target;
+    const before = t.readSessionFile(this.session.dir, 'env0');
+    const after = t.readSessionFile(this.session.dir, 'env');
+    const cwd = t.readSessionFile(this.session.dir, 'cwd');
+    if (!before || !after || !cwd) return undefined;
+    return stateDiff(parseEnv0(before), parseEnv0(after), cwd.toString('utf8'));
+  }
+
   dispose(): void {
     this.disposed = true;
   }
@@ -97,7 +123,17 @@ export class Executor implements Disposable {
     return next;
   }
 
+  /** One block, attempted up to 1 + retries times; every attempt is recorded. */
   private async runOne(block: Block): Promise<BlockResult> {
+    const attempts = 1 + (block.retries ?? 0);
+    for (let attempt = 1; ; attempt++) {
+      const r = await this.attempt(block, attempts > 1 ? attempt : undefined);
+      if (r.status !== 'failed' || attempt >= attempts || r.end === 'session-ended' || this.disposed) return r;
+      await new Promise((res) => setTimeout(res, (block.retryDelaySec ?? 1) * 1000));
+    }
+  }
+
+  private async attempt(block: Block, attempt: number | undefined): Promise<BlockResult> {
     if (block.kind === 'display') throw new Error(`block ${block.id} is display-only`);
     const skip = skipReason(block, this.session.target, this.opts.runbook?.os) ??
       (block.interactive && this.opts.interactive === false ? 'interactive: needs a person at the terminal' : undefined);
@@ -109,9 +145,12 @@ export class Executor implements Disposable {
         end: 'session-ended',
       });
     }
-    if (!this.varsExported && Object.keys(this.vars).length) {
+    if (!this.varsExported) {
       this.varsExported = true;
-      await this.frame(exportScript(this.vars), undefined, `# stepwise: export ${Object.keys(this.vars).join(' ')}`);
+      if (Object.keys(this.vars).length) await this.frame(exportScript(this.vars), undefined, `# stepwise: export ${Object.keys(this.vars).join(' ')}`);
+      if (this.opts.restore) {
+        await this.frame(restoreScript(this.opts.restore, new Set(Object.keys(this.vars))), undefined, `# stepwise: restore the resumed run's directory and exports`);
+      }
     }
     const castTime = this.opts.hooks?.onBlockStart?.(block);
     const framed = await this.frame(blockScript(block, this.vars, this.salt), block.interactive ? undefined : block.timeoutSec, shownText(block), block.kind === 'check' ? 'sub' : 'src');
@@ -133,6 +172,7 @@ export class Executor implements Disposable {
       outputDigest: digest,
       ...(judged.reason !== undefined ? { reason: judged.reason } : {}),
       ...(castTime !== undefined ? { castTime } : {}),
+      ...(attempt !== undefined ? { attempt } : {}),
     };
     return this.finish(block, result);
   }
@@ -204,6 +244,8 @@ export class Executor implements Disposable {
 function shownText(block: Block): string {
   return block.kind === 'file' ? `cat > ${block.file} <<'EOF'\n${block.content}\nEOF` : block.content;
 }
+
+export const ALREADY_SATISFIED = 'already satisfied: its checks passed before its commands ran';
 
 function notRun(block: Block, reason: string): BlockResult {
   return { id: block.id, status: 'skipped', exitCode: null, output: '', durationMs: 0, end: 'skipped', reason };

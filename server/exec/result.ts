@@ -22,6 +22,8 @@ export interface BlockResult {
   outputDigest?: string;
   /** Seconds since the recording started, when the block began (its asciicast marker). */
   castTime?: number;
+  /** 1-based attempt number when the block has `retries`. */
+  attempt?: number;
 }
 
 export interface CheckResult extends BlockResult {

@@ -158,10 +158,11 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     const stored = verdicts.get(step.id);
     const verdictStatus: StepStatus | 'pending' = stored?.status ?? 'pending';
     const split = splitHint(stored?.reason);
+    const executable = step.commands.length + step.checks.length > 0;
     const verdict = {
       status: verdictStatus,
-      title: VERDICT_TITLE[verdictStatus],
-      reason: stored ? split.reason : 'Run the step (or its checks) to verify it.',
+      title: executable || stored ? VERDICT_TITLE[verdictStatus] : 'Nothing to run',
+      reason: stored ? split.reason : executable ? 'Run the step (or its checks) to verify it.' : 'This step is for reading only.',
       hint: stored && stored.status !== 'passed' ? split.hint ?? failingHint(runbook, step, latest) : undefined,
     };
 
@@ -206,11 +207,11 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
         doneCount,
         progressText: progressText(doneCount, steps.length),
         parts,
-        hasExecutable: step.commands.length + step.checks.length > 0,
+        hasExecutable: executable,
         verdict,
         prev,
         next,
-        nextLocked: training && !isDone(verdictStatus),
+        nextLocked: training && executable && !isDone(verdictStatus),
         notice: changed ? 'The runbook file has changed since this run started; the run uses the version it started with.' : null,
         pageData,
       }),
@@ -271,9 +272,9 @@ export function formatTime(iso: string): string {
 }
 
 function countsText(s: Step): string {
-  const files = s.commands.length;
+  const n = s.commands.length;
   const parts: string[] = [];
-  if (files) parts.push(`${files} ${files === 1 ? 'command' : 'commands'}`);
+  if (n) parts.push(`${n} ${n === 1 ? 'command' : 'commands'}`);
   if (s.checks.length) parts.push(`${s.checks.length} ${s.checks.length === 1 ? 'check' : 'checks'}`);
   return parts.join(' · ') || 'reading only';
 }

@@ -104,6 +104,7 @@ interface BlockRow {
   output_digest: string | null;
   duration_ms: number;
   cast_time: number | null;
+  attempt: number | null;
   started_at: string;
 }
 
@@ -176,6 +177,8 @@ const MIGRATIONS: string[] = [
     hash TEXT NOT NULL,
     PRIMARY KEY (run_id, n)
   );
+  ALTER TABLE runs ADD COLUMN state_json TEXT NULL;
+  ALTER TABLE block_results ADD COLUMN attempt INTEGER NULL;
   `,
 ];
 
@@ -230,6 +233,7 @@ function toBlock(row: BlockRow): StoredBlockResult {
   if (row.reason !== null) r.reason = row.reason;
   if (row.output_digest !== null) r.outputDigest = row.output_digest;
   if (row.cast_time !== null) r.castTime = row.cast_time;
+  if (row.attempt !== null) r.attempt = row.attempt;
   return r;
 }
 
@@ -254,9 +258,9 @@ export class RunStore {
       };
       this.stmt(
         `INSERT INTO block_results (run_id, seq, step_id, block_id, kind, status, exit_code, end_reason, reason,
-           output, output_digest, duration_ms, cast_time, started_at)
+           output, output_digest, duration_ms, cast_time, started_at, attempt)
          VALUES (@run_id, @seq, @step_id, @block_id, @kind, @status, @exit_code, @end_reason, @reason,
-           @output, @output_digest, @duration_ms, @cast_time, @started_at)`,
+           @output, @output_digest, @duration_ms, @cast_time, @started_at, @attempt)`,
       ).run({ ...row, run_id: runId, seq: next.seq });
       return next.seq;
     });
@@ -391,6 +395,7 @@ export class RunStore {
       output_digest: result.outputDigest ?? null,
       duration_ms: Math.round(result.durationMs),
       cast_time: result.castTime ?? null,
+      attempt: result.attempt ?? null,
       started_at: startedAt ?? new Date(Date.now() - Math.max(0, result.durationMs)).toISOString(),
     });
   }
@@ -434,6 +439,17 @@ export class RunStore {
     return (this.stmt('SELECT step_id, status, reason, decided_at FROM step_verdicts WHERE run_id = ? ORDER BY rowid').all(
       runId,
     ) as VerdictRow[]).map(toVerdict);
+  }
+
+  // --- shell state a resumed run restores (secrets masked by the caller) ---
+
+  setRunState(runId: string, state: unknown): void {
+    this.stmt('UPDATE runs SET state_json = ? WHERE id = ?').run(JSON.stringify(state), runId);
+  }
+
+  runState<T>(runId: string): T | undefined {
+    const row = this.stmt('SELECT state_json FROM runs WHERE id = ?').get(runId) as { state_json: string | null } | undefined;
+    return row?.state_json ? (JSON.parse(row.state_json) as T) : undefined;
   }
 
   // --- audit chain (see chain.ts; rows are only ever inserted) ---

@@ -60,7 +60,7 @@ function executionText(e: ReportExecution): string {
     e.status,
     e.exitCode === null ? null : `exit ${e.exitCode}`,
     `${seconds(e.durationMs)}s`,
-    e.end !== 'exit' ? `ended: ${e.end}` : null,
+    e.end !== 'exit' && e.end !== 'skipped' ? `ended: ${e.end}` : null,
     e.attempt > 1 ? `attempt ${e.attempt}` : null,
   ].filter(Boolean);
   const lines = [`--- ${e.id} (${e.kind}${e.file ? ` ${e.file}` : ''}): ${facts.join(', ')}`];

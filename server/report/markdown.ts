@@ -17,20 +17,23 @@ const MARK: Record<ReportStepStatus, string> = {
 /** Inline text safe in a paragraph or a table cell: one line, Markdown/HTML punctuation escaped. */
 export function mdInline(s: string): string {
   return s
-    .replace(/\r\n?|\n/g, ' ')
+    .replace(/\r\n?|\n|\t/g, ' ')
     .replace(/[\\`*_[\]<>|~&#!]/g, (c) => `\\${c}`)
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, (c) => String.fromCharCode(0x2400 + Math.min(c.charCodeAt(0), 0x21)));
+    .replace(/[\u0000-\u001F\u007F]/g, (c) => (c === '\u007F' ? '\u2421' : String.fromCharCode(0x2400 + c.charCodeAt(0))));
 }
 
-/** Inline code span that holds any text (backtick runs inside are outnumbered by the delimiters). */
-export function mdCode(s: string): string {
+/**
+ * Inline code span that holds any text (its delimiters are longer than any backtick run inside).
+ * In a table cell a `|` would end the cell even inside the span: pass inTable to escape it
+ * (GFM removes that backslash again).
+ */
+export function mdCode(s: string, inTable = false): string {
   const text = s.replace(/\r\n?|\n/g, ' ');
   if (text === '') return '` `';
   const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((r) => r.length));
   const ticks = '`'.repeat(longest + 1);
   const pad = text.startsWith('`') || text.endsWith('`') || (text.startsWith(' ') && text.endsWith(' ')) ? ' ' : '';
-  // A `|` ends a table cell even inside a code span: escape it (GFM removes the backslash).
-  return `${ticks}${pad}${text.replace(/\|/g, '\\|')}${pad}${ticks}`;
+  return `${ticks}${pad}${inTable ? text.replace(/\|/g, '\\|') : text}${pad}${ticks}`;
 }
 
 /** A fenced code block whose fence is longer than any backtick run in the content. */
@@ -59,7 +62,7 @@ function execution(e: ReportExecution): string {
     `**${e.status}**`,
     e.exitCode === null ? null : `exit code ${e.exitCode}`,
     duration(e.durationMs),
-    e.end !== 'exit' ? `ended: ${e.end}` : null,
+    e.end !== 'exit' && e.end !== 'skipped' ? `ended: ${e.end}` : null,
     e.attempt > 1 ? `attempt ${e.attempt}` : null,
   ].filter(Boolean);
   const parts = [`#### ${mdCode(e.id)} (${e.kind}${e.file ? ` → ${mdCode(e.file)}` : ''}) — ${facts.join(', ')}`];
@@ -82,19 +85,20 @@ export function toMarkdown(report: RunReport): string {
   const t = report.totals;
   const title = r.runbookTitle ?? r.runbookId ?? 'terminal session';
   const vars = Object.keys(r.vars).sort();
+  const cell = (v: string): string => mdCode(v, true);
   const header: Array<[string, string]> = [
-    ['Run', mdCode(r.id)],
+    ['Run', cell(r.id)],
     ['Status', `**${r.status}**`],
-    ['Runbook', r.runbookId ? `${mdInline(r.runbookTitle ?? r.runbookId)} (${mdCode(r.runbookId)}${r.runbookFile ? `, ${mdCode(r.runbookFile)}` : ''})` : '—'],
-    ['Version', r.contentHash ? `${mdCode(r.contentHash)}${report.runbookChanged ? ' (the runbook has changed since)' : ''}` : '—'],
-    ['Target', mdCode(r.target)],
-    ['User', mdCode(r.user)],
+    ['Runbook', r.runbookId ? `${mdInline(r.runbookTitle ?? r.runbookId)} (${cell(r.runbookId)}${r.runbookFile ? `, ${cell(r.runbookFile)}` : ''})` : '—'],
+    ['Version', r.contentHash ? `${cell(r.contentHash)}${report.runbookChanged ? ' (the runbook has changed since)' : ''}` : '—'],
+    ['Target', cell(r.target)],
+    ['User', cell(r.user)],
     ['Started', r.startedAt],
     ['Ended', r.endedAt ?? '—'],
     ['Duration', duration(r.durationMs)],
-    ['Variables', vars.length ? vars.map((k) => mdCode(`${k}=${r.vars[k]}`)).join(', ') : '—'],
+    ['Variables', vars.length ? vars.map((k) => cell(`${k}=${r.vars[k]}`)).join(', ') : '—'],
   ];
-  if (r.parentRunId) header.push(['Parent run', mdCode(r.parentRunId)]);
+  if (r.parentRunId) header.push(['Parent run', cell(r.parentRunId)]);
 
   const lines = [
     `# Run ${mdCode(r.id)}: ${mdInline(title)}`,
@@ -103,7 +107,7 @@ export function toMarkdown(report: RunReport): string {
     row(['---', '---']),
     ...header.map(([k, v]) => row([k, v])),
     '',
-    `**Totals:** ${t.passed} passed, ${t.failed} failed, ${t.warning} warnings, ${t.skipped} skipped, ${t.notRun} not run`,
+    `**Totals:** ${t.passed} passed, ${t.failed} failed, ${t.warning} ${t.warning === 1 ? 'warning' : 'warnings'}, ${t.skipped} skipped, ${t.notRun} not run`,
     '',
   ];
   if (report.runbookChanged) {

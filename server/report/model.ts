@@ -37,8 +37,10 @@ export interface ReportHeader {
 export interface ReportExecution {
   /** Order of execution within the run, from 1. */
   seq: number;
-  /** 1 for the block's first execution in this run, 2 for its re-run, ... */
+  /** 1 for the block's first execution in this run, 2 for the next (a re-run or a retry), ... */
   attempt: number;
+  /** The executor's own attempt number within one execution with `retries`, when recorded. */
+  retryAttempt?: number;
   id: string;
   kind: ResultKind;
   /** The block's text from the runbook; null when the runbook (as it ran) is not available. */
@@ -126,9 +128,11 @@ export function buildReport(
     const attempt = (attempts.get(b.id) ?? 0) + 1;
     attempts.set(b.id, attempt);
     const block = rb?.blocks[b.id];
+    const retry = (b as { attempt?: unknown }).attempt;
     const e: ReportExecution = {
       seq: b.seq,
       attempt,
+      ...(typeof retry === 'number' ? { retryAttempt: retry } : {}),
       id: b.id,
       kind: b.kind,
       command: block ? block.content : null,

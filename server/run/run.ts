@@ -11,6 +11,8 @@ import type { RunStore, RunRecord, RunStatus } from '../record/store.ts';
 import { AsciicastWriter } from '../record/asciicast.ts';
 import type { AuditLog } from '../record/audit.ts';
 import { sha256 } from '../record/chain.ts';
+import { maskText } from '../terminal/mask.ts';
+import type { ShellState } from '../exec/state.ts';
 import { newRunId } from '../record/ids.ts';
 import { TerminalSession, type Disposable } from '../terminal/session.ts';
 import { Executor } from '../exec/executor.ts';
@@ -23,6 +25,8 @@ export interface RunOptions {
   training?: boolean;
   /** Headless without a terminal: interactive blocks are skipped. */
   interactive?: boolean;
+  /** Run each step's checks first and skip the commands of steps already satisfied. */
+  converge?: boolean;
 }
 
 export interface StartRun {
@@ -37,6 +41,9 @@ export interface StartRun {
   log: Logger;
   cols?: number;
   rows?: number;
+  /** Resuming: the run this one continues, and the shell state it had reached. */
+  parentRunId?: string;
+  restore?: ShellState;
 }
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: Failure };
@@ -54,6 +61,8 @@ export class Run implements Disposable {
   private readonly subs: Disposable[] = [];
   private readonly decoder = new TextDecoder('utf-8');
   private executing = 0;
+  /** Set when this run resumes another: where it picks up. */
+  resumedFrom?: { runId: string; stepId: string; notes: string[] };
   private ended = false;
 
   private constructor(
@@ -67,6 +76,7 @@ export class Run implements Disposable {
     private readonly log: Logger,
     readonly options: RunOptions,
     readonly user: string,
+    private readonly secrets: readonly string[],
   ) {}
 
   static async start(o: StartRun): Promise<Outcome<Run>> {
@@ -99,8 +109,10 @@ export class Run implements Disposable {
       vars: o.vars.masked,
       options: { ...options, targetInfo: o.target.info() },
       castPath,
+      parentRunId: o.parentRunId ?? null,
     });
     o.audit.append(id, 'run-started', {
+      parentRunId: o.parentRunId ?? null,
       runbookId: o.runbook?.id ?? null,
       runbookFile: o.runbook?.file ?? null,
       contentHash: o.runbook?.contentHash ?? null,
@@ -115,12 +127,13 @@ export class Run implements Disposable {
       vars: o.vars.values,
       secrets: o.vars.secrets,
       interactive: options.interactive,
+      restore: o.restore,
       hooks: {
         onBlockStart: (b) => run!.onBlockStart(b),
         onBlockEnd: (b, r) => run!.onBlockEnd(b, r),
       },
     });
-    run = new Run(id, o.runbook, session, executor, cast, o.store, o.audit, o.log, options, o.user);
+    run = new Run(id, o.runbook, session, executor, cast, o.store, o.audit, o.log, options, o.user, o.vars.secrets);
     run.wire();
     o.log.info('run started', { runId: id, runbook: o.runbook?.id ?? null, target: o.target.id, user: o.user });
     return { ok: true, value: run };
@@ -170,7 +183,7 @@ export class Run implements Disposable {
     }
   }
 
-  async executeStep(stepId: string, opts: { confirmed?: boolean } = {}): Promise<Outcome<StepVerdict>> {
+  async executeStep(stepId: string, opts: { confirmed?: boolean; converge?: boolean } = {}): Promise<Outcome<StepVerdict>> {
     const step = this.runbook?.steps.find((s) => s.id === stepId);
     if (!step) return { ok: false, error: failure('NOT_FOUND', `runbook has no step ${stepId}`, 'stepId') };
     const blocks = [...step.commands, ...step.checks].map((id) => this.runbook!.blocks[id]);
@@ -179,7 +192,7 @@ export class Run implements Disposable {
     this.recordConfirmation(blocks);
     this.executing++;
     try {
-      const verdict = await this.executor.runStep(step);
+      const verdict = await this.executor.runStep(step, { converge: opts.converge ?? this.options.converge });
       this.recordVerdict(verdict);
       return { ok: true, value: verdict };
     } finally {
@@ -249,6 +262,13 @@ export class Run implements Disposable {
     return this.audit.head(this.id);
   }
 
+  private saveShellState(): void {
+    const st = this.executor.shellState();
+    if (!st) return;
+    const env = Object.fromEntries(Object.entries(st.env).map(([k, v]) => [k, maskText(v, this.secrets)]));
+    this.store.setRunState(this.id, { cwd: maskText(st.cwd, this.secrets), env });
+  }
+
   private sealRecording(): void {
     try {
       const bytes = fs.readFileSync(this.cast.path);
@@ -279,6 +299,7 @@ export class Run implements Disposable {
 
   private onBlockEnd(b: Block, r: BlockResult): void {
     this.store.addBlockResult(this.id, b.stepId, b.kind as 'command' | 'check' | 'file', r);
+    if (b.kind !== 'check' && r.end !== 'skipped') this.saveShellState();
     this.audit.append(this.id, 'block-finished', {
       stepId: b.stepId,
       blockId: b.id,
@@ -290,6 +311,7 @@ export class Run implements Disposable {
       reason: r.reason ?? null,
       outputDigest: r.outputDigest ?? null,
       textDigest: sha256(r.output),
+      attempt: r.attempt ?? null,
     });
     this.log.info('block finished', { runId: this.id, blockId: b.id, status: r.status, exitCode: r.exitCode, ms: r.durationMs });
     this.emit({ type: 'block-finished', runId: this.id, stepId: b.stepId, result: r });

@@ -9,12 +9,15 @@ import type { Disposable } from '../terminal/session.ts';
 import { failure } from '../errors.ts';
 import { Run, type Outcome, type RunOptions } from './run.ts';
 import { resolveVars } from './vars.ts';
+import { resumePoint, type ResumePoint } from './resume.ts';
 
 export interface RunRequest {
   runbook: string | null;
   vars?: Record<string, unknown>;
   target?: string;
   options?: RunOptions;
+  /** Continue this earlier run of the same runbook from its failed step. */
+  resume?: string;
   cols?: number;
   rows?: number;
 }
@@ -54,7 +57,14 @@ export class Runs implements Disposable {
       }
       runbook = entry.runbook;
     }
-    const vars = resolveVars(runbook, req.vars ?? {});
+    let resumed: ResumePoint | undefined;
+    if (req.resume !== undefined) {
+      if (!runbook) return { ok: false, error: failure('BAD_REQUEST', 'only a runbook run can be resumed', 'resume') };
+      const point = resumePoint(this.deps.store, req.resume, runbook);
+      if (!point.ok) return point;
+      resumed = point.value;
+    }
+    const vars = resolveVars(runbook, { ...resumed?.vars, ...req.vars });
     if (!vars.ok) return vars;
     const targetId = req.target ?? 'local';
     const makeTarget = Object.prototype.hasOwnProperty.call(this.deps.targets, targetId) ? this.deps.targets[targetId] : undefined;
@@ -71,9 +81,11 @@ export class Runs implements Disposable {
       log: this.deps.log,
       cols: req.cols,
       rows: req.rows,
+      ...(resumed ? { parentRunId: resumed.parent.id, restore: resumed.state } : {}),
     });
     if (started.ok) {
       const run = started.value;
+      if (resumed) run.resumedFrom = { runId: resumed.parent.id, stepId: resumed.fromStepId, notes: resumed.notes };
       this.live.set(run.id, run);
       run.session.onExit(() => this.live.delete(run.id));
     }

@@ -38,6 +38,9 @@ export interface Block {
   stepId: string;
   /** Attributes parsed and typed; unknown attributes are diagnostics, not kept. */
   timeoutSec?: number;
+  /** Further attempts after a failure (`retries=N`), each recorded, `retryDelaySec` apart. */
+  retries?: number;
+  retryDelaySec?: number;
   expect?: string;
   exit: number;
   confirm: boolean;

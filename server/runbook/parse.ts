@@ -38,6 +38,7 @@ const WELL_KNOWN = new Set(WELL_KNOWN_ENV);
 
 export const KNOWN_ATTRIBUTES: readonly string[] = [
   'id', 'name', 'verify', 'hint', 'expect', 'exit', 'timeout', 'confirm', 'os', 'interactive', 'file', 'mode', 'requires',
+  'retries', 'retry-delay',
 ];
 const KNOWN_ATTRS = new Set(KNOWN_ATTRIBUTES);
 
@@ -440,6 +441,10 @@ class Parser {
           : `${k} only applies to executable blocks (sh, bash, shell or file=); this ${info.lang || 'plain'} block is only displayed`;
       } else if (kind === 'file' && k === 'verify') {
         why = 'verify and file cannot be on the same block: a file block writes a file, a check runs a command';
+      } else if (k === 'retry-delay' && a.retries === undefined) {
+        why = 'retry-delay needs retries=N';
+      } else if (k === 'retries' && a.interactive) {
+        why = 'retries does not apply to an interactive block';
       } else if (kind === 'file' && ['expect', 'exit', 'interactive', 'timeout'].includes(k)) {
         why = `${k} does not apply to a file block`;
       } else if (kind !== 'file' && k === 'mode') {
@@ -473,6 +478,7 @@ class Parser {
       stepId,
       ...(exec && kind !== 'file' && !a.interactive && a.timeoutSec !== undefined ? { timeoutSec: a.timeoutSec } : {}),
       ...(exec && kind !== 'file' && a.expect !== undefined ? { expect: a.expect } : {}),
+      ...(exec && !a.interactive && a.retries !== undefined ? { retries: a.retries, retryDelaySec: a.retryDelaySec ?? 1 } : {}),
       exit: kind === 'command' ? a.exit ?? 0 : 0,
       confirm: exec ? a.confirm ?? false : false,
       ...(exec && a.os !== undefined ? { os: a.os } : {}),
@@ -550,6 +556,18 @@ class Parser {
           const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
           if (Number.isInteger(n) && n >= 0 && n <= 255) out.exit = n;
           else bad(`exit must be an integer from 0 to 255, not ${show(v)}`);
+          break;
+        }
+        case 'retries': {
+          const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
+          if (Number.isInteger(n) && n >= 1 && n <= 100) out.retries = n;
+          else bad(`retries must be an integer from 1 to 100, not ${show(v)}`);
+          break;
+        }
+        case 'retry-delay': {
+          const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+          if (Number.isFinite(n) && n >= 0 && n <= 3600) out.retryDelaySec = n;
+          else bad(`retry-delay must be a number of seconds from 0 to 3600, not ${show(v)}`);
           break;
         }
         case 'timeout': {
@@ -637,6 +655,8 @@ interface TypedAttrs {
   expect?: string;
   exit?: number;
   timeoutSec?: number;
+  retries?: number;
+  retryDelaySec?: number;
   confirm?: boolean;
   os?: string[];
   interactive?: boolean;

@@ -30,6 +30,14 @@ export class LocalTarget implements Target {
     return file;
   }
 
+  readSessionFile(dir: string, name: string): Buffer | undefined {
+    try {
+      return fs.readFileSync(path.join(dir, name));
+    } catch {
+      return undefined;
+    }
+  }
+
   removeSessionDir(dir: string): void {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -40,6 +40,8 @@ export interface Target {
   makeSessionDir(): string;
   /** Writes a file into a session directory (mode 0600). */
   writeSessionFile(dir: string, name: string, content: string): string;
+  /** Reads a file from a session directory; undefined when it does not exist. */
+  readSessionFile(dir: string, name: string): Buffer | undefined;
   removeSessionDir(dir: string): void;
   spawnShell(opts: SpawnOptions): PtyLike;
   /** Sends a signal to the foreground process group of the shell's terminal, if it can. */

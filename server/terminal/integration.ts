@@ -35,12 +35,16 @@ __sw_run() {
     __sw_rc=$?
   else
     local __sw_pf=+o; [[ -o pipefail ]] && __sw_pf=-o
+    # The environment before the first block, to tell later what the runbook exported.
+    [[ -e \${3%/*}/env0 ]] || env -0 > "\${3%/*}/env0"
     set -o pipefail
     trap '__sw_rc=$?; trap - ERR; return $__sw_rc' ERR
     . "$3"
     __sw_rc=$?
     trap - ERR
     set $__sw_pf pipefail
+    # What a resumed run restores: the exported environment and working directory.
+    env -0 > "\${3%/*}/env"; printf '%s' "$PWD" > "\${3%/*}/cwd"
   fi
   printf '${osc(`D;${nonce};%s;%s`)}' "$1" "$__sw_rc"
 }

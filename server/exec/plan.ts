@@ -1,0 +1,60 @@
+// What a run would do on a target, without running anything. Pure.
+import type { Block, Runbook } from '../runbook/model.ts';
+import { skipReason } from './verifier.ts';
+
+export interface PlannedBlock {
+  id: string;
+  kind: Block['kind'];
+  action: 'run' | 'skip';
+  reason?: string;
+  confirm: boolean;
+  /** The text as it would run, declared variables substituted (secrets masked). */
+  text: string;
+}
+
+export interface PlannedStep {
+  id: string;
+  title: string;
+  blocks: PlannedBlock[];
+}
+
+/** Substitutes `$NAME` and `${NAME}` of the given variables (no other expansion). */
+export function substituteShown(text: string, vars: Record<string, string>): string {
+  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (all, a?: string, b?: string) => {
+    const name = (a ?? b)!;
+    return Object.prototype.hasOwnProperty.call(vars, name) ? vars[name] : all;
+  });
+}
+
+export function planRun(
+  rb: Runbook,
+  shownVars: Record<string, string>,
+  target: { id: string; platform: string; capabilities: ReadonlySet<string> },
+  steps = rb.steps,
+  opts: { interactive?: boolean } = {},
+): PlannedStep[] {
+  return steps.map((s) => ({
+    id: s.id,
+    title: s.title,
+    blocks: [...s.commands, ...s.checks].map((id) => {
+      const b = rb.blocks[id];
+      const reason = skipReason(b, target, rb.os) ?? (b.interactive && opts.interactive === false ? 'interactive: needs a person at the terminal' : undefined);
+      const text = b.kind === 'file' ? `write ${substituteShown(b.file ?? '', shownVars)}:\n${substituteShown(b.content, shownVars)}` : substituteShown(b.content, shownVars);
+      return { id, kind: b.kind, action: reason ? 'skip' : 'run', ...(reason ? { reason } : {}), confirm: b.confirm, text } satisfies PlannedBlock;
+    }),
+  }));
+}
+
+export function formatPlan(plan: PlannedStep[]): string[] {
+  const lines: string[] = [];
+  for (const [i, s] of plan.entries()) {
+    lines.push(`step ${i + 1} ${s.id}: ${s.title}`);
+    for (const b of s.blocks) {
+      const tag = b.action === 'skip' ? 'skip   ' : b.kind === 'check' ? 'check  ' : b.kind === 'file' ? 'file   ' : 'run    ';
+      const flags = [b.confirm && b.action === 'run' ? 'needs confirmation' : '', b.reason ?? ''].filter(Boolean).join('; ');
+      lines.push(`  ${tag}${b.id}${flags ? `  (${flags})` : ''}`);
+      if (b.action === 'run') for (const l of b.text.split('\n')) lines.push(`      ${l}`);
+    }
+  }
+  return lines;
+}
