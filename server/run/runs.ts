@@ -1,5 +1,9 @@
 // The live runs of a server or CLI process: creates them from requests, finds them, ends them.
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import type { Runbook } from '../runbook/model.ts';
+import { saveSnapshot } from '../record/snapshot.ts';
 import type { Catalog } from '../runbook/catalog.ts';
 import type { Target } from '../target/target.ts';
 import type { Logger } from '../log.ts';
@@ -56,6 +60,7 @@ export class Runs implements Disposable {
         return { ok: false, error: failure('BROKEN_RUNBOOK', `runbook ${entry.id} has errors${first ? `, first: ${first.file}:${first.line} ${first.code} ${first.message}` : ''}`, 'runbook') };
       }
       runbook = entry.runbook;
+      this.pin(runbook);
     }
     let resumed: ResumePoint | undefined;
     if (req.resume !== undefined) {
@@ -90,6 +95,18 @@ export class Runs implements Disposable {
       run.session.onExit(() => this.live.delete(run.id));
     }
     return started;
+  }
+
+  /** Keeps the runbook's text as run, so the run stays readable after the file changes. */
+  private pin(rb: Runbook): void {
+    const dir = this.deps.catalog().dir;
+    try {
+      if (!saveSnapshot(this.deps.dataDir, rb.contentHash, fs.readFileSync(path.join(dir, rb.file), 'utf8'))) {
+        this.deps.log.warn('runbook changed while starting a run; not pinned', { runbook: rb.id });
+      }
+    } catch (e) {
+      this.deps.log.warn('runbook snapshot failed', { runbook: rb.id, error: (e as Error).message });
+    }
   }
 
   get(id: string): Run | undefined {
