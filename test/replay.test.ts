@@ -139,7 +139,8 @@ test('--converge skips the commands of steps whose checks already pass', () => {
   const id = runIdOf(r.out);
   withStore((s) => {
     const prepare = s.blockResults(id).filter((b) => b.id === 'prepare');
-    assert.deepEqual(prepare.map((b) => b.status), []);
+    assert.deepEqual(prepare.map((b) => [b.status, b.end]), [['skipped', 'skipped']]);
+    assert.match(prepare[0].reason!, /already satisfied/);
     assert.ok(s.blockResults(id).some((b) => b.id === 'prepare-check' && b.status === 'passed'));
   });
 });

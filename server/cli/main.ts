@@ -15,7 +15,7 @@ const USAGE = `usage: stepwise <command> [options]
   validate [DIR]          check every runbook; print file:line CODE message
   run <runbook> [--var K=V]... [--from STEP] [--step STEP] [--yes]
       [--runbooks DIR] [--data DIR] [--target local] [--verbose]
-      [--resume RUNID] [--converge] [--plan]
+      [--resume RUNID] [--converge] [--plan] [--record strict|best-effort]
                           run a runbook headless, recording it like a browser run;
                           --resume continues a failed run from its failed step,
                           --converge skips steps whose checks already pass,
@@ -62,6 +62,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
             resume: { type: 'string' },
             converge: { type: 'boolean', default: false },
             plan: { type: 'boolean', default: false },
+            record: { type: 'string' },
           },
         });
         if (positionals.length !== 1) {

@@ -25,6 +25,7 @@ export interface RunArgs {
   resume?: string;
   converge: boolean;
   plan: boolean;
+  record?: string;
 }
 
 const EXIT_FAILED = 1;
@@ -62,6 +63,10 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
     out(`stepwise run: ${steps}`);
     return EXIT_USAGE;
   }
+  if (a.record !== undefined && a.record !== 'strict' && a.record !== 'best-effort') {
+    out(`stepwise run: --record must be strict or best-effort, not ${JSON.stringify(a.record)}`);
+    return EXIT_USAGE;
+  }
   const targetId = a.target ?? 'local';
   if (targetId !== 'local') {
     out(`stepwise run: no target ${JSON.stringify(targetId)}; known: local`);
@@ -91,7 +96,7 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
   });
   try {
     const created = await runs.create(
-      { runbook: rb.id, vars, target: targetId, options: { interactive: false, converge: a.converge }, ...(a.resume !== undefined ? { resume: a.resume } : {}) },
+      { runbook: rb.id, vars, target: targetId, options: { interactive: false, converge: a.converge, record: a.record as 'strict' | 'best-effort' | undefined }, ...(a.resume !== undefined ? { resume: a.resume } : {}) },
       defaultUser(),
     );
     if (!created.ok) {
@@ -120,6 +125,12 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
         break;
       }
       const v = r.value;
+      if (run.stopReason) {
+        out(`${label}: failed — ${run.stopReason}`);
+        counts.failed++;
+        failedAt = step.id;
+        break;
+      }
       counts[v.status]++;
       const ms = [...v.blocks, ...v.checks].reduce((t, b) => t + b.durationMs, 0);
       out(`${label}: ${v.status}${v.reason ? ` — ${v.reason}` : ''} (${(ms / 1000).toFixed(1)}s)`);

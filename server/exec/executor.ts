@@ -72,7 +72,7 @@ export class Executor implements Disposable {
         for (const id of step.checks) pre.push(withHint(await this.runOne(rb.blocks[id]), rb.blocks[id]));
         const ran = pre.filter((c) => c.status !== 'skipped');
         if (ran.length && ran.every((c) => c.status === 'passed' || c.status === 'warning')) {
-          const verdict = judgeStep(step.id, step.commands.map((id) => notRun(rb.blocks[id], ALREADY_SATISFIED)), pre);
+          const verdict = judgeStep(step.id, step.commands.map((id) => this.finish(rb.blocks[id], notRun(rb.blocks[id], ALREADY_SATISFIED))), pre);
           return { ...verdict, status: verdict.status === 'skipped' ? 'passed' : verdict.status, reason: verdict.reason ?? ALREADY_SATISFIED };
         }
       }
@@ -81,7 +81,7 @@ export class Executor implements Disposable {
       for (const id of step.commands) {
         const block = rb.blocks[id];
         if (failed) {
-          blocks.push(notRun(block, 'an earlier block of this step failed'));
+          blocks.push(this.finish(block, notRun(block, 'an earlier block of this step failed')));
           continue;
         }
         const r = await this.runOne(block);
@@ -91,7 +91,7 @@ export class Executor implements Disposable {
       const checks: CheckResult[] = [];
       for (const id of step.checks) {
         const block = rb.blocks[id];
-        if (failed) checks.push(notRun(block, 'not run: the step’s commands failed'));
+        if (failed) checks.push(this.finish(block, notRun(block, 'not run: the step’s commands failed')));
         else checks.push(withHint(await this.runOne(block), block));
       }
       return judgeStep(step.id, blocks, checks);

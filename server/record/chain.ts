@@ -12,6 +12,7 @@ export type AuditType =
   | 'step-verdict'
   | 'run-ended'
   | 'recording-sealed'
+  | 'recording-failed'
   | 'recording-viewed';
 
 export interface AuditEvent {

@@ -27,6 +27,8 @@ export interface RunOptions {
   interactive?: boolean;
   /** Run each step's checks first and skip the commands of steps already satisfied. */
   converge?: boolean;
+  /** strict (default): a run stops when its recording cannot be written; best-effort goes on. */
+  record?: 'strict' | 'best-effort';
 }
 
 export interface StartRun {
@@ -61,6 +63,8 @@ export class Run implements Disposable {
   private readonly subs: Disposable[] = [];
   private readonly decoder = new TextDecoder('utf-8');
   private executing = 0;
+  /** Why the run was stopped by Stepwise itself, if it was. */
+  stopReason?: string;
   /** Set when this run resumes another: where it picks up. */
   resumedFrom?: { runId: string; stepId: string; notes: string[] };
   private ended = false;
@@ -140,9 +144,16 @@ export class Run implements Disposable {
   }
 
   private onRecordingError(err: Error): void {
+    const bestEffort = this.options.record === 'best-effort';
+    this.log.error('recording failed', { runId: this.id, error: err.message, continuing: bestEffort });
+    this.audit.append(this.id, 'recording-failed', { error: err.message, continuing: bestEffort });
+    if (bestEffort) {
+      this.emit({ type: 'error', code: 'RECORDING_FAILED', message: `recording failed: ${err.message}; the run goes on unrecorded (best-effort)` });
+      return;
+    }
     // Strict recording: a run never goes on unrecorded.
-    this.log.error('recording failed', { runId: this.id, error: err.message });
-    this.emit({ type: 'error', code: 'RECORDING_FAILED', message: `recording failed: ${err.message}; the run was stopped` });
+    this.stopReason = `recording failed (${err.message}): the run was stopped rather than run unrecorded`;
+    this.emit({ type: 'error', code: 'RECORDING_FAILED', message: this.stopReason });
     this.end('failed');
   }
 
@@ -233,6 +244,7 @@ export class Run implements Disposable {
   }
 
   private precondition(blocks: Block[], confirmed?: boolean): Failure | undefined {
+    if (this.stopReason) return failure('RECORDING_FAILED', this.stopReason);
     if (this.ended || this.session.state === 'ended') return failure('SESSION_ENDED', `run ${this.id}: the shell session has ended`);
     if (this.executing === 0 && this.session.state !== 'idle') {
       return failure('SESSION_BUSY', 'the terminal is running a command; wait for the prompt or press Ctrl-C');

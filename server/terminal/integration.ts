@@ -8,6 +8,7 @@ export function integrationScript(nonce: string): string {
   const osc = (body: string) => `\\033]633;${body}\\007`;
   return `# Stepwise shell integration (generated; removed once the shell has read it)
 HISTCONTROL=ignoreboth
+shopt -s extglob checkwinsize
 bind 'set bell-style none' 2>/dev/null
 PS1='\\[\\e[1;32m\\]\\u@\\h\\[\\e[0m\\]:\\[\\e[1;34m\\]\\w\\[\\e[0m\\]\\$ '
 __sw_prompt() { local rc=$?; printf '${osc(`A;${nonce};%s`)}' "$rc"; return $rc; }
@@ -16,9 +17,12 @@ PS0=$'\\033]633;B;${nonce}\\007'
 # __sw_show FILE: replace the typed "__sw_run" line with the block's text after the prompt,
 # so the terminal (and its recording) reads as if a person had typed the commands.
 __sw_show() {
-  local p="\${PS1@P}" l first=1
+  local p="\${PS1@P}" l first=1 typed=" __sw_run $__sw_args"
+  # The prompt's visible width: drop what PS1 marks invisible (between \\001 and \\002).
+  local v=\${p//$'\\001'*([^$'\\002'])$'\\002'/}
+  local rows=$(( (\${#v} + \${#typed} + COLUMNS - 1) / COLUMNS ))
+  (( rows > 0 && rows < LINES )) && printf '\\033[%dA\\r\\033[J' "$rows"
   p=\${p//[$'\\001\\002']/}
-  (( \${#p} + 48 < COLUMNS )) && printf '\\033[1A\\r\\033[2K'
   while IFS= read -r l || [[ -n $l ]]; do
     if (( first )); then printf '%s%s\\n' "$p" "$l"; first=0; else printf '> %s\\n' "$l"; fi
   done < "$1"
@@ -28,6 +32,7 @@ __sw_show() {
 # at its first failing command like set -e -o pipefail; MODE "sub" runs it in a subshell
 # (checks: they may read the shell's state and "exit 1", but change nothing).
 __sw_run() {
+  local __sw_args="$1 $2 '$3'\${4:+ '$4'}"
   __sw_show "\${4:-$3}"
   printf '${osc(`C;${nonce};%s`)}' "$1"
   if [[ $2 == sub ]]; then

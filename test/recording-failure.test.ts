@@ -1,0 +1,81 @@
+// When the recording cannot be written (disk full), a run stops with a clear error instead of
+// going on unrecorded; --record best-effort lets it go on. The recordings folder is a tiny
+// tmpfs of the test's own, so the disk really fills.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { RunStore } from '../server/record/store.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+let data: string;
+let rbDir: string;
+
+before(() => {
+  data = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-full-'));
+  fs.mkdirSync(path.join(data, 'casts'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'stepwise-test-full', path.join(data, 'casts')]);
+  rbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-full-rb-'));
+  fs.writeFileSync(path.join(rbDir, 'flood.md'), `# Flood
+
+## Print a lot
+
+\`\`\`sh {id=flood}
+head -c 3000000 /dev/zero | base64
+\`\`\`
+
+\`\`\`sh {verify}
+true
+\`\`\`
+
+## After
+
+\`\`\`sh {id=after}
+echo after
+\`\`\`
+
+\`\`\`sh {verify}
+true
+\`\`\`
+`);
+});
+after(() => {
+  spawnSync('umount', [path.join(data, 'casts')]);
+  fs.rmSync(data, { recursive: true, force: true });
+  fs.rmSync(rbDir, { recursive: true, force: true });
+});
+
+function stepwise(args: string[]) {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/stepwise.js'), ...args, '--runbooks', rbDir, '--data', data], {
+    cwd: ROOT, encoding: 'utf8', env: { ...process.env, STEPWISE_LOG: 'silent' }, timeout: 60_000,
+  });
+  return { code: r.status, out: r.stdout + r.stderr };
+}
+
+test('strict (default): the run stops with a clear error and keeps what was recorded', () => {
+  const r = stepwise(['run', 'flood']);
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /print-a-lot: failed — recording failed \(ENOSPC[^)]*\): the run was stopped rather than run unrecorded/);
+  assert.doesNotMatch(r.out, /\[2\/2\]/);
+  const id = /^run (\S+)/.exec(r.out)![1];
+  const store = RunStore.open(data);
+  try {
+    assert.equal(store.getRun(id)!.status, 'failed');
+    assert.ok(store.auditEvents(id).some((e) => e.type === 'recording-failed'));
+  } finally {
+    store.close();
+  }
+  // the partial recording is still valid line-JSON up to where the disk filled
+  const lines = fs.readFileSync(path.join(data, 'casts', `${id}.cast`), 'utf8').split('\n').filter(Boolean);
+  assert.equal(JSON.parse(lines[0]).version, 2);
+  fs.rmSync(path.join(data, 'casts', `${id}.cast`));
+});
+
+test('best-effort: the run goes on and says so in the audit log', () => {
+  const r = stepwise(['run', 'flood', '--record', 'best-effort']);
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /\[2\/2\] after: passed/);
+  assert.equal(stepwise(['run', 'flood', '--record', 'sometimes']).code, 2);
+});
