@@ -144,6 +144,17 @@ test('a run over HTTP and websocket: live output, events, records, recording', a
 
   const list = await s.api('GET', '/api/runs');
   assert.ok(list.json.runs.some((r: any) => r.id === run.id && r.live === false));
+
+  const json = await s.api('GET', `/api/runs/${run.id}/report.json`);
+  assert.equal(json.status, 200);
+  assert.equal(json.json.run.id, run.id);
+  assert.equal(json.json.totals.failed, 2);
+  const junit = await fetch(`${s.base}/api/runs/${run.id}/report.junit`, { headers: auth() });
+  assert.match(junit.headers.get('content-type')!, /xml/);
+  assert.match(await junit.text(), /<testcase /);
+  assert.equal((await s.api('GET', `/api/runs/${run.id}/report.pdf`)).status, 400);
+  const events = s.ctx.store.auditEvents(run.id).filter((e) => e.type === 'recording-viewed').map((e) => e.data.format);
+  assert.deepEqual(events, ['cast', 'json', 'junit']);
 });
 
 test('a bare terminal session: keystrokes in, output out, resize, acks, bad messages', async () => {

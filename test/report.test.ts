@@ -185,7 +185,7 @@ test('json: header, steps in runbook order with verdicts, executions and totals'
   assert.equal(fs.readFileSync(file, 'utf8') + '\n', r.out);
 });
 
-test('json: a runbook changed since the run is not used for command texts', () => {
+test('json: a runbook changed since the run: commands come from the snapshot pinned at run time', () => {
   const changed = path.join(tmp, 'changed');
   fs.mkdirSync(changed);
   fs.writeFileSync(path.join(changed, 'report-fixture.md'), RUNBOOK.replace('echo about to fail', 'echo edited later'));
@@ -193,11 +193,20 @@ test('json: a runbook changed since the run is not used for command texts', () =
   assert.equal(r.code, 0, r.out + r.err);
   const rep = JSON.parse(r.out) as RunReport;
   assert.equal(rep.runbookChanged, true);
-  assert.equal(rep.runbookMatched, false);
-  // Without the runbook: steps in order of first result, no titles or commands; verdicts unchanged.
-  assert.deepEqual(rep.steps.map((s) => [s.id, s.title, s.status]), STEPS.slice(0, 4).map(([id, , st]) => [id, null, st]));
-  assert.ok(rep.steps.every((s) => s.executions.every((e) => e.command === null)));
-  assert.deepEqual(rep.totals, { passed: 1, failed: 1, warning: 1, skipped: 1, notRun: 0 });
+  assert.equal(rep.runbookMatched, true);
+  assert.ok(JSON.stringify(rep).includes('echo about to fail'), 'the command as it ran');
+  assert.ok(!JSON.stringify(rep).includes('edited later'));
+  // Without any runbook (no snapshot either): steps in order of first result, no commands.
+  fs.renameSync(path.join(data, 'snapshots'), path.join(data, 'snapshots.away'));
+  try {
+    const bare = JSON.parse(stepwise(['report', runId, '--data', data, '--runbooks', changed]).out) as RunReport;
+    assert.equal(bare.runbookMatched, false);
+    assert.deepEqual(bare.steps.map((s) => [s.id, s.title, s.status]), STEPS.slice(0, 4).map(([id, , st]) => [id, null, st]));
+    assert.ok(bare.steps.every((s) => s.executions.every((e) => e.command === null)));
+    assert.deepEqual(bare.totals, { passed: 1, failed: 1, warning: 1, skipped: 1, notRun: 0 });
+  } finally {
+    fs.renameSync(path.join(data, 'snapshots.away'), path.join(data, 'snapshots'));
+  }
 });
 
 test('junit: well-formed XML, one testcase per step, counts that add up', () => {

@@ -5,6 +5,7 @@ import type { AppContext } from './context.ts';
 import { failure, type Code, type Failure } from '../errors.ts';
 import { defaultUser } from '../run/runs.ts';
 import { isRunId } from '../record/ids.ts';
+import { exportRun, isReportFormat, REPORT_FORMATS } from '../report/export.ts';
 
 const STATUS: Partial<Record<Code, number>> = {
   UNAUTHORIZED: 401,
@@ -97,6 +98,17 @@ export function apiRouter(ctx: AppContext): Router {
     ctx.audit.append(run.id, 'recording-viewed', { by: defaultUser(), format: 'cast' });
     res.type('application/x-asciicast');
     fs.createReadStream(run.castPath).pipe(res);
+  });
+
+  r.get('/runs/:id/report.:format', (req, res) => {
+    const { id, format } = req.params;
+    if (!isRunId(id)) return sendFailure(res, failure('NOT_FOUND', `no run ${JSON.stringify(id)}`));
+    if (!isReportFormat(format)) return sendFailure(res, failure('BAD_REQUEST', `unknown report format ${JSON.stringify(format)}; use ${REPORT_FORMATS.join(', ')}`, 'format'));
+    ctx.runs.get(id)?.cast.flush(); // a live run: buffered recording onto disk first
+    const out = exportRun(ctx.store, id, format, ctx.catalog());
+    if (!out.ok) return sendFailure(res, out.error);
+    ctx.audit.append(id, 'recording-viewed', { by: defaultUser(), format });
+    res.set('content-type', out.contentType).attachment(out.filename).send(out.body);
   });
 
   r.delete('/runs/:id', (req, res) => {

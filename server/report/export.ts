@@ -9,6 +9,9 @@ import { failure, type Failure } from '../errors.ts';
 import { buildReport, type RunReport } from './model.ts';
 import { toJUnit } from './junit.ts';
 import { toMarkdown } from './markdown.ts';
+import type { Runbook } from '../runbook/model.ts';
+import { parseRunbook } from '../runbook/parse.ts';
+import { loadSnapshot } from '../record/snapshot.ts';
 
 export const REPORT_FORMATS = ['json', 'junit', 'md', 'cast'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -40,8 +43,18 @@ export type RunbookSource = Pick<Catalog, 'get'>;
 export function reportFor(store: RunStore, runId: string, catalog?: RunbookSource): { ok: true; value: RunReport } | { ok: false; error: Failure } {
   const run = store.getRun(runId);
   if (!run) return { ok: false, error: failure('NOT_FOUND', `no run ${JSON.stringify(runId)}`) };
-  const runbook = run.runbookId && catalog ? catalog.get(run.runbookId)?.runbook : undefined;
-  return { ok: true, value: buildReport(run, store.blockResults(run.id), store.stepVerdicts(run.id), runbook) };
+  const current = run.runbookId && catalog ? catalog.get(run.runbookId)?.runbook : undefined;
+  // The runbook as it was run (its snapshot) gives the commands even after the file changed.
+  const pinned = current?.contentHash === run.contentHash ? current : pinnedRunbook(store, run);
+  const report = buildReport(run, store.blockResults(run.id), store.stepVerdicts(run.id), pinned ?? current);
+  if (current && current.contentHash !== run.contentHash) report.runbookChanged = true;
+  return { ok: true, value: report };
+}
+
+function pinnedRunbook(store: RunStore, run: RunRecord): Runbook | undefined {
+  if (!run.contentHash || !run.runbookFile) return undefined;
+  const source = loadSnapshot(path.dirname(store.path), run.contentHash);
+  return source === undefined ? undefined : parseRunbook(source, run.runbookFile).runbook;
 }
 
 export function exportRun(store: RunStore, runId: string, format: ReportFormat, catalog?: RunbookSource): ExportResult {
