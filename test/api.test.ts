@@ -153,8 +153,8 @@ test('a run over HTTP and websocket: live output, events, records, recording', a
   assert.match(junit.headers.get('content-type')!, /xml/);
   assert.match(await junit.text(), /<testcase /);
   assert.equal((await s.api('GET', `/api/runs/${run.id}/report.pdf`)).status, 400);
-  const events = s.ctx.store.auditEvents(run.id).filter((e) => e.type === 'recording-viewed').map((e) => e.data.format);
-  assert.deepEqual(events, ['cast', 'json', 'junit']);
+  const viewed = s.ctx.store.auditEvents(run.id).filter((e) => e.type === 'recording-viewed').map((e) => e.data.format);
+  assert.deepEqual(viewed, ["cast", "json", "junit"]);
 });
 
 test('a bare terminal session: keystrokes in, output out, resize, acks, bad messages', async () => {
