@@ -34,6 +34,7 @@ export const CODES = {
   VAR_PATTERN: { severity: 'error', text: 'variable value does not match its pattern' },
   UNKNOWN_VAR: { severity: 'error', text: 'variable is not declared by the runbook' },
   UNKNOWN_TARGET: { severity: 'error', text: 'no such target' },
+  TARGET_FAILED: { severity: 'error', text: 'the target could not be set up' },
   SESSION_ENDED: { severity: 'error', text: 'the run’s shell session has ended' },
   SESSION_BUSY: { severity: 'error', text: 'the terminal is running another command' },
   CONFIRM_REQUIRED: { severity: 'error', text: 'block is destructive and needs confirmation' },

@@ -13,13 +13,15 @@ const USAGE = `usage: stepwise <command> [options]
                           start the web service (default 127.0.0.1:7681)
   list [--runbooks DIR]   list the runbooks
   validate [DIR]          check every runbook; print file:line CODE message
-  run <runbook> [--var K=V]... [--from STEP] [--step STEP] [--yes]
-      [--runbooks DIR] [--data DIR] [--target local] [--verbose]
+  run <runbook>|--all [--var K=V]... [--from STEP] [--step STEP] [--yes]
+      [--runbooks DIR] [--data DIR] [--target local|lab] [--verbose]
       [--resume RUNID] [--converge] [--plan] [--record strict|best-effort]
                           run a runbook headless, recording it like a browser run;
                           --resume continues a failed run from its failed step,
                           --converge skips steps whose checks already pass,
-                          --plan prints what would run and runs nothing
+                          --plan prints what would run and runs nothing;
+                          --all runs every runbook in order on one target and
+                          ends with a table and one line "N passed, N failed, N skipped"
   runs [--runbook ID] [--status S] [--limit N] [--data DIR]
                           list recorded runs, newest first
   report <runId> [--format json|junit|md|cast] [--output FILE] [--data DIR] [--runbooks DIR]
@@ -63,10 +65,11 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
             converge: { type: 'boolean', default: false },
             plan: { type: 'boolean', default: false },
             record: { type: 'string' },
+            all: { type: 'boolean', default: false },
           },
         });
-        if (positionals.length !== 1) {
-          out('stepwise run: name exactly one runbook id (see `stepwise list`)');
+        if (positionals.length > 1) {
+          out('stepwise run: name one runbook id (see `stepwise list`), or --all');
           return 2;
         }
         const { var: vars, ...rest2 } = values;

@@ -4,16 +4,20 @@ import { loadCatalog } from '../runbook/catalog.ts';
 import { RunStore } from '../record/store.ts';
 import { AuditLog } from '../record/audit.ts';
 import { Runs, defaultUser } from '../run/runs.ts';
-import { LocalTarget } from '../target/local.ts';
+import { LabTarget } from '../target/lab.ts';
+import { fixedKind, targetKinds } from '../target/registry.ts';
 import { createLogger } from '../log.ts';
 import { formatDiagnostic } from '../errors.ts';
-import type { Step } from '../runbook/model.ts';
+import type { Runbook, Step } from '../runbook/model.ts';
+import type { StepVerdict } from '../exec/result.ts';
 import { dataDir, runbooksDir } from './config.ts';
 import { resolveVars } from '../run/vars.ts';
 import { formatPlan, planRun } from '../exec/plan.ts';
 
 export interface RunArgs {
-  runbook: string;
+  /** Absent with --all. */
+  runbook?: string;
+  all: boolean;
   vars: string[];
   from?: string;
   step?: string;
@@ -32,59 +36,64 @@ const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 
 export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<number> {
+  const usage = (msg: string) => (out(`stepwise run: ${msg}`), EXIT_USAGE);
   const vars: Record<string, string> = {};
   for (const kv of a.vars) {
     const i = kv.indexOf('=');
-    if (i <= 0) {
-      out(`stepwise run: --var ${JSON.stringify(kv)} must be NAME=VALUE`);
-      return EXIT_USAGE;
-    }
+    if (i <= 0) return usage(`--var ${JSON.stringify(kv)} must be NAME=VALUE`);
     vars[kv.slice(0, i)] = kv.slice(i + 1);
   }
+  if (a.record !== undefined && a.record !== 'strict' && a.record !== 'best-effort') {
+    return usage(`--record must be strict or best-effort, not ${JSON.stringify(a.record)}`);
+  }
+  if (a.resume !== undefined && (a.from !== undefined || a.step !== undefined || a.all)) {
+    return usage('--resume picks the runbook\'s failed step itself; drop --from, --step and --all');
+  }
+  if (a.all && (a.runbook !== undefined || a.from !== undefined || a.step !== undefined)) {
+    return usage('--all runs every runbook from its first step; name no runbook, --from or --step');
+  }
+  if (!a.all && a.runbook === undefined) return usage('name one runbook id (see `stepwise list`) or --all');
+  const kinds = targetKinds();
+  const targetId = a.target ?? 'local';
+  if (!Object.prototype.hasOwnProperty.call(kinds, targetId)) return usage(`no target ${JSON.stringify(targetId)}; known: ${Object.keys(kinds).join(', ')}`);
+
   const dir = runbooksDir(a.runbooks);
   const catalog = loadCatalog(dir);
-  const entry = catalog.get(a.runbook);
-  if (!entry) {
-    out(`stepwise run: no runbook ${JSON.stringify(a.runbook)} in ${dir}; try \`stepwise list\``);
+  const entries = a.all ? catalog.entries : [catalog.get(a.runbook!)].filter((e) => e !== undefined);
+  if (entries.length === 0) return usage(a.all ? `no runbooks in ${dir}` : `no runbook ${JSON.stringify(a.runbook)} in ${dir}; try \`stepwise list\``);
+  const broken = entries.filter((e) => !e.ok || !e.runbook);
+  if (broken.length) {
+    for (const e of broken) {
+      out(`stepwise run: runbook ${e.id} has errors:`);
+      e.diagnostics.filter((d) => d.severity === 'error').forEach((d) => out(`  ${formatDiagnostic(d)}`));
+    }
     return EXIT_USAGE;
   }
-  if (!entry.ok || !entry.runbook) {
-    out(`stepwise run: runbook ${entry.id} has errors:`);
-    entry.diagnostics.filter((d) => d.severity === 'error').forEach((d) => out(`  ${formatDiagnostic(d)}`));
-    return EXIT_USAGE;
-  }
-  const rb = entry.runbook;
-  if (a.resume !== undefined && (a.from !== undefined || a.step !== undefined)) {
-    out('stepwise run: --resume picks the step itself; drop --from/--step');
-    return EXIT_USAGE;
-  }
-  let steps = selectSteps(rb.steps, a);
-  if (typeof steps === 'string') {
-    out(`stepwise run: ${steps}`);
-    return EXIT_USAGE;
-  }
-  if (a.record !== undefined && a.record !== 'strict' && a.record !== 'best-effort') {
-    out(`stepwise run: --record must be strict or best-effort, not ${JSON.stringify(a.record)}`);
-    return EXIT_USAGE;
-  }
-  const targetId = a.target ?? 'local';
-  if (targetId !== 'local') {
-    out(`stepwise run: no target ${JSON.stringify(targetId)}; known: local`);
-    return EXIT_USAGE;
-  }
+  const runbooks = entries.map((e) => e.runbook!);
+  const steps = a.all ? undefined : selectSteps(runbooks[0].steps, a);
+  if (typeof steps === 'string') return usage(steps);
 
   if (a.plan) {
-    const resolved = resolveVars(rb, vars);
-    if (!resolved.ok) {
-      out(`stepwise run: ${resolved.error.field ? `${resolved.error.field}: ` : ''}${resolved.error.message}`);
-      return EXIT_USAGE;
+    const profile = kinds[targetId].profile();
+    for (const rb of runbooks) {
+      const resolved = resolveVars(rb, a.all ? {} : vars);
+      if (!resolved.ok) return usage(`${resolved.error.field ? `${resolved.error.field}: ` : ''}${resolved.error.message}`);
+      out(`plan for ${rb.id} on ${profile.id} (${profile.platform}); nothing is run`);
+      formatPlan(planRun(rb, resolved.vars.masked, profile, steps ?? rb.steps, { interactive: false })).forEach((l) => out(l));
     }
-    const target = new LocalTarget();
-    out(`plan for ${rb.id} on ${target.id} (${target.platform}); nothing is run`);
-    formatPlan(planRun(rb, resolved.vars.masked, target, steps, { interactive: false })).forEach((l) => out(l));
     return 0;
   }
 
+  // --all shares one target across the runbooks, as one host is built up section by section.
+  let shared: LabTarget | undefined;
+  if (a.all && targetId === 'lab') {
+    try {
+      shared = await LabTarget.create({ persistent: true });
+    } catch (e) {
+      return usage(`the lab could not be set up: ${(e as Error).message}`);
+    }
+    kinds.lab = fixedKind(shared);
+  }
   const store = RunStore.open(dataDir(a.data));
   const runs = new Runs({
     catalog: () => catalog,
@@ -92,65 +101,111 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
     audit: new AuditLog(store, dataDir(a.data)),
     dataDir: dataDir(a.data),
     log: createLogger(process.env.STEPWISE_LOG ?? 'warn'),
-    targets: { local: () => new LocalTarget() },
+    targets: kinds,
   });
   try {
-    const created = await runs.create(
-      { runbook: rb.id, vars, target: targetId, options: { interactive: false, converge: a.converge, record: a.record as 'strict' | 'best-effort' | undefined }, ...(a.resume !== undefined ? { resume: a.resume } : {}) },
-      defaultUser(),
-    );
-    if (!created.ok) {
-      out(`stepwise run: ${created.error.field ? `${created.error.field}: ` : ''}${created.error.message}`);
-      return EXIT_USAGE;
+    const rows: Array<{ runbook: string; counts: Counts; skipped: string[] }> = [];
+    let failed = false;
+    for (const rb of runbooks) {
+      const r = await runOne(runs, rb, steps, vars, targetId, a, out);
+      if (r === 'usage') return EXIT_USAGE;
+      rows.push({ runbook: rb.id, counts: r.counts, skipped: r.skipped });
+      failed ||= r.failed;
     }
-    const run = created.value;
-    out(`run ${run.id} ${rb.id} on ${targetId}`);
-    if (run.resumedFrom) {
-      const from = run.resumedFrom;
-      out(`resuming run ${from.runId} from step ${from.stepId}`);
-      from.notes.forEach((n) => out(`note: ${n}`));
-      steps = rb.steps.slice(rb.steps.findIndex((s) => s.id === from.stepId));
-    }
-    if (a.verbose) run.session.onData((b) => process.stdout.write(b));
-    const counts = { passed: 0, failed: 0, warning: 0, skipped: 0 };
-    let failedAt: string | undefined;
-    for (const [i, step] of steps.entries()) {
-      const label = `[${i + 1}/${steps.length}] ${step.id}`;
-      const r = await run.executeStep(step.id, { confirmed: a.yes, converge: a.converge });
-      if (!r.ok) {
-        const hint = r.error.code === 'CONFIRM_REQUIRED' ? ' (rerun with --yes to confirm)' : '';
-        out(`${label}: failed — ${r.error.message}${hint}`);
-        counts.failed++;
-        failedAt = step.id;
-        break;
-      }
-      const v = r.value;
-      if (run.stopReason) {
-        out(`${label}: failed — ${run.stopReason}`);
-        counts.failed++;
-        failedAt = step.id;
-        break;
-      }
-      counts[v.status]++;
-      const ms = [...v.blocks, ...v.checks].reduce((t, b) => t + b.durationMs, 0);
-      out(`${label}: ${v.status}${v.reason ? ` — ${v.reason}` : ''} (${(ms / 1000).toFixed(1)}s)`);
-      if (v.status === 'failed') {
-        failedAt = step.id;
-        break;
-      }
-    }
-    // A run that got through to the end passed; for a resumed one, its predecessors did the rest.
-    const complete = steps.length === rb.steps.length || run.resumedFrom !== undefined;
-    run.end(failedAt ? 'failed' : complete ? 'passed' : 'ended');
-    const status = store.getRun(run.id)?.status;
-    out(`run ${run.id} ${status}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped${counts.warning ? `, ${counts.warning} warnings` : ''}`);
-    out(`audit head ${run.auditHead()} (keep it elsewhere; \`stepwise audit verify ${run.id}\` checks the chain)`);
-    if (failedAt) out(`resume with: stepwise run ${rb.id} --resume ${run.id}`);
-    return failedAt ? EXIT_FAILED : 0;
+    if (a.all) printTable(rows, out);
+    return failed ? EXIT_FAILED : 0;
   } finally {
     runs.dispose();
     store.close();
+    shared?.dispose();
   }
+}
+
+interface Counts {
+  passed: number;
+  failed: number;
+  warning: number;
+  skipped: number;
+}
+
+async function runOne(
+  runs: Runs,
+  rb: Runbook,
+  only: Step[] | undefined,
+  vars: Record<string, string>,
+  targetId: string,
+  a: RunArgs,
+  out: (s: string) => void,
+): Promise<{ counts: Counts; failed: boolean; skipped: string[] } | 'usage'> {
+  const created = await runs.create(
+    {
+      runbook: rb.id,
+      vars: a.all ? {} : vars,
+      target: targetId,
+      options: { interactive: false, converge: a.converge, record: a.record as 'strict' | 'best-effort' | undefined },
+      ...(a.resume !== undefined ? { resume: a.resume } : {}),
+    },
+    defaultUser(),
+  );
+  if (!created.ok) {
+    out(`stepwise run: ${rb.id}: ${created.error.field ? `${created.error.field}: ` : ''}${created.error.message}`);
+    return 'usage';
+  }
+  const run = created.value;
+  out(`run ${run.id} ${rb.id} on ${targetId}`);
+  let steps = only ?? rb.steps;
+  if (run.resumedFrom) {
+    const from = run.resumedFrom;
+    out(`resuming run ${from.runId} from step ${from.stepId}`);
+    from.notes.forEach((n) => out(`note: ${n}`));
+    steps = rb.steps.slice(rb.steps.findIndex((s) => s.id === from.stepId));
+  }
+  if (a.verbose) run.session.onData((b) => process.stdout.write(b));
+  const counts: Counts = { passed: 0, failed: 0, warning: 0, skipped: 0 };
+  const skipped: string[] = [];
+  let failedAt: string | undefined;
+  for (const [i, step] of steps.entries()) {
+    const label = `[${i + 1}/${steps.length}] ${step.id}`;
+    const r = await run.executeStep(step.id, { confirmed: a.yes, converge: a.converge });
+    const stop = !r.ok ? r.error.message + (r.error.code === 'CONFIRM_REQUIRED' ? ' (rerun with --yes to confirm)' : '') : run.stopReason;
+    if (stop) {
+      out(`${label}: failed — ${stop}`);
+      counts.failed++;
+      failedAt = step.id;
+      break;
+    }
+    const v = (r as { ok: true; value: StepVerdict }).value;
+    counts[v.status]++;
+    if (v.status === 'skipped') skipped.push(`${step.id}: ${v.reason ?? 'skipped'}`);
+    const ms = [...v.blocks, ...v.checks].reduce((t, b) => t + b.durationMs, 0);
+    out(`${label}: ${v.status}${v.reason ? ` — ${v.reason}` : ''} (${(ms / 1000).toFixed(1)}s)`);
+    if (v.status === 'failed') {
+      failedAt = step.id;
+      break;
+    }
+  }
+  // A run that got through to the end passed; for a resumed one, its predecessors did the rest.
+  const complete = steps.length === rb.steps.length || run.resumedFrom !== undefined;
+  run.end(failedAt ? 'failed' : complete ? 'passed' : 'ended');
+  const status = runs.store.getRun(run.id)?.status;
+  out(`run ${run.id} ${status}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped${counts.warning ? `, ${counts.warning} warnings` : ''}`);
+  out(`audit head ${run.auditHead()} (keep it elsewhere; \`stepwise audit verify ${run.id}\` checks the chain)`);
+  if (failedAt) out(`resume with: stepwise run ${rb.id} --resume ${run.id}`);
+  return { counts, failed: failedAt !== undefined, skipped };
+}
+
+/** The --all summary: a row per runbook, skip reasons, then one line over all steps. */
+function printTable(rows: Array<{ runbook: string; counts: Counts; skipped: string[] }>, out: (s: string) => void): void {
+  const w = Math.max(8, ...rows.map((r) => r.runbook.length));
+  out('');
+  out(`${'runbook'.padEnd(w)}  passed  failed  skipped  warnings`);
+  for (const r of rows) {
+    const c = r.counts;
+    out(`${r.runbook.padEnd(w)}  ${String(c.passed + c.warning).padStart(6)}  ${String(c.failed).padStart(6)}  ${String(c.skipped).padStart(7)}  ${String(c.warning).padStart(8)}`);
+    for (const s of r.skipped) out(`${''.padEnd(w)}    skipped ${s}`);
+  }
+  const t = rows.reduce((acc, r) => ({ p: acc.p + r.counts.passed + r.counts.warning, f: acc.f + r.counts.failed, s: acc.s + r.counts.skipped }), { p: 0, f: 0, s: 0 });
+  out(`${t.p} passed, ${t.f} failed, ${t.s} skipped`);
 }
 
 function selectSteps(all: Step[], a: RunArgs): Step[] | string {

@@ -6,6 +6,9 @@ import { failure, type Code, type Failure } from '../errors.ts';
 import { defaultUser } from '../run/runs.ts';
 import { isRunId } from '../record/ids.ts';
 import { exportRun, isReportFormat, REPORT_FORMATS } from '../report/export.ts';
+import type { RunFilter, RunStatus } from '../record/store.ts';
+import { resolveVars } from '../run/vars.ts';
+import { planRun, type PlannedStep } from '../exec/plan.ts';
 
 const STATUS: Partial<Record<Code, number>> = {
   UNAUTHORIZED: 401,
@@ -16,6 +19,7 @@ const STATUS: Partial<Record<Code, number>> = {
   VAR_PATTERN: 400,
   UNKNOWN_VAR: 400,
   UNKNOWN_TARGET: 400,
+  TARGET_FAILED: 503,
   BAD_REQUEST: 400,
   SESSION_ENDED: 409,
   SESSION_BUSY: 409,
@@ -26,6 +30,71 @@ const STATUS: Partial<Record<Code, number>> = {
 
 export function sendFailure(res: Response, f: Failure): void {
   res.status(STATUS[f.code] ?? 400).json({ error: f });
+}
+
+export const RUN_STATUSES: readonly RunStatus[] = ['running', 'passed', 'failed', 'interrupted', 'ended'];
+
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** `YYYY-MM-DD` → the first instant of the next day (UTC), so a date as upper bound includes that day. */
+function dayAfter(date: string): string {
+  const d = new Date(`${date}T00:00:00.000Z`);
+  d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString();
+}
+
+function validInstant(v: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}/.test(v) && Number.isFinite(Date.parse(v));
+}
+
+export interface RunQuery {
+  runbook?: string;
+  user?: string;
+  target?: string;
+  status?: string;
+  /** ISO 8601 date or date-time: runs started at or after it. */
+  since?: string;
+  /** ISO 8601 date-time (exclusive), or a date (that whole day included, UTC). */
+  until?: string;
+}
+
+/**
+ * The store filter for the runs list (`GET /api/runs` and the /runs page); empty values mean
+ * "any". A failure names the field that is wrong.
+ */
+export function runFilter(q: RunQuery): { ok: true; filter: RunFilter } | { ok: false; error: Failure } {
+  const filter: RunFilter = {};
+  const given = (v: string | undefined) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
+  const runbook = given(q.runbook);
+  if (runbook !== undefined) filter.runbookId = runbook;
+  const user = given(q.user);
+  if (user !== undefined) filter.user = user;
+  const target = given(q.target);
+  if (target !== undefined) filter.target = target;
+  const status = given(q.status);
+  if (status !== undefined) {
+    if (!(RUN_STATUSES as readonly string[]).includes(status)) {
+      return { ok: false, error: failure('BAD_REQUEST', `status must be one of ${RUN_STATUSES.join(', ')}`, 'status') };
+    }
+    filter.status = status as RunStatus;
+  }
+  const since = given(q.since);
+  if (since !== undefined) {
+    if (!validInstant(since)) return { ok: false, error: failure('BAD_REQUEST', 'since must be an ISO 8601 date or date-time', 'since') };
+    filter.since = since;
+  }
+  const until = given(q.until);
+  if (until !== undefined) {
+    if (!validInstant(until)) return { ok: false, error: failure('BAD_REQUEST', 'until must be an ISO 8601 date or date-time', 'until') };
+    filter.until = DATE_ONLY.test(until) ? dayAfter(until) : until;
+  }
+  return { ok: true, filter };
+}
+
+/** What `GET /api/runbooks/:id/plan` answers. */
+export interface PlanResponse {
+  target: { id: string; platform: string };
+  steps: PlannedStep[];
 }
 
 export function apiRouter(ctx: AppContext): Router {
@@ -52,6 +121,29 @@ export function apiRouter(ctx: AppContext): Router {
     res.json({ id: e.id, file: e.file, ok: e.ok, runbook: e.runbook ?? null, diagnostics: e.diagnostics });
   });
 
+  // What a run would do, without running anything: every block with its text (variables
+  // substituted, secrets masked), skip reasons and which need confirmation.
+  r.get('/runbooks/:id/plan', (req, res) => {
+    const e = ctx.catalog().get(req.params.id);
+    if (!e) return sendFailure(res, failure('NOT_FOUND', `no runbook ${JSON.stringify(req.params.id)}`));
+    if (!e.ok || !e.runbook) return sendFailure(res, failure('BROKEN_RUNBOOK', `runbook ${e.id} has errors and cannot run`, 'runbook'));
+    const vars: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(req.query)) {
+      if (key.startsWith('vars.')) vars[key.slice('vars.'.length)] = value;
+    }
+    const resolved = resolveVars(e.runbook, vars);
+    if (!resolved.ok) return sendFailure(res, resolved.error);
+    const targetId = typeof req.query.target === 'string' && req.query.target !== '' ? req.query.target : 'local';
+    const kind = Object.prototype.hasOwnProperty.call(ctx.targets, targetId) ? ctx.targets[targetId] : undefined;
+    if (!kind) return sendFailure(res, failure('UNKNOWN_TARGET', `no target ${JSON.stringify(targetId)}; known: ${ctx.targetIds.join(', ')}`, 'target'));
+    const target = kind.profile();
+    const body: PlanResponse = {
+      target: { id: target.id, platform: target.platform },
+      steps: planRun(e.runbook, resolved.vars.masked, target, e.runbook.steps),
+    };
+    res.json(body);
+  });
+
   r.post('/runs', async (req: Request, res: Response) => {
     const body = req.body as Record<string, unknown> | undefined;
     if (!body || typeof body !== 'object' || Array.isArray(body)) return sendFailure(res, failure('BAD_REQUEST', 'body must be a JSON object'));
@@ -60,21 +152,38 @@ export function apiRouter(ctx: AppContext): Router {
     const vars = body.vars ?? {};
     if (typeof vars !== 'object' || vars === null || Array.isArray(vars)) return sendFailure(res, failure('BAD_REQUEST', 'vars must be an object', 'vars'));
     if (body.target !== undefined && typeof body.target !== 'string') return sendFailure(res, failure('BAD_REQUEST', 'target must be a string', 'target'));
+    if (body.resume !== undefined && (typeof body.resume !== 'string' || !isRunId(body.resume))) {
+      return sendFailure(res, failure('BAD_REQUEST', 'resume must be the id of an earlier run', 'resume'));
+    }
     const training = body.training === true;
+    const converge = body.converge === true;
     const created = await ctx.runs.create(
-      { runbook, vars: vars as Record<string, unknown>, target: body.target as string | undefined, options: { training } },
+      {
+        runbook,
+        vars: vars as Record<string, unknown>,
+        target: body.target as string | undefined,
+        options: { training, ...(converge ? { converge } : {}) },
+        ...(body.resume !== undefined ? { resume: body.resume as string } : {}),
+      },
       defaultUser(),
     );
     if (!created.ok) return sendFailure(res, created.error);
     const run = created.value;
-    res.status(201).json({ id: run.id, runbook: run.runbook?.id ?? null, terminal: `/ws/runs/${run.id}` });
+    res.status(201).json({
+      id: run.id,
+      runbook: run.runbook?.id ?? null,
+      terminal: `/ws/runs/${run.id}`,
+      ...(run.resumedFrom ? { resumedFrom: run.resumedFrom } : {}),
+    });
   });
 
   r.get('/runs', (req, res) => {
     const q = req.query;
+    const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    const filter = runFilter({ runbook: str(q.runbook), user: str(q.user), target: str(q.target), status: str(q.status), since: str(q.since), until: str(q.until) });
+    if (!filter.ok) return sendFailure(res, filter.error);
     const runs = ctx.store.listRuns({
-      runbookId: typeof q.runbook === 'string' ? q.runbook : undefined,
-      status: typeof q.status === 'string' ? (q.status as never) : undefined,
+      ...filter.filter,
       limit: typeof q.limit === 'string' && /^\d+$/.test(q.limit) ? Number(q.limit) : 200,
     });
     res.json({ runs: runs.map((run) => ({ ...run, live: !!ctx.runs.get(run.id) })) });

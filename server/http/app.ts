@@ -14,7 +14,7 @@ import { loadCatalog } from '../runbook/catalog.ts';
 import { RunStore } from '../record/store.ts';
 import { AuditLog } from '../record/audit.ts';
 import { Runs } from '../run/runs.ts';
-import { LocalTarget } from '../target/local.ts';
+import { targetKinds, type TargetKind } from '../target/registry.ts';
 import { createLogger, type Logger } from '../log.ts';
 import type { Target } from '../target/target.ts';
 
@@ -24,7 +24,7 @@ export interface AppOptions {
   /** Generated when absent. */
   token?: string;
   log?: Logger;
-  targets?: Record<string, () => Target>;
+  targets?: Record<string, TargetKind>;
 }
 
 export interface StepwiseApp {
@@ -44,7 +44,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   if (interrupted) log.warn('runs interrupted by a previous stop', { count: interrupted });
   const runbooksDir = path.resolve(opts.runbooksDir);
   const catalog = () => loadCatalog(runbooksDir);
-  const targets = opts.targets ?? { local: () => new LocalTarget() };
+  const targets = opts.targets ?? targetKinds();
   const audit = new AuditLog(store, opts.dataDir);
   const runs = new Runs({ catalog, store, audit, dataDir: opts.dataDir, log, targets });
   const ctx: AppContext = {
@@ -56,6 +56,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
     log,
     dataDir: opts.dataDir,
     targetIds: Object.keys(targets),
+    targets,
   };
   const views = new Views();
   const bundle = await buildBundle();

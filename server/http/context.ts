@@ -4,6 +4,7 @@ import type { RunStore } from '../record/store.ts';
 import type { AuditLog } from '../record/audit.ts';
 import type { Logger } from '../log.ts';
 import type { Runs } from '../run/runs.ts';
+import type { TargetKind } from '../target/registry.ts';
 
 export interface AppContext {
   token: string;
@@ -15,4 +16,6 @@ export interface AppContext {
   dataDir: string;
   /** Target ids offered to users. */
   targetIds: string[];
+  /** The targets offered, by id (a plan reads a kind's profile; a run creates one). */
+  targets: Readonly<Record<string, TargetKind>>;
 }

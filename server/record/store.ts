@@ -69,6 +69,14 @@ export interface StoredStepVerdict {
 export interface RunFilter {
   runbookId?: string;
   status?: RunStatus;
+  /** Runs started by this user (exact match). */
+  user?: string;
+  /** Runs on this target id (exact match). */
+  target?: string;
+  /** Runs started at or after this instant (ISO 8601; compared in UTC). */
+  since?: string;
+  /** Runs started before this instant (ISO 8601, exclusive; compared in UTC). */
+  until?: string;
   /** Default: no limit. */
   limit?: number;
 }
@@ -186,6 +194,13 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 
 function nowIso(): string {
   return new Date().toISOString();
+}
+
+/** An ISO 8601 date or date-time as Date#toISOString() gives it; throws RangeError when it is not one. */
+function isoInstant(value: string, what: string): string {
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : NaN;
+  if (!Number.isFinite(ms)) throw new RangeError(`${what} is not an ISO 8601 date or time: ${JSON.stringify(value)}`);
+  return new Date(ms).toISOString();
 }
 
 function parseJsonObject<T>(text: string): T {
@@ -351,6 +366,23 @@ export class RunStore {
     if (filter.status !== undefined) {
       where.push('status = @status');
       params.status = filter.status;
+    }
+    if (filter.user !== undefined) {
+      where.push('user = @user');
+      params.user = filter.user;
+    }
+    if (filter.target !== undefined) {
+      where.push('target = @target');
+      params.target = filter.target;
+    }
+    // started_at is stored as Date#toISOString(), so normalised instants compare as strings.
+    if (filter.since !== undefined) {
+      where.push('started_at >= @since');
+      params.since = isoInstant(filter.since, 'since');
+    }
+    if (filter.until !== undefined) {
+      where.push('started_at < @until');
+      params.until = isoInstant(filter.until, 'until');
     }
     params.limit = filter.limit !== undefined && filter.limit >= 0 ? Math.trunc(filter.limit) : -1;
     const sql =

@@ -219,6 +219,7 @@ export class Run implements Disposable {
     this.subs.forEach((s) => s.dispose());
     this.executor.dispose();
     this.session.dispose();
+    this.session.target.release?.();
     this.cast.output(this.decoder.decode());
     this.cast.dispose(); // synchronous: the file is complete before it is sealed
     const final = status ?? this.overallStatus();

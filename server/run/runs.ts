@@ -6,6 +6,7 @@ import type { Runbook } from '../runbook/model.ts';
 import { saveSnapshot } from '../record/snapshot.ts';
 import type { Catalog } from '../runbook/catalog.ts';
 import type { Target } from '../target/target.ts';
+import type { TargetKind } from '../target/registry.ts';
 import type { Logger } from '../log.ts';
 import type { RunStore } from '../record/store.ts';
 import type { AuditLog } from '../record/audit.ts';
@@ -32,8 +33,8 @@ export interface RunsDeps {
   audit: AuditLog;
   dataDir: string;
   log: Logger;
-  /** Target factories by id; `local` is always there. */
-  targets: Record<string, () => Target>;
+  /** The targets offered, by id. */
+  targets: Record<string, TargetKind>;
 }
 
 /** Who the audit names: the OS user running Stepwise unless STEPWISE_USER says otherwise. */
@@ -72,12 +73,19 @@ export class Runs implements Disposable {
     const vars = resolveVars(runbook, { ...resumed?.vars, ...req.vars });
     if (!vars.ok) return vars;
     const targetId = req.target ?? 'local';
-    const makeTarget = Object.prototype.hasOwnProperty.call(this.deps.targets, targetId) ? this.deps.targets[targetId] : undefined;
-    if (!makeTarget) return { ok: false, error: failure('UNKNOWN_TARGET', `no target ${JSON.stringify(targetId)}; known: ${Object.keys(this.deps.targets).join(', ')}`, 'target') };
+    const kind = Object.prototype.hasOwnProperty.call(this.deps.targets, targetId) ? this.deps.targets[targetId] : undefined;
+    if (!kind) return { ok: false, error: failure('UNKNOWN_TARGET', `no target ${JSON.stringify(targetId)}; known: ${Object.keys(this.deps.targets).join(', ')}`, 'target') };
+    let target: Target;
+    try {
+      target = await kind.create();
+    } catch (e) {
+      this.deps.log.error('target failed', { target: targetId, error: (e as Error).message });
+      return { ok: false, error: failure('TARGET_FAILED', `target ${targetId} could not be set up: ${(e as Error).message}`, 'target') };
+    }
     const started = await Run.start({
       runbook,
       vars: vars.vars,
-      target: makeTarget(),
+      target,
       user,
       options: req.options,
       store: this.deps.store,
@@ -88,6 +96,7 @@ export class Runs implements Disposable {
       rows: req.rows,
       ...(resumed ? { parentRunId: resumed.parent.id, restore: resumed.state } : {}),
     });
+    if (!started.ok) target.release?.();
     if (started.ok) {
       const run = started.value;
       if (resumed) run.resumedFrom = { runId: resumed.parent.id, stepId: resumed.fromStepId, notes: resumed.notes };

@@ -44,6 +44,8 @@ export interface Target {
   readSessionFile(dir: string, name: string): Buffer | undefined;
   removeSessionDir(dir: string): void;
   spawnShell(opts: SpawnOptions): PtyLike;
+  /** Called when the run using it ends: a target made for one run goes away here. */
+  release?(): void;
   /** Sends a signal to the foreground process group of the shell's terminal, if it can. */
   signalForeground(pty: PtyLike, signal: NodeJS.Signals): boolean;
 }

@@ -1,0 +1,43 @@
+// The script that turns a fresh network namespace into a disposable lab host. Pure: text.
+// It runs inside `ip netns exec <lab> unshare --mount --uts --propagation private`, so every
+// mount below is private to the lab and vanishes with it; the host's /etc, /var and devices
+// are never written.
+
+/** Host paths the guide writes: each becomes a copy-on-write overlay inside the lab. */
+export const OVERLAID = ['/etc', '/var', '/root', '/usr/local', '/opt'] as const;
+
+export interface LabInitPaths {
+  /** Host folder holding the overlays' upper and work dirs. */
+  stateDir: string;
+  /** Host folder with libvirt's connection drivers minus nodedev (see below). */
+  driversDir: string;
+  hostname: string;
+}
+
+export const LIBVIRT_DRIVERS = '/usr/lib/x86_64-linux-gnu/libvirt/connection-driver';
+
+export function labInitScript(p: LabInitPaths): string {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const overlays = OVERLAID.map((dir) => {
+    const key = dir.replace(/\//g, '_');
+    const up = `${p.stateDir}/${key}/upper`;
+    const work = `${p.stateDir}/${key}/work`;
+    return `mkdir -p ${q(up)} ${q(work)} && mount -t overlay overlay -o lowerdir=${dir},upperdir=${q(up)},workdir=${q(work)} ${dir}`;
+  });
+  return `set -eu
+${overlays.join('\n')}
+mount -t tmpfs -o mode=0755 lab-run /run
+mkdir -p /run/lock /var/lib/libvirt/images /var/log/libvirt
+hostname ${q(p.hostname)}
+# libvirt's node-device driver would list and could detach this machine's real PCI/USB
+# devices: the lab's libvirtd starts without it (nodedev-* answer "not supported").
+if [ -d ${LIBVIRT_DRIVERS} ]; then mount --bind ${q(p.driversDir)} ${LIBVIRT_DRIVERS}; fi
+if command -v libvirtd >/dev/null; then
+  virtlogd -d
+  libvirtd -d
+  for i in $(seq 1 100); do [ -S /run/libvirt/libvirt-sock ] && break; sleep 0.1; done
+fi
+echo STEPWISE-LAB-READY
+exec sleep infinity
+`;
+}
