@@ -1,7 +1,9 @@
 // The runbook overview's Start form: posts the run request as JSON and opens the new run;
 // a refused request shows its message next to the field it names (`vars.NAME`, `target`).
 import type { OverviewPageData } from '../server/http/pages.ts';
-import { postJson, type ApiError } from './api.ts';
+import type { PlanResponse } from '../server/http/api.ts';
+import type { PlannedBlock } from '../server/exec/plan.ts';
+import { getJson, postJson, type ApiError } from './api.ts';
 
 export function initOverview(data: OverviewPageData): void {
   const form = document.getElementById('start-form');
@@ -13,21 +15,25 @@ export function initOverview(data: OverviewPageData): void {
     if (input instanceof HTMLInputElement && input.dataset.var) showError(form, `vars.${input.dataset.var}`, '');
   });
 
+  const planButton = form.querySelector<HTMLButtonElement>('[data-action="plan"]');
+  planButton?.addEventListener('click', () => void showPlan(form, data, planButton));
+  document.querySelector('[data-action="close-plan"]')?.addEventListener('click', () => {
+    const plan = document.querySelector<HTMLElement>('[data-plan]');
+    if (plan) plan.hidden = true;
+    planButton?.focus();
+  });
+
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     clearErrors(form);
-    const vars: Record<string, string> = {};
-    for (const input of form.querySelectorAll<HTMLInputElement>('input[data-var]')) {
-      // An empty secret input keeps the runbook's default (it is never put in the page).
-      if (input.dataset.keepDefault === 'true' && input.value === '') continue;
-      vars[input.dataset.var!] = input.value;
-    }
+    const vars = formVars(form);
     const target = form.querySelector<HTMLSelectElement>('select[name="target"]')?.value;
     const training = form.querySelector<HTMLInputElement>('input[name="training"]')?.checked === true;
+    const converge = form.querySelector<HTMLInputElement>('input[name="converge"]')?.checked === true;
     button.disabled = true;
     button.textContent = 'Starting…';
     form.setAttribute('aria-busy', 'true');
-    const res = await postJson<{ id: string }>('/api/runs', { runbook: data.runbook, vars, target, training });
+    const res = await postJson<{ id: string }>('/api/runs', { runbook: data.runbook, vars, target, training, converge });
     if (res.ok) {
       location.assign(`/runs/${encodeURIComponent(res.value.id)}`);
       return;
@@ -37,6 +43,107 @@ export function initOverview(data: OverviewPageData): void {
     button.textContent = 'Start run';
     reportError(form, res.error);
   });
+}
+
+function formVars(form: HTMLFormElement): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const input of form.querySelectorAll<HTMLInputElement>('input[data-var]')) {
+    // An empty secret input keeps the runbook's default (it is never put in the page).
+    if (input.dataset.keepDefault === 'true' && input.value === '') continue;
+    vars[input.dataset.var!] = input.value;
+  }
+  return vars;
+}
+
+/** Asks the server what a run with these values would do, and shows it; nothing runs. */
+async function showPlan(form: HTMLFormElement, data: OverviewPageData, button: HTMLButtonElement): Promise<void> {
+  clearErrors(form);
+  const params = new URLSearchParams();
+  const target = form.querySelector<HTMLSelectElement>('select[name="target"]')?.value;
+  if (target) params.set('target', target);
+  const secrets = new Set(data.secrets);
+  for (const [name, value] of Object.entries(formVars(form))) {
+    // A secret stays out of the URL: the plan shows it masked whatever its value.
+    if (!secrets.has(name)) params.set(`vars.${name}`, value);
+  }
+  button.disabled = true;
+  button.textContent = 'Planning…';
+  const res = await getJson<PlanResponse>(`/api/runbooks/${encodeURIComponent(data.runbook)}/plan?${params}`);
+  button.disabled = false;
+  button.textContent = 'Plan';
+  if (!res.ok) {
+    reportError(form, res.error);
+    return;
+  }
+  renderPlan(res.value);
+}
+
+function renderPlan(plan: PlanResponse): void {
+  const section = document.querySelector<HTMLElement>('[data-plan]');
+  const list = section?.querySelector<HTMLElement>('[data-plan-steps]');
+  if (!section || !list) return;
+  const blocks = plan.steps.flatMap((s) => s.blocks);
+  const run = blocks.filter((b) => b.action === 'run');
+  const skipped = blocks.length - run.length;
+  const confirm = run.filter((b) => b.confirm).length;
+  const summary = section.querySelector<HTMLElement>('[data-plan-summary]');
+  if (summary) {
+    summary.textContent =
+      `On target ${plan.target.id} (${plan.target.platform}): ${plural(plan.steps.length, 'step')}, ${plural(run.length, 'block')} to run` +
+      (skipped ? `, ${skipped} skipped` : '') +
+      (confirm ? `, ${confirm} asking for confirmation` : '') +
+      '. Secret values are shown as ****.';
+  }
+  list.replaceChildren(
+    ...plan.steps.map((s, i) => {
+      const li = el('li', 'plan-step');
+      li.dataset.planStep = s.id;
+      const head = el('div', 'plan-step-head');
+      head.append(el('span', 'num', String(i + 1)), el('span', 'plan-step-title', s.title), el('code', 'plan-step-id', s.id));
+      li.append(head);
+      if (!s.blocks.length) li.append(el('p', 'meta plan-empty', 'Reading only: nothing to run.'));
+      for (const b of s.blocks) li.append(planBlock(b));
+      return li;
+    }),
+  );
+  section.hidden = false;
+  section.scrollIntoView({ block: 'start', behavior: 'smooth' });
+  section.focus({ preventScroll: true });
+}
+
+function planBlock(b: PlannedBlock): HTMLElement {
+  const box = el('div', `plan-block plan-${b.kind}`);
+  box.dataset.planBlock = b.id;
+  box.dataset.action = b.action;
+  const head = el('div', 'plan-block-head');
+  head.append(el('span', 'kind', b.kind === 'check' ? 'Check' : b.kind === 'file' ? 'File' : 'Command'), el('code', 'block-id', b.id));
+  if (b.action === 'skip') {
+    const tag = el('span', 'tag tag-skip', 'skipped');
+    tag.dataset.skip = '';
+    head.append(tag);
+  }
+  if (b.confirm && b.action === 'run') {
+    const tag = el('span', 'tag tag-danger', 'asks to confirm');
+    tag.dataset.confirm = '';
+    head.append(tag);
+  }
+  box.append(head);
+  if (b.reason) box.append(el('p', 'plan-reason', b.reason));
+  const pre = el('pre', 'code');
+  pre.append(el('code', '', b.text));
+  box.append(pre);
+  return box;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function reportError(form: HTMLFormElement, e: ApiError): void {

@@ -6,29 +6,28 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { serve, type RunningServer } from '../server/http/server.ts';
 import { createLogger } from '../server/log.ts';
+import { launchBrowser, terminalLines, text, WAIT, waitForTerminal, type TestBrowser } from './helpers/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/e2e');
 const TOKEN = 'e2e-token-' + Math.random().toString(36).slice(2);
-const WAIT = { timeout: 20_000 };
 const TEST = { timeout: 90_000 };
 
 let srv: RunningServer;
+let chromium: TestBrowser;
 let browser: Browser;
 let page: Page;
 let base: string;
 let dataDir: string;
-let profileDir: string;
 /** The run the walkthrough tests share (created in test 3). */
 let runId = '';
 
 before(async () => {
-  assert.ok(fs.existsSync(CHROMIUM), `these tests need Chromium at ${CHROMIUM}`);
+  chromium = await launchBrowser();
+  ({ browser, page } = chromium);
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-e2e-data-'));
-  profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-e2e-profile-'));
   srv = await serve({
     host: '127.0.0.1',
     port: 0,
@@ -38,24 +37,6 @@ before(async () => {
     log: createLogger(process.env.STEPWISE_TEST_LOG ?? 'silent'),
   });
   base = srv.url.replace(/\/$/, '');
-  browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--user-data-dir=${profileDir}`,
-    ],
-  });
-  page = await browser.newPage();
-  await page.setViewport({ width: 1400, height: 900 });
-  page.on('pageerror', (err) => console.error('page error:', err));
 });
 
 after(async () => {
@@ -68,38 +49,13 @@ after(async () => {
       assert.equal(srv.ctx.runs.size, 0, 'no live runs are left after DELETE');
     }
   } finally {
-    await browser?.close();
+    await chromium?.close();
     await srv?.close();
-    for (const d of [dataDir, profileDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
 
 // ---- helpers ----
-
-/** Waits until a line of the xterm buffer contains `text`. */
-async function waitForTerminal(p: Page, text: string): Promise<void> {
-  await p.waitForFunction(
-    (s: string) => {
-      const buf = window.__stepwise?.term.buffer.active;
-      if (!buf) return false;
-      for (let i = 0; i < buf.length; i++) if (buf.getLine(i)?.translateToString(true).includes(s)) return true;
-      return false;
-    },
-    WAIT,
-    text,
-  );
-}
-
-async function terminalLines(p: Page): Promise<string[]> {
-  return p.evaluate(() => {
-    const buf = window.__stepwise!.term.buffer.active;
-    const lines: string[] = [];
-    for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i)?.translateToString(true) ?? '');
-    return lines;
-  });
-}
-
-const text = (p: Page, selector: string) => p.$eval(selector, (el) => (el as HTMLElement).innerText.trim());
 
 /** Opens a step page of the shared run and waits for its terminal to be connected. */
 async function openStep(stepId: string): Promise<void> {

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     const line = output.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
     await page.waitForFunction(
       (want: string) => {
-        const buf = window.__stepwise?.term.buffer.active;
+        const buf = window.__stepwise?.term?.buffer.active;
         if (!buf) return false;
         for (let i = 0; i < buf.length; i++) if (buf.getLine(i)?.translateToString(true).includes(want)) return true;
         return false;

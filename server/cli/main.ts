@@ -6,6 +6,7 @@ import { listCommand } from './list.ts';
 import { runCommand } from './run.ts';
 import { reportCommand, runsCommand } from './report.ts';
 import { auditCommand } from './audit.ts';
+import { labCommand } from './lab.ts';
 
 const USAGE = `usage: stepwise <command> [options]
 
@@ -27,6 +28,8 @@ const USAGE = `usage: stepwise <command> [options]
   report <runId> [--format json|junit|md|cast] [--output FILE] [--data DIR] [--runbooks DIR]
                           a run's report (default json) or its raw recording
 
+  lab up [ID] | lab down [ID] | lab list
+                          a disposable lab host kept up between commands
   audit verify [RUNID...|--all] [--data DIR]
                           recompute the audit hash chains; exit 1 on any tampering
 
@@ -74,6 +77,10 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
         }
         const { var: vars, ...rest2 } = values;
         return await runCommand({ ...rest2, vars, runbook: positionals[0] }, out);
+      }
+      case 'lab': {
+        const { positionals } = parseArgs({ args: rest, allowPositionals: true });
+        return await labCommand({ action: positionals[0], id: positionals[1] }, out);
       }
       case 'audit': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { all: { type: 'boolean', default: false }, data: { type: 'string' } } });

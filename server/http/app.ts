@@ -66,11 +66,13 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use((_req, res, next) => {
+    // 'wasm-unsafe-eval' lets the report page's asciinema player compile its WebAssembly
+    // terminal emulator; it allows WebAssembly compilation only, not eval() or inline scripts.
     res.set({
       'X-Content-Type-Options': 'nosniff',
       'Referrer-Policy': 'no-referrer',
       'X-Frame-Options': 'DENY',
-      'Content-Security-Policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
+      'Content-Security-Policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
     });
     next();
   });

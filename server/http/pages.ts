@@ -10,12 +10,17 @@ import { isRunId } from '../record/ids.ts';
 import type { RunRecord, StoredBlockResult, StoredStepVerdict } from '../record/store.ts';
 import type { Block, Runbook, Step } from '../runbook/model.ts';
 import type { BlockStatus, StepStatus } from '../exec/result.ts';
-import { isDone, progressText, resultMeta, splitHint, VERDICT_TITLE } from '../../static/format.ts';
+import { formatDuration, isDone, progressText, resultMeta, splitHint, VERDICT_TITLE } from '../../static/format.ts';
+import { RUN_STATUSES, runFilter } from './api.ts';
+import { reportFor } from '../report/export.ts';
+import { RESUMABLE, reportHref, reportView } from './report-view.ts';
 
 /** How many runs the index lists. */
 const RECENT_RUNS = 25;
 /** How many earlier runs the overview lists for its runbook. */
 const RUNBOOK_RUNS = 8;
+/** How many runs the runs page lists (newest first). */
+const LIST_RUNS = 200;
 
 export interface Crumb {
   label: string;
@@ -25,6 +30,8 @@ export interface Crumb {
 /** What the step page's script gets (static/step-page.ts reads the same shape). */
 export interface StepPageData {
   runId: string;
+  /** The runbook's id (a resumed run names it). */
+  runbook: string;
   stepId: string;
   live: boolean;
   training: boolean;
@@ -36,6 +43,8 @@ export interface StepPageData {
 
 export interface OverviewPageData {
   runbook: string;
+  /** Variables whose values are secret: the plan does not send them (it masks them anyway). */
+  secrets: string[];
 }
 
 export function runbookHref(id: string): string {
@@ -84,7 +93,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     const e = ctx.catalog().get(req.params.id);
     if (!e) return notFound(res, 'Runbook not found', `There is no runbook with the id “${req.params.id}”.`);
     const rb = e.runbook;
-    const pageData: OverviewPageData = { runbook: e.id };
+    const pageData: OverviewPageData = { runbook: e.id, secrets: (rb?.vars ?? []).filter((v) => v.secret).map((v) => v.name) };
     res.type('html').send(
       views.render('overview', {
         title: rb?.title ?? e.id,
@@ -121,15 +130,79 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     );
   });
 
+  r.get('/runs', (req, res) => {
+    const q = req.query;
+    const str = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
+    const form = { runbook: str(q.runbook), user: str(q.user), target: str(q.target), status: str(q.status), from: str(q.from), to: str(q.to) };
+    const dateOk = (d: string) => d === '' || /^\d{4}-\d{2}-\d{2}$/.test(d);
+    const checked = dateOk(form.from) && dateOk(form.to)
+      ? runFilter({ runbook: form.runbook, user: form.user, target: form.target, status: form.status, since: form.from, until: form.to })
+      : ({ ok: false, error: { code: 'BAD_REQUEST', message: '', field: dateOk(form.from) ? 'until' : 'since' } } as const);
+    // The form names the dates from/to (the API: since/until).
+    const field = checked.ok ? '' : checked.error.field === 'since' ? 'from' : checked.error.field === 'until' ? 'to' : checked.error.field ?? '';
+    const filter = checked.ok
+      ? checked
+      : { ok: false as const, error: { field, message: field === 'from' || field === 'to' ? `“${field === 'from' ? 'From' : 'To'}” must be a date (YYYY-MM-DD).` : checked.error.message } };
+    const runs = filter.ok ? ctx.store.listRuns({ ...filter.filter, limit: LIST_RUNS + 1 }) : [];
+    const filtered = Object.values(form).some((v) => v !== '');
+    const catalog = ctx.catalog();
+    const runbookOptions = catalog.entries.map((e) => ({ id: e.id, title: e.runbook?.title ?? e.id, selected: e.id === form.runbook }));
+    if (form.runbook && !runbookOptions.some((o) => o.selected)) runbookOptions.push({ id: form.runbook, title: form.runbook, selected: true });
+    const targets = [...new Set([...ctx.targetIds, ...(form.target ? [form.target] : [])])].map((t) => ({ id: t, selected: t === form.target }));
+    res.status(filter.ok ? 200 : 400).type('html').send(
+      views.render('runs', {
+        title: 'Runs',
+        crumbs: [{ label: 'Runbooks', href: '/' }, { label: 'Runs' }] satisfies Crumb[],
+        form,
+        runbookOptions,
+        targets,
+        statuses: RUN_STATUSES.map((st) => ({ id: st, selected: st === form.status })),
+        error: filter.ok ? null : filter.error,
+        runs: runs.slice(0, LIST_RUNS).map((run) => runRow(ctx, run)),
+        truncated: runs.length > LIST_RUNS,
+        limit: LIST_RUNS,
+        count: Math.min(runs.length, LIST_RUNS),
+        filtered,
+      }),
+    );
+  });
+
   r.get('/runs/:id', (req, res) => {
     const found = findRun(ctx, req.params.id);
     if (!found) return notFound(res, 'Run not found', `There is no run with the id “${req.params.id}”.`);
     if (!found.runbook) return notFound(res, 'Runbook not available', runbookMissing(found.record));
-    const verdicts = verdictMap(ctx.store.stepVerdicts(found.record.id));
     const steps = found.runbook.steps;
     if (!steps.length) return notFound(res, 'Nothing to run', `Runbook “${found.runbook.title}” has no steps.`);
-    const next = steps.find((s) => !isDone(verdicts.get(s.id)?.status)) ?? steps[steps.length - 1]!;
+    // A resumed run starts at its resume step; steps its predecessors got through count as done.
+    const verdicts = chainVerdicts(ctx, found.record);
+    const resumeAt = ctx.runs.get(found.record.id)?.resumedFrom?.stepId;
+    const from = Math.max(0, resumeAt ? steps.findIndex((s) => s.id === resumeAt) : 0);
+    const next = steps.slice(from).find((s) => !isDone(verdicts.get(s.id))) ?? steps[steps.length - 1]!;
     res.redirect(303, stepHref(found.record.id, next.id));
+  });
+
+  r.get('/runs/:id/report', (req, res) => {
+    const found = findRun(ctx, req.params.id);
+    if (!found) return notFound(res, 'Run not found', `There is no run with the id “${req.params.id}”.`);
+    const { record, live } = found;
+    ctx.runs.get(record.id)?.cast.flush();
+    const built = reportFor(ctx.store, record.id, ctx.catalog());
+    if (!built.ok) return notFound(res, 'Run not found', built.error.message);
+    const resumed = ctx.runs.get(record.id)?.resumedFrom;
+    const view = reportView({ ctx, record, report: built.value, live, resumeNotes: resumed?.notes, resumedAt: resumed?.stepId });
+    const title = view.run.title;
+    res.type('html').send(
+      views.render('report', {
+        title: `Report · ${title}`,
+        crumbs: [
+          { label: 'Runbooks', href: '/' },
+          ...(view.run.runbookHref ? [{ label: title, href: view.run.runbookHref }] : []),
+          { label: 'Runs', href: '/runs' },
+          { label: `Run ${record.id}` },
+        ] satisfies Crumb[],
+        ...view,
+      }),
+    );
   });
 
   r.get('/runs/:id/steps/:stepId', (req, res) => {
@@ -170,6 +243,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     const next = index < steps.length - 1 ? steps[index + 1]! : undefined;
     const pageData: StepPageData = {
       runId: record.id,
+      runbook: runbook.id,
       stepId: step.id,
       live,
       training,
@@ -184,6 +258,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     };
 
     const changed = record.contentHash && runbook.contentHash !== record.contentHash;
+    const resumedFrom = ctx.runs.get(record.id)?.resumedFrom;
     res.type('html').send(
       views.render('step', {
         title: `${step.title} · ${runbook.title}`,
@@ -194,6 +269,17 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
         ] satisfies Crumb[],
         runId: record.id,
         runHref: `/runs/${encodeURIComponent(record.id)}`,
+        reportHref: reportHref(record.id),
+        converge: record.options.converge === true,
+        resumable: !live && RESUMABLE.has(record.status),
+        resumed: record.parentRunId
+          ? {
+              parentId: record.parentRunId,
+              parentHref: reportHref(record.parentRunId),
+              step: resumedFrom ? runbook.steps.find((s) => s.id === resumedFrom.stepId)?.title ?? resumedFrom.stepId : null,
+              notes: resumedFrom?.notes ?? [],
+            }
+          : null,
         runbookTitle: runbook.title,
         runbookHref: runbookHref(runbook.id),
         target: record.target,
@@ -244,6 +330,17 @@ function runbookMissing(record: RunRecord): string {
     : `Run ${record.id} is a bare terminal without a runbook.`;
 }
 
+/** Each step's latest verdict along a run and the runs it resumed (the nearest run wins). */
+function chainVerdicts(ctx: AppContext, record: RunRecord): Map<string, StepStatus> {
+  const out = new Map<string, StepStatus>();
+  const seen = new Set<string>();
+  for (let r: RunRecord | undefined = record; r && !seen.has(r.id); r = r.parentRunId ? ctx.store.getRun(r.parentRunId) : undefined) {
+    seen.add(r.id);
+    for (const v of ctx.store.stepVerdicts(r.id)) if (!out.has(v.stepId)) out.set(v.stepId, v.status);
+  }
+  return out;
+}
+
 function verdictMap(list: StoredStepVerdict[]): Map<string, StoredStepVerdict> {
   return new Map(list.map((v) => [v.stepId, v]));
 }
@@ -253,6 +350,10 @@ function runRow(ctx: AppContext, run: RunRecord) {
   return {
     id: run.id,
     href: `/runs/${encodeURIComponent(run.id)}`,
+    reportHref: reportHref(run.id),
+    duration: run.endedAt ? formatDuration(Math.max(0, Date.parse(run.endedAt) - Date.parse(run.startedAt))) : '',
+    resumed: run.parentRunId !== null,
+    converge: run.options.converge === true,
     runbook: run.runbookTitle ?? run.runbookId ?? 'Terminal',
     runbookHref: run.runbookId ? runbookHref(run.runbookId) : null,
     status: run.status,

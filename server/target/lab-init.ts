@@ -33,6 +33,10 @@ hostname ${q(p.hostname)}
 # devices: the lab's libvirtd starts without it (nodedev-* answer "not supported").
 if [ -d ${LIBVIRT_DRIVERS} ]; then mount --bind ${q(p.driversDir)} ${LIBVIRT_DRIVERS}; fi
 if command -v libvirtd >/dev/null; then
+  # No polkit in a lab: root on the local socket is enough. virsh on a terminal would still
+  # try polkit's tty agent and print a notice into every output, so hide the agent.
+  mkdir -p /etc/libvirt && printf 'auth_unix_ro = "none"\nauth_unix_rw = "none"\n' >> /etc/libvirt/libvirtd.conf
+  if [ -e /usr/bin/pkttyagent ]; then : > ${q(p.stateDir + '/no-agent')}; mount --bind ${q(p.stateDir + '/no-agent')} /usr/bin/pkttyagent; fi
   virtlogd -d
   libvirtd -d
   for i in $(seq 1 100); do [ -S /run/libvirt/libvirt-sock ] && break; sleep 0.1; done

@@ -1,0 +1,361 @@
+// The run report page's view model: the run's RunReport (server/report) shaped for
+// views/report.hbs, with the timeline's geometry, the drift of the runbook since the run and
+// what the page script needs (static/report-page.ts reads ReportPageData).
+// Every text goes through handlebars escaping; nothing here is HTML.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AppContext } from './context.ts';
+import type { RunReport, ReportExecution, ReportStepStatus } from '../report/model.ts';
+import { REPORT_FORMATS, type ReportFormat } from '../report/export.ts';
+import type { RunRecord, RunStatus } from '../record/store.ts';
+import { loadSnapshot } from '../record/snapshot.ts';
+import { sha256 } from '../record/chain.ts';
+import { parseRunbook } from '../runbook/parse.ts';
+import { runbookDrift } from '../runbook/drift.ts';
+import type { Runbook } from '../runbook/model.ts';
+import { formatDuration, resultMeta, splitHint } from '../../static/format.ts';
+
+/** What the report page's script gets. */
+export interface ReportPageData {
+  runId: string;
+  runbook: string | null;
+  /** The recording the player plays. */
+  castUrl: string;
+  /** Block executions that have a place in the recording: `label` is the marker's `stepId/blockId`. */
+  executions: Array<{ seq: number; label: string; castTime: number }>;
+}
+
+/** Verdicts after which a resumed run does not run a step again. */
+const DONE: ReadonlySet<string> = new Set(['passed', 'warning', 'skipped']);
+
+/** Statuses a run can be resumed from (a running one must be ended first). */
+export const RESUMABLE: ReadonlySet<RunStatus> = new Set(['failed', 'interrupted', 'ended']);
+
+const EXPORT_LABEL: Record<ReportFormat, { label: string; hint: string }> = {
+  json: { label: 'JSON', hint: 'Everything recorded, as data' },
+  junit: { label: 'JUnit', hint: 'One test case per step, for CI' },
+  md: { label: 'Markdown', hint: 'For a ticket or a wiki page' },
+  cast: { label: 'Recording', hint: 'asciicast v2: plays with asciinema play' },
+};
+
+const STATUS_TEXT: Record<ReportStepStatus, string> = {
+  passed: 'passed',
+  failed: 'failed',
+  warning: 'warning',
+  skipped: 'skipped',
+  'not-run': 'not run',
+};
+
+/** One line under the result badge: what the status means for this run. */
+function headline(report: RunReport, live: boolean): string {
+  if (live) return 'Live: the run’s shell session is open';
+  const n = report.steps.length;
+  const unverified = report.totals.notRun;
+  switch (report.run.status) {
+    case 'passed':
+      return `All ${n} step${n === 1 ? '' : 's'} verified`;
+    case 'failed': {
+      const first = report.steps.find((s) => s.status === 'failed');
+      return first ? `Failed at “${first.title ?? first.id}”` : 'Failed';
+    }
+    case 'interrupted':
+      return 'Interrupted: Stepwise stopped while the run was live';
+    case 'ended':
+      return unverified ? `Ended with ${unverified} step${unverified === 1 ? '' : 's'} not verified` : 'Ended';
+    case 'running':
+      return 'In progress';
+  }
+}
+
+/** "2025-11-27 03:31:07 UTC": to the second, for an audit. */
+export function formatInstant(iso: string | null): string {
+  if (!iso) return '—';
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})/.exec(iso);
+  return m ? `${m[1]} ${m[2]} UTC` : iso;
+}
+
+/** Seconds into a recording as "1:05.3" (or "0:00.4"). */
+export function formatCastTime(sec: number): string {
+  const s = Math.max(0, sec);
+  const m = Math.floor(s / 60);
+  const rest = s - m * 60;
+  return `${m}:${rest.toFixed(1).padStart(4, '0')}`;
+}
+
+export function reportHref(runId: string): string {
+  return `/runs/${encodeURIComponent(runId)}/report`;
+}
+
+export interface ReportViewInput {
+  ctx: AppContext;
+  record: RunRecord;
+  report: RunReport;
+  live: boolean;
+  /** Notes of a live resumed run (secrets to give again, ...). */
+  resumeNotes?: string[];
+  /** The step a live resumed run picked up at. */
+  resumedAt?: string;
+}
+
+export function reportView({ ctx, record, report, live, resumeNotes, resumedAt }: ReportViewInput) {
+  const run = report.run;
+  const runbookId = run.runbookId;
+  const hash = run.contentHash;
+  const training = run.options.training === true;
+  const converge = run.options.converge === true;
+  const status: RunStatus | 'live' = live ? 'live' : run.status;
+
+  // Verdicts of the runs this one resumed (nearest first), for steps it did not run itself.
+  const inherited = chainVerdicts(ctx, record);
+
+  const steps = report.steps.map((s, i) => {
+    const split = splitHint(s.reason ?? undefined);
+    const earlier = !s.executions.length && s.status === 'not-run' ? inherited.get(s.id) : undefined;
+    return {
+      number: i + 1,
+      id: s.id,
+      anchor: `step-${s.id}`,
+      title: s.title ?? s.id,
+      hasTitle: s.title !== null,
+      status: s.status,
+      statusText: STATUS_TEXT[s.status],
+      reason: split.reason,
+      hint: split.hint ?? '',
+      duration: s.executions.length ? formatDuration(s.durationMs) : '',
+      executionCount: s.executions.length,
+      executions: s.executions.map((e) => executionView(e)),
+      earlier: earlier
+        ? { status: earlier.status, done: DONE.has(earlier.status), runId: earlier.runId, href: reportHref(earlier.runId) }
+        : null,
+    };
+  });
+
+  const totals = (
+    [
+      ['passed', report.totals.passed],
+      ['warning', report.totals.warning],
+      ['failed', report.totals.failed],
+      ['skipped', report.totals.skipped],
+      ['not-run', report.totals.notRun],
+    ] as Array<[ReportStepStatus, number]>
+  )
+    .filter(([, n]) => n > 0)
+    .map(([s, n]) => ({ status: s, count: n, label: STATUS_TEXT[s] }));
+
+  const pageData: ReportPageData = {
+    runId: run.id,
+    runbook: runbookId,
+    castUrl: `/api/runs/${encodeURIComponent(run.id)}/recording.cast`,
+    executions: report.steps.flatMap((s) =>
+      s.executions.filter((e) => e.castTime !== null).map((e) => ({ seq: e.seq, label: `${s.id}/${e.id}`, castTime: e.castTime! })),
+    ),
+  };
+
+  return {
+    run: {
+      id: run.id,
+      title: run.runbookTitle ?? runbookId ?? 'Terminal session',
+      runbookId,
+      runbookHref: runbookId ? `/runbooks/${encodeURIComponent(runbookId)}` : null,
+      file: run.runbookFile,
+      versionShort: hash ? hash.slice(0, 12) : null,
+      versionFull: hash,
+      target: run.target,
+      targetPlatform: targetPlatform(run.options),
+      user: run.user,
+      started: formatInstant(run.startedAt),
+      startedAt: run.startedAt,
+      ended: run.endedAt ? formatInstant(run.endedAt) : live ? 'still running' : '—',
+      endedAt: run.endedAt,
+      duration: run.durationMs !== null ? formatDuration(run.durationMs) : live ? formatDuration(Date.now() - Date.parse(run.startedAt)) + ' so far' : '—',
+      status,
+      headline: headline(report, live),
+      live,
+      training,
+      converge,
+      parent: run.parentRunId ? { id: run.parentRunId, href: reportHref(run.parentRunId) } : null,
+      resumedAt: resumedAt ? (report.steps.find((s) => s.id === resumedAt)?.title ?? resumedAt) : null,
+      resumeNotes: resumeNotes ?? [],
+      resumedBy: resumedBy(ctx, record).map((id) => ({ id, href: reportHref(id) })),
+      vars: Object.entries(run.vars).map(([name, value]) => ({ name, value })),
+      openHref: `/runs/${encodeURIComponent(run.id)}`,
+    },
+    totals,
+    stepCount: report.steps.length,
+    executionCount: report.steps.reduce((n, s) => n + s.executions.length, 0),
+    timeline: timeline(report, live),
+    steps,
+    exports: REPORT_FORMATS.map((f) => ({
+      format: f,
+      label: EXPORT_LABEL[f].label,
+      hint: EXPORT_LABEL[f].hint,
+      href: `/api/runs/${encodeURIComponent(run.id)}/report.${f}`,
+    })),
+    drift: driftView(ctx, record, report),
+    commandsUnavailable: !report.runbookMatched && report.steps.some((s) => s.executions.some((e) => e.command === null)),
+    resumable: !live && !!runbookId && RESUMABLE.has(run.status),
+    pageData,
+  };
+}
+
+function executionView(e: ReportExecution) {
+  const split = splitHint(e.reason ?? undefined);
+  const bad = e.status === 'failed' || e.status === 'warning';
+  return {
+    seq: e.seq,
+    anchor: `exec-${e.seq}`,
+    id: e.id,
+    kind: e.kind,
+    kindLabel: e.kind === 'check' ? 'Check' : e.kind === 'file' ? 'File' : 'Command',
+    status: e.status,
+    attempt: e.attempt,
+    retryAttempt: e.retryAttempt ?? null,
+    showAttempt: e.attempt > 1 || e.retryAttempt !== undefined,
+    command: e.command,
+    file: e.file ?? null,
+    exitCode: e.exitCode,
+    exitText: e.end === 'skipped' ? 'not run' : e.exitCode === null ? '—' : String(e.exitCode),
+    exitBad: e.exitCode !== null && e.exitCode !== 0,
+    duration: e.end === 'skipped' ? '' : formatDuration(e.durationMs),
+    meta: resultMeta(e),
+    reason: split.reason,
+    reasonBad: bad,
+    hint: split.hint ?? '',
+    output: e.output,
+    started: formatInstant(e.startedAt),
+    startedAt: e.startedAt,
+    castTime: e.castTime,
+    castTimeText: e.castTime !== null ? formatCastTime(e.castTime) : null,
+    digest: e.outputDigest,
+  };
+}
+
+function targetPlatform(options: Record<string, unknown>): string | null {
+  const info = options.targetInfo as { platform?: unknown; host?: unknown } | undefined;
+  if (!info || typeof info !== 'object') return null;
+  const parts = [typeof info.platform === 'string' ? info.platform : '', typeof info.host === 'string' ? info.host : ''].filter(Boolean);
+  return parts.length ? parts.join(' · ') : null;
+}
+
+/**
+ * The timeline: one row per step, one segment per block execution placed at its start within
+ * the run and as wide as it took (at least a sliver, so a quick check is still visible).
+ */
+function timeline(report: RunReport, live: boolean) {
+  const start = Date.parse(report.run.startedAt);
+  const ends = report.steps.flatMap((s) => s.executions.map((e) => Date.parse(e.startedAt) + e.durationMs));
+  const endedAt = report.run.endedAt ? Date.parse(report.run.endedAt) : live ? Date.now() : Math.max(start, ...ends);
+  const span = Math.max(1, Math.max(endedAt, ...ends) - start);
+  const pct = (ms: number) => Math.min(100, Math.max(0, (ms / span) * 100));
+  const rows = report.steps.map((s, i) => ({
+    number: i + 1,
+    title: s.title ?? s.id,
+    anchor: `step-${s.id}`,
+    status: s.status,
+    statusText: STATUS_TEXT[s.status],
+    duration: s.executions.length ? formatDuration(s.durationMs) : '—',
+    segments: s.executions.map((e) => {
+      const left = pct(Date.parse(e.startedAt) - start);
+      const width = Math.max(0.6, pct(e.durationMs));
+      return {
+        seq: e.seq,
+        anchor: `exec-${e.seq}`,
+        status: e.status,
+        // Inline style is allowed by the CSP (style-src 'unsafe-inline'); numbers only.
+        style: `left:${Math.min(left, 100 - width).toFixed(3)}%;width:${width.toFixed(3)}%`,
+        title: `${e.id} · ${e.status} · ${e.end === 'skipped' ? 'not run' : formatDuration(e.durationMs)}`,
+      };
+    }),
+  }));
+  return { rows, total: formatDuration(span), hasExecutions: ends.length > 0 };
+}
+
+/** Runs that resumed this one (they run the same runbook and start after it). */
+function resumedBy(ctx: AppContext, record: RunRecord): string[] {
+  if (!record.runbookId) return [];
+  return ctx.store
+    .listRuns({ runbookId: record.runbookId, since: record.startedAt })
+    .filter((r) => r.parentRunId === record.id)
+    .map((r) => r.id)
+    .reverse();
+}
+
+interface InheritedVerdict {
+  status: string;
+  runId: string;
+}
+
+/** Latest verdict of each step along the chain of runs this one resumed (nearest wins). */
+function chainVerdicts(ctx: AppContext, record: RunRecord): Map<string, InheritedVerdict> {
+  const out = new Map<string, InheritedVerdict>();
+  const seen = new Set<string>([record.id]);
+  for (let id = record.parentRunId; id && !seen.has(id); ) {
+    seen.add(id);
+    const r = ctx.store.getRun(id);
+    if (!r) break;
+    for (const v of ctx.store.stepVerdicts(r.id)) if (!out.has(v.stepId)) out.set(v.stepId, { status: v.status, runId: r.id });
+    id = r.parentRunId;
+  }
+  return out;
+}
+
+export interface DriftView {
+  message: string;
+  currentHash: string | null;
+  steps: Array<{ stepId: string; title: string; change: string; changeText: string; lines: Array<{ kind: string; text: string }> }>;
+  note: string | null;
+}
+
+/**
+ * How the runbook file differs from the version the run used, for the steps the run went
+ * through: null when it does not (or the run had no runbook).
+ */
+export function driftView(ctx: AppContext, record: RunRecord, report: RunReport): DriftView | null {
+  if (!record.runbookId || !record.contentHash) return null;
+  const catalog = ctx.catalog();
+  const entry = catalog.get(record.runbookId);
+  if (!entry) {
+    return { message: `Runbook “${record.runbookId}” is no longer in the runbooks folder; this report shows the version the run used.`, currentHash: null, steps: [], note: null };
+  }
+  let currentSource: string | undefined;
+  try {
+    currentSource = fs.readFileSync(path.join(catalog.dir, entry.file), 'utf8');
+  } catch {
+    currentSource = undefined;
+  }
+  const currentHash = currentSource !== undefined ? sha256(currentSource) : entry.runbook?.contentHash ?? null;
+  if (currentHash === record.contentHash) return null;
+
+  const message = `This report shows the commands as they ran, from version ${record.contentHash.slice(0, 12)}; the file is now at version ${currentHash ? currentHash.slice(0, 12) : 'unknown'}.`;
+  const pinnedSource = loadSnapshot(ctx.dataDir, record.contentHash);
+  const pinned = pinnedSource !== undefined ? parseRunbook(pinnedSource, record.runbookFile ?? entry.file).runbook : undefined;
+  // Parse the text just read (the catalog may have read an older one a moment ago).
+  const current: Runbook | undefined = currentSource !== undefined ? parseRunbook(currentSource, entry.file).runbook : undefined;
+  if (pinnedSource === undefined || !pinned) return { message, currentHash, steps: [], note: 'The version this run used was not kept, so the differences cannot be shown.' };
+  if (currentSource === undefined || !current) return { message, currentHash, steps: [], note: 'The runbook file cannot be read or no longer parses, so the differences cannot be shown.' };
+
+  const ran = new Set(report.steps.filter((s) => s.executions.length > 0 || s.status !== 'not-run').map((s) => s.id));
+  const drift = runbookDrift(pinnedSource, pinned, currentSource, current, ran).filter((d) => d.change !== 'unchanged');
+  return {
+    message,
+    currentHash,
+    steps: drift.map((d) => ({
+      stepId: d.stepId,
+      title: d.title,
+      change: d.change,
+      changeText: d.change === 'removed' ? 'removed from the runbook' : d.change === 'added' ? 'added' : 'changed',
+      lines: d.diff ? diffLines(d.diff) : [],
+    })),
+    note: drift.length ? null : 'None of the steps this run went through changed: the differences are elsewhere in the file.',
+  };
+}
+
+/** A unified diff's lines from its `---` header on, each with its kind for styling. */
+function diffLines(diff: string): Array<{ kind: string; text: string }> {
+  const lines = diff.replace(/\n$/, '').split('\n');
+  const from = lines.findIndex((l) => l.startsWith('--- '));
+  return lines.slice(from < 0 ? 0 : from).map((text) => ({
+    text,
+    kind: text.startsWith('+++') || text.startsWith('---') ? 'meta' : text.startsWith('@@') ? 'hunk' : text.startsWith('+') ? 'add' : text.startsWith('-') ? 'del' : 'ctx',
+  }));
+}
