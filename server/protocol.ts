@@ -17,6 +17,8 @@ export type ServerMessage =
   | { type: 'block-finished'; runId: string; result: BlockResult; stepId: string }
   | { type: 'step-verdict'; runId: string; verdict: StepVerdict }
   | { type: 'session-ended'; runId: string; exitCode: number | null }
+  /** The terminal's screen as it is now (serialized): reset, then write it; live bytes follow. */
+  | { type: 'screen'; data: string }
   | { type: 'error'; code: string; message: string };
 
 /** Largest text frame the gateway accepts: control messages are tiny. */
@@ -124,6 +126,9 @@ export function parseServerMessage(text: string): ServerParseOutcome {
     case 'session-ended':
       if (!isStr(m.runId) || !(m.exitCode === null || typeof m.exitCode === 'number')) return bad('needs runId and exitCode');
       return { ok: true, message: { type: 'session-ended', runId: m.runId, exitCode: m.exitCode } };
+    case 'screen':
+      if (!isStr(m.data)) return bad('needs data');
+      return { ok: true, message: { type: 'screen', data: m.data } };
     case 'error':
       if (!isStr(m.code) || !isStr(m.message)) return bad('needs code and message');
       return { ok: true, message: { type: 'error', code: m.code, message: m.message } };

@@ -1,5 +1,6 @@
 // The JSON API from the page: cookie-authenticated, and every state-changing request is
-// JSON (the server refuses cookie-authenticated requests of any other type).
+// JSON and carries the page's CSRF token (the server refuses cookie-authenticated requests
+// of any other type, or without the token).
 
 export interface ApiError {
   code: string;
@@ -9,13 +10,23 @@ export interface ApiError {
 
 export type ApiResult<T> = { ok: true; status: number; value: T } | { ok: false; status: number; error: ApiError };
 
+/** The session's CSRF token (the layout's <meta name="csrf-token">): sent with every change. */
+function csrfToken(): string | undefined {
+  return document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')?.content || undefined;
+}
+
 async function request<T>(method: string, url: string, body?: unknown): Promise<ApiResult<T>> {
   let res: Response;
+  const csrf = method !== 'GET' ? csrfToken() : undefined;
   try {
     res = await fetch(url, {
       method,
       credentials: 'same-origin',
-      headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      headers: {
+        Accept: 'application/json',
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        ...(csrf ? { 'X-CSRF-Token': csrf } : {}),
+      },
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
   } catch {

@@ -51,24 +51,3 @@ export function castOutput(cast: string): string {
  * showing a few characters twice.
  */
 export const MIN_OVERLAP = 16;
-
-/**
- * How much of `live` (output received since the websocket subscribed) the recording already
- * ends with. The socket subscribes before the recording is fetched, so the stream's bytes
- * between the two are in both: the recording is a prefix of the stream and the live bytes
- * a suffix, overlapping by what this returns (the longest such overlap of at least
- * MIN_OVERLAP characters, else 0). Pure.
- */
-export function overlapLength(recorded: string, live: string): number {
-  const max = Math.min(recorded.length, live.length);
-  if (max < MIN_OVERLAP) return 0;
-  const probe = live.slice(0, MIN_OVERLAP);
-  // Every place the probe occurs near the end of the recording, longest overlap first
-  // (bounded: pathological near-periodic output just shows a little twice).
-  let candidates = 0;
-  for (let i = recorded.indexOf(probe, recorded.length - max); i >= 0 && candidates++ < 256; i = recorded.indexOf(probe, i + 1)) {
-    const k = recorded.length - i;
-    if (recorded.endsWith(live.slice(0, k))) return k;
-  }
-  return 0;
-}

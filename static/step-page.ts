@@ -137,6 +137,7 @@ export class StepPage {
   private onMessage(m: ServerMessage): void {
     switch (m.type) {
       case 'hello':
+      case 'screen': // the terminal pane draws it
         break;
       case 'block-started':
         if (m.stepId === this.data.stepId) this.setBlockStatus(m.blockId, 'running');

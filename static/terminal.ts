@@ -6,7 +6,7 @@
 import { Terminal, type ITheme } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import { parseServerMessage, type ClientMessage, type ServerMessage } from '../server/protocol.ts';
-import { fetchRecordedOutput, overlapLength } from './replay.ts';
+import { fetchRecordedOutput } from './replay.ts';
 import { getJson } from './api.ts';
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline' | 'ended';
@@ -61,8 +61,6 @@ export class RunTerminal {
   private inFlight = 0;
   /** Connection generation: callbacks of an old socket's writes must not ack on a new one. */
   private gen = 0;
-  /** Live bytes held back while the recording is replayed in front of them. */
-  private held: Uint8Array[] | null = null;
   private attempts = 0;
 
   constructor(private readonly o: RunTerminalOptions) {
@@ -90,7 +88,7 @@ export class RunTerminal {
     this.term.onResize(({ cols, rows }) => this.send({ type: 'resize', cols, rows }));
     this.state = o.live ? 'connecting' : 'ended';
     if (o.live) {
-      this.connect(true);
+      this.connect();
     } else {
       void this.replay().then(() => this.term.write('\r\n\x1b[2m[session ended]\x1b[0m\r\n'));
     }
@@ -116,7 +114,7 @@ export class RunTerminal {
     this.term.write('\r\n\x1b[2m[session ended]\x1b[0m\r\n');
   }
 
-  private connect(replay: boolean): void {
+  private connect(): void {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const ws = new WebSocket(`${proto}//${location.host}/ws/runs/${encodeURIComponent(this.o.runId)}`);
     ws.binaryType = 'arraybuffer';
@@ -124,15 +122,10 @@ export class RunTerminal {
     this.gen++;
     this.consumed = 0;
     this.ackEvery = DEFAULT_ACK_EVERY;
-    if (replay) this.held = [];
-    ws.onopen = async () => {
+    ws.onopen = () => {
       if (this.ws !== ws) return;
       this.attempts = 0;
-      // Also makes bash redraw its prompt, which was drawn before anyone was watching.
       this.send({ type: 'resize', cols: this.term.cols, rows: this.term.rows });
-      if (replay) await this.replay();
-      // Live once the terminal shows everything so far.
-      if (this.ws === ws && this.state !== 'ended') this.setState('live');
     };
     ws.onmessage = (ev: MessageEvent) => {
       if (this.ws !== ws) return;
@@ -142,7 +135,6 @@ export class RunTerminal {
     ws.onclose = () => {
       if (this.ws !== ws) return;
       this.ws = undefined;
-      this.releaseHeld();
       if (this.state !== 'ended') void this.lost();
     };
   }
@@ -163,9 +155,8 @@ export class RunTerminal {
     }
     setTimeout(() => {
       if (this.state === 'ended') return;
-      // Output produced while disconnected is in the recording: start over from it.
-      this.term.reset();
-      this.connect(true);
+      // The server sends its screen on connect: output made while away is on it.
+      this.connect();
     }, delay);
   }
 
@@ -177,13 +168,18 @@ export class RunTerminal {
     }
     const m = parsed.message;
     if (m.type === 'hello') this.ackEvery = m.flow.ackEvery;
+    if (m.type === 'screen') {
+      // The screen as it is now; live bytes follow. Live once it shows everything so far.
+      this.term.reset();
+      this.write(m.data, 0);
+      if (this.state !== 'ended') this.setState('live');
+    }
     this.o.onMessage?.(m);
     if (m.type === 'session-ended') this.markEnded();
   }
 
   private onBytes(bytes: Uint8Array): void {
-    if (this.held) this.held.push(bytes);
-    else this.write(bytes, bytes.byteLength);
+    this.write(bytes, bytes.byteLength);
   }
 
   /** Writes to xterm; `counted` socket bytes are acked once xterm has parsed `data`. */
@@ -201,33 +197,10 @@ export class RunTerminal {
     });
   }
 
-  /** Puts the recording in front of the live stream (a reload keeps the terminal's history). */
+  /** An ended run's terminal: its recording, read-only. */
   private async replay(): Promise<void> {
     const recorded = await fetchRecordedOutput(this.o.runId);
     if (recorded) this.write(recorded, 0);
-    this.releaseHeld(recorded);
-  }
-
-  /** Writes the live bytes held during the replay, minus what the recording already showed. */
-  private releaseHeld(recorded = ''): void {
-    const held = this.held;
-    this.held = null;
-    if (!held?.length) return;
-    let bytes = 0;
-    for (const b of held) bytes += b.byteLength;
-    const all = new Uint8Array(bytes);
-    let at = 0;
-    for (const b of held) {
-      all.set(b, at);
-      at += b.byteLength;
-    }
-    const text = new TextDecoder().decode(all);
-    const skip = overlapLength(recorded, text);
-    // The overlap is text the recording decoded, so it re-encodes to the same bytes; the rest
-    // stays raw bytes (a frame may end inside a UTF-8 sequence that the next one completes).
-    const skipBytes = skip ? this.encoder.encode(text.slice(0, skip)).byteLength : 0;
-    // Every received byte is acked, shown or not: the server counts what it sent.
-    this.write(all.subarray(skipBytes), bytes);
   }
 
   private send(m: ClientMessage): boolean {

@@ -7,6 +7,7 @@ import { runCommand } from './run.ts';
 import { reportCommand, runsCommand } from './report.ts';
 import { auditCommand } from './audit.ts';
 import { labCommand } from './lab.ts';
+import { tokenCommand } from './token.ts';
 
 const USAGE = `usage: stepwise <command> [options]
 
@@ -32,6 +33,9 @@ const USAGE = `usage: stepwise <command> [options]
                           a disposable lab host kept up between commands
   audit verify [RUNID...|--all] [--data DIR]
                           recompute the audit hash chains; exit 1 on any tampering
+  token create --user NAME --role viewer|operator|admin [--data DIR]
+  token list [--data DIR] | token revoke ID [--data DIR]
+                          API tokens for users: create prints the new token once
 
 environment: STEPWISE_TOKEN, STEPWISE_RUNBOOKS, STEPWISE_DATA, HOST, PORT`;
 
@@ -85,6 +89,14 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
       case 'audit': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { all: { type: 'boolean', default: false }, data: { type: 'string' } } });
         return auditCommand({ action: positionals[0], runs: positionals.slice(1), all: values.all, data: values.data }, out);
+      }
+      case 'token': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { user: { type: 'string' }, role: { type: 'string' }, data: { type: 'string' } },
+        });
+        return tokenCommand({ action: positionals[0], args: positionals.slice(1), ...values }, out);
       }
       case 'runs': {
         const { values } = parseArgs({

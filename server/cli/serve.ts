@@ -9,9 +9,15 @@ export async function serveCommand(o: { host?: string; port?: string; runbooks?:
     out(`stepwise serve: --port ${JSON.stringify(portText)} is not a port number`);
     return 2;
   }
+  const grace = process.env.STEPWISE_GRACE_SECONDS;
+  if (grace !== undefined && !/^\d{1,7}$/.test(grace)) {
+    out(`stepwise serve: STEPWISE_GRACE_SECONDS=${JSON.stringify(grace)} is not a number of seconds`);
+    return 2;
+  }
   let srv;
   try {
-    srv = await serve({ host, port: Number(portText), token: process.env.STEPWISE_TOKEN || undefined, runbooksDir: runbooksDir(o.runbooks), dataDir: dataDir(o.data) });
+    srv = await serve({ host, port: Number(portText), token: process.env.STEPWISE_TOKEN || undefined,
+      ...(grace !== undefined ? { graceSeconds: Number(grace) } : {}), runbooksDir: runbooksDir(o.runbooks), dataDir: dataDir(o.data) });
   } catch (e) {
     out(`stepwise serve: ${(e as Error).message}`);
     return 2;

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import express, { type Request, type Response, type Router } from 'express';
 import type { AppContext } from './context.ts';
 import { failure, type Code, type Failure } from '../errors.ts';
-import { defaultUser } from '../run/runs.ts';
+import type { Principal } from '../record/users.ts';
 import { isRunId } from '../record/ids.ts';
 import { exportRun, isReportFormat, REPORT_FORMATS } from '../report/export.ts';
 import type { RunFilter, RunStatus } from '../record/store.ts';
@@ -27,6 +27,13 @@ const STATUS: Partial<Record<Code, number>> = {
   RECORDING_FAILED: 500,
   PAYLOAD_TOO_LARGE: 413,
 };
+
+/** Who made the request (the auth middleware's principal): what runs and the audit record. */
+function userOf(res: Response): string {
+  const p = res.locals.principal as Principal | undefined;
+  if (!p) throw new Error('no principal on an authenticated route');
+  return p.user;
+}
 
 export function sendFailure(res: Response, f: Failure): void {
   res.status(STATUS[f.code] ?? 400).json({ error: f });
@@ -165,7 +172,7 @@ export function apiRouter(ctx: AppContext): Router {
         options: { training, ...(converge ? { converge } : {}) },
         ...(body.resume !== undefined ? { resume: body.resume as string } : {}),
       },
-      defaultUser(),
+      userOf(res),
     );
     if (!created.ok) return sendFailure(res, created.error);
     const run = created.value;
@@ -204,7 +211,7 @@ export function apiRouter(ctx: AppContext): Router {
     const run = isRunId(req.params.id) ? ctx.store.getRun(req.params.id) : undefined;
     if (!run?.castPath || !fs.existsSync(run.castPath)) return sendFailure(res, failure('NOT_FOUND', `no recording for run ${JSON.stringify(req.params.id)}`));
     ctx.runs.get(run.id)?.cast.flush();
-    ctx.audit.append(run.id, 'recording-viewed', { by: defaultUser(), format: 'cast' });
+    ctx.audit.append(run.id, 'recording-viewed', { by: userOf(res), format: 'cast' });
     res.type('application/x-asciicast');
     fs.createReadStream(run.castPath).pipe(res);
   });
@@ -216,7 +223,7 @@ export function apiRouter(ctx: AppContext): Router {
     ctx.runs.get(id)?.cast.flush(); // a live run: buffered recording onto disk first
     const out = exportRun(ctx.store, id, format, ctx.catalog());
     if (!out.ok) return sendFailure(res, out.error);
-    ctx.audit.append(id, 'recording-viewed', { by: defaultUser(), format });
+    ctx.audit.append(id, 'recording-viewed', { by: userOf(res), format });
     res.set('content-type', out.contentType).attachment(out.filename).send(out.body);
   });
 
@@ -230,7 +237,7 @@ export function apiRouter(ctx: AppContext): Router {
   r.post('/runs/:id/steps/:stepId/execute', async (req, res) => {
     const run = ctx.runs.get(req.params.id);
     if (!run) return sendFailure(res, liveRunMissing(ctx, req.params.id));
-    const out = await run.executeStep(req.params.stepId, { confirmed: req.body?.confirm === true });
+    const out = await run.executeStep(req.params.stepId, { confirmed: req.body?.confirm === true, by: userOf(res) });
     if (!out.ok) return sendFailure(res, out.error);
     res.json(out.value);
   });
@@ -238,7 +245,7 @@ export function apiRouter(ctx: AppContext): Router {
   r.post('/runs/:id/blocks/:blockId/execute', async (req, res) => {
     const run = ctx.runs.get(req.params.id);
     if (!run) return sendFailure(res, liveRunMissing(ctx, req.params.id));
-    const out = await run.executeBlock(req.params.blockId, { confirmed: req.body?.confirm === true });
+    const out = await run.executeBlock(req.params.blockId, { confirmed: req.body?.confirm === true, by: userOf(res) });
     if (!out.ok) return sendFailure(res, out.error);
     res.json(out.value);
   });

@@ -8,7 +8,10 @@ import { pagesRouter } from './pages.ts';
 import { Gateway } from './gateway.ts';
 import { Views } from './render.ts';
 import { buildBundle } from './bundle.ts';
-import { authCookie, credentialOf, generateToken, originAllowed, tokenMatches } from './auth.ts';
+import { Auth, authCookie, clearAuthCookie, CSRF_HEADER, generateToken, localPath, originAllowed, roleForMethod, SAFE_METHODS } from './auth.ts';
+import { tokensRouter } from './tokens.ts';
+import { Users, roleAtLeast } from '../record/users.ts';
+import { defaultUser } from '../run/runs.ts';
 import { failure } from '../errors.ts';
 import { loadCatalog } from '../runbook/catalog.ts';
 import { RunStore } from '../record/store.ts';
@@ -23,7 +26,11 @@ export interface AppOptions {
   dataDir: string;
   /** Generated when absent. */
   token?: string;
+  /** The startup token's user name; default STEPWISE_USER or the OS user. */
+  adminUser?: string;
   log?: Logger;
+  /** How long a run nobody watches or uses keeps its session (default 10 min). */
+  graceSeconds?: number;
   targets?: Record<string, TargetKind>;
 }
 
@@ -34,6 +41,8 @@ export interface StepwiseApp {
   dispose(): void;
 }
 
+// A reload or a dropped connection has this long to come back to a running session.
+const DEFAULT_GRACE_SECONDS = 600;
 // Control requests are small; a runbook's variables fit easily.
 const JSON_LIMIT = '64kb';
 
@@ -47,8 +56,13 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   const targets = opts.targets ?? targetKinds();
   const audit = new AuditLog(store, opts.dataDir);
   const runs = new Runs({ catalog, store, audit, dataDir: opts.dataDir, log, targets });
+  const token = opts.token ?? generateToken();
+  const users = new Users(store.database);
+  const auth = new Auth({ token, adminUser: opts.adminUser ?? defaultUser(), users });
   const ctx: AppContext = {
-    token: opts.token ?? generateToken(),
+    token,
+    auth,
+    users,
     catalog,
     store,
     audit,
@@ -58,6 +72,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
     targetIds: Object.keys(targets),
     targets,
   };
+  runs.reapIdle((opts.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000);
   const views = new Views();
   const bundle = await buildBundle();
   const gateway = new Gateway(ctx);
@@ -87,7 +102,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   });
   app.use('/static', express.static(path.resolve(import.meta.dirname, '../../static'), { index: false }));
   app.use(authenticate(ctx, views));
-  app.use('/api', express.json({ limit: JSON_LIMIT, strict: true }), apiRouter(ctx));
+  app.use('/api', express.json({ limit: JSON_LIMIT, strict: true }), tokensRouter(ctx), apiRouter(ctx));
   app.use(pagesRouter(ctx, views));
   app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
     if (err.type === 'entity.too.large') return sendFailure(res, failure('PAYLOAD_TOO_LARGE', `request body over ${JSON_LIMIT}`));
@@ -109,31 +124,48 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
 }
 
 /**
- * Every route below this needs the token: a bearer header, the cookie, or `?token=` once
- * (which sets the cookie and redirects to the same URL without it). A cookie alone does not
- * authorise a state-changing request from another origin or a plain form post.
+ * Every route below this needs a token: a bearer header, the cookie, or `?token=` once
+ * (which sets the cookie and redirects to the same URL without it). It resolves the request's
+ * Principal (res.locals.principal) and enforces, in order:
+ * - a cookie session's state-changing request must come from this origin, be JSON and carry
+ *   the session's CSRF token (X-CSRF-Token, from the page's <meta name="csrf-token">);
+ * - reading (GET/HEAD) is for every role, changing anything (POST/DELETE/…) needs operator;
+ *   the token routes check admin themselves.
+ * Pages get res.locals.csrfToken to embed.
  */
 function authenticate(ctx: AppContext, views: Views) {
   return (req: Request, res: Response, next: NextFunction) => {
     const url = new URL(req.originalUrl, 'http://localhost');
-    const cred = credentialOf(req, url);
     const isApi = url.pathname.startsWith('/api/');
-    if (!tokenMatches(cred?.token, ctx.token)) {
+    const found = ctx.auth.authenticate(req, url);
+    if (!found) {
+      // A cookie that no longer signs in (revoked, or an earlier server's token) is dropped.
+      if (req.headers.cookie?.includes('stepwise_token=')) res.append('Set-Cookie', clearAuthCookie());
       if (isApi) return sendFailure(res, failure('UNAUTHORIZED', 'a valid token is required (Authorization: Bearer <token>)'));
-      return res.status(401).type('html').send(views.render('login', { wrong: cred !== undefined, next: url.pathname }));
+      const given = !!req.headers.authorization || url.searchParams.has('token') || !!req.headers.cookie?.includes('stepwise_token=');
+      return res.status(401).type('html').send(views.render('login', { wrong: given, next: localPath(url.pathname) }));
     }
-    if (cred!.via === 'query') {
-      res.set('Set-Cookie', authCookie(ctx.token));
-      if (req.method === 'GET' && !isApi) {
-        url.searchParams.delete('token');
-        return res.redirect(303, url.pathname + url.search);
-      }
+    const { principal, via } = found;
+    res.locals.principal = principal;
+    if (via === 'query') res.append('Set-Cookie', authCookie(found.token));
+    if (url.searchParams.has('token') && req.method === 'GET' && !isApi) {
+      // Keep the token out of the address bar and history.
+      url.searchParams.delete('token');
+      return res.redirect(303, localPath(url.pathname) + url.search);
     }
-    const changes = !['GET', 'HEAD', 'OPTIONS'].includes(req.method);
-    if (changes && cred!.via === 'cookie') {
+    const changes = !SAFE_METHODS.has(req.method);
+    if (changes && via === 'cookie') {
       if (!originAllowed(req)) return sendFailure(res, failure('FORBIDDEN', 'cross-origin request refused'));
       if (!req.is('application/json')) return sendFailure(res, failure('FORBIDDEN', 'state-changing requests must be JSON'));
+      if (!ctx.auth.csrfValid(principal, req.headers[CSRF_HEADER])) {
+        return sendFailure(res, failure('FORBIDDEN', 'missing or wrong CSRF token (X-CSRF-Token); reload the page'));
+      }
     }
+    const needed = roleForMethod(req.method);
+    if (!roleAtLeast(principal.role, needed)) {
+      return sendFailure(res, failure('FORBIDDEN', `${principal.user} has the ${principal.role} role: this needs ${needed}`));
+    }
+    res.locals.csrfToken = ctx.auth.csrfToken(principal);
     next();
   };
 }

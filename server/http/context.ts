@@ -5,9 +5,16 @@ import type { AuditLog } from '../record/audit.ts';
 import type { Logger } from '../log.ts';
 import type { Runs } from '../run/runs.ts';
 import type { TargetKind } from '../target/registry.ts';
+import type { Auth } from './auth.ts';
+import type { Users } from '../record/users.ts';
 
 export interface AppContext {
+  /** The startup token (the built-in admin's). */
   token: string;
+  /** Who a request is: `auth.principalOf(req, url)` for HTTP and websocket upgrades alike. */
+  auth: Auth;
+  /** Issued tokens and their users. */
+  users: Users;
   catalog: () => Catalog;
   store: RunStore;
   audit: AuditLog;

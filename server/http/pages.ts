@@ -59,7 +59,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
   const r = express.Router();
 
   const notFound = (res: Response, heading: string, message: string) =>
-    res.status(404).type('html').send(views.render('not-found', { title: heading, heading, message }));
+    res.status(404).type('html').send(views.render('not-found', { title: heading, heading, message }, res.locals));
 
   r.get('/', (_req, res) => {
     const catalog = ctx.catalog();
@@ -85,7 +85,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
         okCount: runbooks.filter((x) => x.ok).length,
         brokenCount: runbooks.filter((x) => !x.ok).length,
         runs,
-      }),
+      }, res.locals),
     );
   });
 
@@ -126,7 +126,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
         warnings: e.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic),
         runs: ctx.store.listRuns({ runbookId: e.id, limit: RUNBOOK_RUNS }).map((run) => runRow(ctx, run)),
         pageData,
-      }),
+      }, res.locals),
     );
   });
 
@@ -163,7 +163,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
         limit: LIST_RUNS,
         count: Math.min(runs.length, LIST_RUNS),
         filtered,
-      }),
+      }, res.locals),
     );
   });
 
@@ -201,7 +201,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
           { label: `Run ${record.id}` },
         ] satisfies Crumb[],
         ...view,
-      }),
+      }, res.locals),
     );
   });
 
@@ -300,7 +300,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
         nextLocked: training && executable && !isDone(verdictStatus),
         notice: changed ? 'The runbook file has changed since this run started; the run uses the version it started with.' : null,
         pageData,
-      }),
+      }, res.locals),
     );
   });
 

@@ -37,12 +37,17 @@ export class Views {
     return this.hb;
   }
 
-  render(name: string, data: Record<string, unknown>): string {
+  /**
+   * `locals` are the request's (res.locals): the layout reads `@csrfToken` from them for its
+   * <meta name="csrf-token">, which the page script sends back as X-CSRF-Token.
+   */
+  render(name: string, data: Record<string, unknown>, locals?: { csrfToken?: unknown }): string {
     let t = this.reload ? undefined : this.cache.get(name);
     if (!t) {
       t = this.hb.compile(fs.readFileSync(path.join(this.dir, `${name}.hbs`), 'utf8'), { strict: false });
       this.cache.set(name, t);
     }
-    return t(data);
+    const csrfToken = typeof locals?.csrfToken === 'string' ? locals.csrfToken : undefined;
+    return t(data, csrfToken ? { data: { csrfToken } } : undefined);
   }
 }

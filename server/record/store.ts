@@ -188,6 +188,23 @@ const MIGRATIONS: string[] = [
   ALTER TABLE runs ADD COLUMN state_json TEXT NULL;
   ALTER TABLE block_results ADD COLUMN attempt INTEGER NULL;
   `,
+  // Users and their API tokens (server/record/users.ts): only a sha256 of each token is kept.
+  `
+  CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE tokens (
+    id TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES users(name),
+    role TEXT NOT NULL CHECK (role IN ('viewer','operator','admin')),
+    digest BLOB NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT NULL,
+    revoked_at TEXT NULL
+  );
+  CREATE INDEX tokens_user ON tokens(user);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -302,6 +319,11 @@ export class RunStore {
   close(): void {
     this.cache.clear();
     if (this.db.open) this.db.close();
+  }
+
+  /** The open connection, for record modules that keep their own tables here (users.ts). */
+  get database(): Database.Database {
+    return this.db;
   }
 
   get schemaVersion(): number {

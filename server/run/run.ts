@@ -15,6 +15,7 @@ import { maskText } from '../terminal/mask.ts';
 import type { ShellState } from '../exec/state.ts';
 import { newRunId } from '../record/ids.ts';
 import { TerminalSession, type Disposable } from '../terminal/session.ts';
+import { ScreenMirror } from '../terminal/screen.ts';
 import { Executor } from '../exec/executor.ts';
 import { judgeStep } from '../exec/verifier.ts';
 import { failure, type Failure } from '../errors.ts';
@@ -63,6 +64,11 @@ export class Run implements Disposable {
   private readonly subs: Disposable[] = [];
   private readonly decoder = new TextDecoder('utf-8');
   private executing = 0;
+  /** The server's copy of the screen, for clients that (re)connect. */
+  readonly screen: ScreenMirror;
+  /** Websocket clients attached now, and when anyone last did anything with this run. */
+  clients = 0;
+  lastActivity = Date.now();
   /** Why the run was stopped by Stepwise itself, if it was. */
   stopReason?: string;
   /** Set when this run resumes another: where it picks up. */
@@ -81,7 +87,26 @@ export class Run implements Disposable {
     readonly options: RunOptions,
     readonly user: string,
     private readonly secrets: readonly string[],
-  ) {}
+  ) {
+    this.screen = new ScreenMirror(session.cols, session.rows, (over) => (over ? session.pause('screen') : session.resume('screen')));
+  }
+
+  /** Resizes the terminal, its recording and the server's screen together. */
+  resize(cols: number, rows: number): void {
+    if (this.ended) return;
+    this.session.resize(cols, rows);
+    this.cast.resize(cols, rows);
+    this.screen.resize(cols, rows);
+  }
+
+  touch(): void {
+    this.lastActivity = Date.now();
+  }
+
+  /** A block is running (from the API, the CLI or typed in the terminal). */
+  get busy(): boolean {
+    return this.executing > 0 || this.session.state === 'busy';
+  }
 
   static async start(o: StartRun): Promise<Outcome<Run>> {
     const id = newRunId();
@@ -170,12 +195,14 @@ export class Run implements Disposable {
     return this.store.getRun(this.id)!;
   }
 
-  async executeBlock(blockId: string, opts: { confirmed?: boolean } = {}): Promise<Outcome<ExecutionReport>> {
+  /** `by`: who asked (their confirmation is recorded under that name); default the run's user. */
+  async executeBlock(blockId: string, opts: { confirmed?: boolean; by?: string } = {}): Promise<Outcome<ExecutionReport>> {
+    this.touch();
     const block = this.runbook?.blocks[blockId];
     if (!block || block.kind === 'display') return { ok: false, error: failure('NOT_FOUND', `runbook has no executable block ${blockId}`, 'blockId') };
     const pre = this.precondition([block], opts.confirmed);
     if (pre) return { ok: false, error: pre };
-    this.recordConfirmation([block]);
+    this.recordConfirmation([block], opts.by);
     this.executing++;
     try {
       const result = await this.executor.runBlock(block);
@@ -194,13 +221,14 @@ export class Run implements Disposable {
     }
   }
 
-  async executeStep(stepId: string, opts: { confirmed?: boolean; converge?: boolean } = {}): Promise<Outcome<StepVerdict>> {
+  async executeStep(stepId: string, opts: { confirmed?: boolean; converge?: boolean; by?: string } = {}): Promise<Outcome<StepVerdict>> {
+    this.touch();
     const step = this.runbook?.steps.find((s) => s.id === stepId);
     if (!step) return { ok: false, error: failure('NOT_FOUND', `runbook has no step ${stepId}`, 'stepId') };
     const blocks = [...step.commands, ...step.checks].map((id) => this.runbook!.blocks[id]);
     const pre = this.precondition(blocks, opts.confirmed);
     if (pre) return { ok: false, error: pre };
-    this.recordConfirmation(blocks);
+    this.recordConfirmation(blocks, opts.by);
     this.executing++;
     try {
       const verdict = await this.executor.runStep(step, { converge: opts.converge ?? this.options.converge });
@@ -220,6 +248,7 @@ export class Run implements Disposable {
     this.executor.dispose();
     this.session.dispose();
     this.session.target.release?.();
+    this.screen.dispose();
     this.cast.output(this.decoder.decode());
     this.cast.dispose(); // synchronous: the file is complete before it is sealed
     const final = status ?? this.overallStatus();
@@ -291,9 +320,9 @@ export class Run implements Disposable {
     }
   }
 
-  private recordConfirmation(blocks: Block[]): void {
+  private recordConfirmation(blocks: Block[], by: string = this.user): void {
     const confirmed = blocks.filter((b) => b.confirm).map((b) => b.id);
-    if (confirmed.length) this.audit.append(this.id, 'confirmation', { blockIds: confirmed, by: this.user });
+    if (confirmed.length) this.audit.append(this.id, 'confirmation', { blockIds: confirmed, by });
   }
 
   private recordVerdict(v: StepVerdict): void {
@@ -311,6 +340,7 @@ export class Run implements Disposable {
   }
 
   private onBlockEnd(b: Block, r: BlockResult): void {
+    this.touch();
     this.store.addBlockResult(this.id, b.stepId, b.kind as 'command' | 'check' | 'file', r);
     if (b.kind !== 'check' && r.end !== 'skipped') this.saveShellState();
     this.audit.append(this.id, 'block-finished', {
@@ -332,7 +362,10 @@ export class Run implements Disposable {
 
   private wire(): void {
     this.subs.push(
-      this.session.onData((bytes) => this.cast.output(this.decoder.decode(bytes, { stream: true }))),
+      this.session.onData((bytes) => {
+        this.cast.output(this.decoder.decode(bytes, { stream: true }));
+        this.screen.write(bytes);
+      }),
       this.session.onExit((code) => {
         this.log.warn('session ended', { runId: this.id, exitCode: code });
         this.end();

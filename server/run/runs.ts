@@ -44,6 +44,7 @@ export function defaultUser(): string {
 
 export class Runs implements Disposable {
   private readonly live = new Map<string, Run>();
+  private reaper: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: RunsDeps) {}
 
@@ -130,11 +131,30 @@ export class Runs implements Disposable {
     return true;
   }
 
+  /**
+   * Ends runs nobody has watched or used for graceMs: a browser that reloads or drops its
+   * connection gets the grace period to come back to a running session.
+   */
+  reapIdle(graceMs: number, everyMs = Math.min(graceMs, 15_000)): void {
+    clearInterval(this.reaper);
+    this.reaper = setInterval(() => {
+      const now = Date.now();
+      for (const run of [...this.live.values()]) {
+        if (run.clients === 0 && !run.busy && now - run.lastActivity > graceMs) {
+          this.deps.log.info('run ended after its grace period', { runId: run.id, idleMs: now - run.lastActivity });
+          this.end(run.id);
+        }
+      }
+    }, everyMs);
+    this.reaper.unref();
+  }
+
   get size(): number {
     return this.live.size;
   }
 
   dispose(): void {
+    clearInterval(this.reaper);
     for (const id of [...this.live.keys()]) this.end(id);
   }
 }

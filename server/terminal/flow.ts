@@ -43,4 +43,15 @@ export class FlowWindow {
   get pending(): number {
     return this.unacked;
   }
+
+  /** Whether the client has ever acked (a script may never). */
+  get isAcking(): boolean {
+    return this.acking;
+  }
+
+  /** Starts counting afresh (a viewer resynced from the screen). */
+  reset(): void {
+    this.unacked = 0;
+    this.paused = false;
+  }
 }

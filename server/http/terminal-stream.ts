@@ -1,0 +1,159 @@
+// One websocket client's view of a run's terminal: it starts from the server's screen, then
+// gets live output batched; an operator's keystrokes go to the shell and its acks pace the
+// pty (flow control); a viewer only watches, never pauses the shell, and when it falls too
+// far behind it is dropped from the stream and later resynced from the screen.
+import type { WebSocket, RawData } from 'ws';
+import type { Run } from '../run/run.ts';
+import type { Logger } from '../log.ts';
+import type { Disposable } from '../terminal/session.ts';
+import { FlowWindow, FLOW_HIGH, FLOW_LOW, ACK_EVERY } from '../terminal/flow.ts';
+import { OutputBatcher } from '../terminal/batcher.ts';
+import { parseClientMessage, assertNever, type ServerMessage } from '../protocol.ts';
+
+export type StreamRole = 'operator' | 'viewer';
+
+// A client that never acks (a script) is still bounded: past this much queued in its socket
+// an operator's pty pauses until the socket drains below a quarter of it; a viewer is dropped.
+const SOCKET_BACKLOG_BYTES = 4 * 1024 * 1024;
+// A viewer whose terminal has this much unparsed is skipped until it catches up: a slow
+// observer must not hold the shell, nor pile up output it will never show.
+const VIEWER_BEHIND_BYTES = 4 * FLOW_HIGH;
+const BACKLOG_POLL_MS = 20;
+
+type State = 'syncing' | 'live' | 'behind';
+
+export class TerminalStream implements Disposable {
+  private readonly flow = new FlowWindow();
+  private readonly batcher: OutputBatcher;
+  private readonly subs: Disposable[] = [];
+  private state: State = 'syncing';
+  private pending: Buffer[] = [];
+  private backlogTimer: NodeJS.Timeout | undefined;
+  private disposed = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly run: Run,
+    readonly role: StreamRole,
+    private readonly key: string,
+    private readonly log: Logger,
+  ) {
+    this.batcher = new OutputBatcher((frame) => this.sendFrame(frame));
+    const session = run.session;
+    this.subs.push(
+      session.onData((bytes) => this.onOutput(bytes)),
+      run.subscribe((m) => {
+        if (this.state === 'live') this.batcher.flush(); // events follow the output that led to them
+        this.sendJson(m);
+      }),
+    );
+    run.clients++;
+    run.touch();
+    this.sendJson({ type: 'hello', runId: run.id, role, flow: { high: FLOW_HIGH, low: FLOW_LOW, ackEvery: ACK_EVERY } });
+    if (run.isEnded || session.state === 'ended') this.sendJson({ type: 'session-ended', runId: run.id, exitCode: session.exitCode });
+    this.sync();
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.subs.forEach((s) => s.dispose());
+    this.batcher.dispose();
+    clearInterval(this.backlogTimer);
+    this.run.session.resume(this.key);
+    this.run.session.resume(`${this.key}-backlog`);
+    this.run.clients--;
+    this.run.touch();
+  }
+
+  /** Sends the screen as it is now, then the output that follows it. */
+  private sync(): void {
+    this.state = 'syncing';
+    this.pending = [];
+    if (this.role === 'viewer') this.flow.reset();
+    this.run.screen.snapshot((screen) => {
+      if (this.disposed) return;
+      this.sendJson({ type: 'screen', data: screen });
+      this.state = 'live';
+      const held = this.pending;
+      this.pending = [];
+      for (const b of held) this.batcher.push(b);
+    });
+  }
+
+  private onOutput(bytes: Buffer): void {
+    if (this.state === 'live') this.batcher.push(bytes);
+    else if (this.state === 'syncing') this.pending.push(bytes);
+    // behind: dropped; the screen it resyncs from has it
+  }
+
+  private sendFrame(frame: Buffer): void {
+    if (this.ws.readyState !== this.ws.OPEN || this.state !== 'live') return;
+    this.ws.send(frame, { binary: true });
+    const pause = this.flow.sent(frame.length);
+    if (this.role === 'operator') {
+      if (pause) this.run.session.pause(this.key);
+      if (this.ws.bufferedAmount > SOCKET_BACKLOG_BYTES) this.waitForBacklog(() => this.run.session.resume(`${this.key}-backlog`), `${this.key}-backlog`);
+    } else if (this.ws.bufferedAmount > SOCKET_BACKLOG_BYTES || this.flow.pending > VIEWER_BEHIND_BYTES) {
+      this.fallBehind();
+    }
+  }
+
+  private fallBehind(): void {
+    if (this.state === 'behind') return;
+    this.state = 'behind';
+    this.batcher.dispose();
+    this.log.info('viewer fell behind; resync when it catches up', { runId: this.run.id, client: this.key });
+    this.waitForBacklog(() => this.sync());
+  }
+
+  /** Polls until the socket drained (and a viewer caught up), then calls done. */
+  private waitForBacklog(done: () => void, pauseReason?: string): void {
+    if (this.backlogTimer) return;
+    if (pauseReason) this.run.session.pause(pauseReason);
+    this.backlogTimer = setInterval(() => {
+      const caughtUp = this.role === 'operator' || !this.flow.isAcking || this.flow.pending < FLOW_LOW;
+      const drained = this.ws.readyState !== this.ws.OPEN || (this.ws.bufferedAmount < SOCKET_BACKLOG_BYTES / 4 && caughtUp);
+      if (!drained) return;
+      clearInterval(this.backlogTimer);
+      this.backlogTimer = undefined;
+      if (!this.disposed) done();
+    }, BACKLOG_POLL_MS);
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    this.run.touch();
+    if (isBinary) {
+      // The server never forwards a viewer's keystrokes to the shell.
+      if (this.role === 'operator') this.run.session.write(toBuffer(data));
+      return;
+    }
+    const parsed = parseClientMessage(toBuffer(data).toString('utf8'));
+    if (!parsed.ok) {
+      this.sendJson({ type: 'error', code: 'BAD_REQUEST', message: parsed.error });
+      return;
+    }
+    const msg = parsed.message;
+    switch (msg.type) {
+      case 'resize':
+        if (this.role === 'operator') this.run.resize(msg.cols, msg.rows);
+        break;
+      case 'ack':
+        if (this.flow.acked(msg.bytes) && this.role === 'operator') this.run.session.resume(this.key);
+        break;
+      default:
+        assertNever(msg);
+    }
+  }
+
+  private sendJson(m: ServerMessage): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(m));
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
