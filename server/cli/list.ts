@@ -4,11 +4,12 @@ import { runbooksDir } from './config.ts';
 
 export function listCommand(dir: string | undefined, out: (s: string) => void): number {
   const catalog = loadCatalog(runbooksDir(dir));
+  const w = Math.max(0, ...catalog.entries.map((e) => e.id.length));
   for (const e of catalog.entries) {
     const rb = e.runbook;
-    const section = rb?.section ? `${rb.section} ` : '';
+    const section = rb?.section && !rb.title.startsWith(rb.section) ? `${rb.section} ` : '';
     const steps = rb ? `${rb.steps.length} steps` : '';
-    out(`${e.id.padEnd(28)} ${e.ok ? 'ok    ' : 'BROKEN'} ${section}${rb?.title ?? e.file}${steps ? ` (${steps})` : ''}`);
+    out(`${e.id.padEnd(w)}  ${e.ok ? 'ok    ' : 'BROKEN'} ${section}${rb?.title ?? e.file}${steps ? ` (${steps})` : ''}`);
   }
   return 0;
 }
