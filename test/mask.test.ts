@@ -31,3 +31,11 @@ test('no secrets: bytes pass through untouched', () => {
   const b = Buffer.from([0xff, 0x00, 0x1b]);
   assert.equal(m.push(b), b);
 });
+
+test('release: a short held prefix is shown, a long one is masked', () => {
+  const m = new SecretMasker(['hunter2-secret']);
+  assert.equal(m.push(Buffer.from('x hu')).toString(), 'x ');
+  assert.equal(m.release().toString(), 'hu');
+  assert.equal(m.push(Buffer.from('y hunter')).toString(), 'y ');
+  assert.equal(m.release().toString(), '****');
+});

@@ -4,6 +4,8 @@ export const MASK = '****';
 const MASK_BYTES = Buffer.from(MASK);
 // Shorter values would mask ordinary text everywhere (a 1-character "secret").
 const MIN_SECRET_LENGTH = 3;
+// A held tail this long is too likely the start of the secret to show.
+const RELEASE_MASKED_FROM = 4;
 
 export class SecretMasker {
   private readonly secrets: Buffer[];
@@ -49,6 +51,15 @@ export class SecretMasker {
     const rest = this.pending;
     this.pending = Buffer.alloc(0);
     return rest;
+  }
+
+  /**
+   * Gives up waiting for the rest of a secret: a short held prefix is ordinary output, but one
+   * of RELEASE_MASKED_FROM or more bytes of a secret is masked rather than shown.
+   */
+  release(): Buffer {
+    const rest = this.flush();
+    return rest.length >= RELEASE_MASKED_FROM ? MASK_BYTES : rest;
   }
 
   /** Length of the longest tail of data[from..] that is a proper prefix of a secret. */

@@ -23,8 +23,9 @@ export interface SessionOptions {
 // How long to wait for bash to draw its first prompt: it reads only our small rc file.
 const START_TIMEOUT_MS = 15_000;
 // A secret's first bytes are held back until the rest arrives; if nothing else comes this
-// soon, release them (the output was not the secret after all).
-const MASK_HOLD_MS = 30;
+// soon, release them (see SecretMasker.release). Long enough for a secret a program writes in
+// pieces; short enough that a typed character that starts a secret still echoes promptly.
+const MASK_HOLD_MS = 100;
 // node-pty can drop a fast-exiting program's last output: give the reader this long to drain.
 const EXIT_DRAIN_MS = 50;
 
@@ -179,7 +180,7 @@ export class TerminalSession implements Disposable {
       }
     }
     clearTimeout(this.holdTimer);
-    if (this.masker.active) this.holdTimer = setTimeout(() => this.emitData(this.masker.flush()), MASK_HOLD_MS);
+    if (this.masker.active) this.holdTimer = setTimeout(() => this.emitData(this.masker.release()), MASK_HOLD_MS);
   }
 
   private emitData(bytes: Buffer): void {
