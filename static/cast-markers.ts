@@ -28,6 +28,16 @@ export function readCast(cast: string): CastInfo {
   const markers: CastMarker[] = [];
   let duration = 0;
   let events = 0;
+  for (const ev of castEvents(lines)) {
+    events++;
+    duration = Math.max(duration, ev[0]);
+    if (ev[1] === 'm') markers.push([ev[0], ev[2]]);
+  }
+  return { width, height, markers, duration, events };
+}
+
+/** The events of an asciicast v2 text (its lines after the header), skipping broken lines. */
+export function* castEvents(lines: readonly string[]): Generator<[time: number, code: string, data: string]> {
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     if (!line || line[0] !== '[') continue;
@@ -37,12 +47,8 @@ export function readCast(cast: string): CastInfo {
     } catch {
       continue; // a half-written last line of a live run
     }
-    if (!Array.isArray(ev) || typeof ev[0] !== 'number') continue;
-    events++;
-    duration = Math.max(duration, ev[0]);
-    if (ev[1] === 'm') markers.push([ev[0], typeof ev[2] === 'string' ? ev[2] : '']);
+    if (Array.isArray(ev) && typeof ev[0] === 'number' && typeof ev[1] === 'string') yield [ev[0], ev[1], typeof ev[2] === 'string' ? ev[2] : ''];
   }
-  return { width, height, markers, duration, events };
 }
 
 /**

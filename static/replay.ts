@@ -1,5 +1,6 @@
-// Scrollback for a reloaded page: the run's asciicast recording holds everything the
-// terminal showed, so its output events are replayed into xterm before live bytes.
+// An ended run's terminal pane: the run's asciicast recording holds everything the terminal
+// showed, so its output is replayed into xterm (a live run gets the server's screen instead).
+import { castEvents } from './cast-markers.ts';
 
 /** Replay at most this much of the recording's tail: enough scrollback, bounded work. */
 const MAX_REPLAY_CHARS = 2 * 1024 * 1024;
@@ -21,20 +22,10 @@ export async function fetchRecordedOutput(runId: string): Promise<string> {
 export function castOutput(cast: string): string {
   const out: string[] = [];
   let total = 0;
-  const lines = cast.split('\n');
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    if (!line || line[0] !== '[') continue;
-    let ev: unknown;
-    try {
-      ev = JSON.parse(line);
-    } catch {
-      continue; // a half-written last line
-    }
-    if (Array.isArray(ev) && ev[1] === 'o' && typeof ev[2] === 'string') {
-      out.push(ev[2]);
-      total += ev[2].length;
-    }
+  for (const [, code, data] of castEvents(cast.split('\n'))) {
+    if (code !== 'o') continue;
+    out.push(data);
+    total += data.length;
   }
   let s = out.join('');
   if (total > MAX_REPLAY_CHARS) {
@@ -44,10 +35,3 @@ export function castOutput(cast: string): string {
   }
   return s;
 }
-
-/**
- * Overlaps shorter than this are ignored: a few characters can coincide by chance (a prompt
- * ends with a space, a typed line starts with one), and dropping real output is worse than
- * showing a few characters twice.
- */
-export const MIN_OVERLAP = 16;
