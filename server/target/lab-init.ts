@@ -4,7 +4,7 @@
 // are never written.
 
 /** Host paths the guide writes: each becomes a copy-on-write overlay inside the lab. */
-export const OVERLAID = ['/etc', '/var', '/root', '/usr/local', '/opt'] as const;
+export const OVERLAID = ['/etc', '/var', '/root', '/home', '/srv', '/usr/local', '/opt'] as const;
 
 export interface LabInitPaths {
   /** Host folder holding the overlays' upper and work dirs. */
@@ -29,6 +29,8 @@ ${overlays.join('\n')}
 mount -t tmpfs -o mode=0755 lab-run /run
 mkdir -p /run/lock /var/lib/libvirt/images /var/log/libvirt
 hostname ${q(p.hostname)}
+# A static host resolves its own name (libvirt and migration look it up; there is no DNS here).
+printf '127.0.1.1\t%s\n' ${q(p.hostname)} >> /etc/hosts
 # libvirt's node-device driver would list and could detach this machine's real PCI/USB
 # devices: the lab's libvirtd starts without it (nodedev-* answer "not supported").
 if [ -d ${LIBVIRT_DRIVERS} ]; then mount --bind ${q(p.driversDir)} ${LIBVIRT_DRIVERS}; fi
