@@ -8,6 +8,7 @@ import { FitAddon } from '@xterm/addon-fit';
 import { parseServerMessage, type ClientMessage, type ServerMessage } from '../server/protocol.ts';
 import { fetchRecordedOutput } from './replay.ts';
 import { getJson } from './api.ts';
+import { terminalInput } from './input-filter.ts';
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline' | 'ended';
 
@@ -79,7 +80,10 @@ export class RunTerminal {
     this.term.open(o.host);
     this.refit();
     new ResizeObserver(() => this.refit()).observe(o.host);
-    this.term.onData((d) => this.sendBytes(this.encoder.encode(d)));
+    this.term.onData((d) => {
+      const input = terminalInput(d); // never the terminal's own status replies (input-filter.ts)
+      if (input !== undefined) this.sendBytes(this.encoder.encode(input));
+    });
     this.term.onBinary((d) => {
       const bytes = new Uint8Array(d.length);
       for (let i = 0; i < d.length; i++) bytes[i] = d.charCodeAt(i) & 0xff;

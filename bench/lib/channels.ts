@@ -51,28 +51,49 @@ export async function rawPty(): Promise<Channel> {
   };
 }
 
+/** Does this checkout keep a server-side screen per session (server/terminal/screen.ts)? */
+export async function screenMirrorClass(): Promise<(new (cols: number, rows: number, onBacklog?: (over: boolean) => void) => { write(b: Uint8Array): void; dispose(): void }) | undefined> {
+  try {
+    const mod = (await import('../../server/terminal/screen.ts')) as { ScreenMirror?: unknown };
+    return mod.ScreenMirror as never;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Stepwise's own pipeline in this process: TerminalSession (marker parser, secret masker) and,
- * when `record`, the run's recorder exactly as Run wires it (TextDecoder → AsciicastWriter).
+ * Stepwise's own per-byte pipeline in this process, without the websocket: TerminalSession
+ * (marker parser, secret masker) and, as Run wires them, the recorder (TextDecoder →
+ * AsciicastWriter) and the server-side headless screen (which pauses the pty when it falls
+ * behind, as in Run).
  */
-export async function sessionPipeline(record: boolean, tmpDir: string): Promise<Channel> {
+export async function sessionPipeline(opts: { record: boolean; screen: boolean }, tmpDir: string): Promise<Channel> {
   const session = await TerminalSession.start(new LocalTarget(), { cols: 100, rows: 30 });
   const out = new Fanout();
-  let cast: AsciicastWriter | undefined;
-  const subs = [session.onData((b) => out.emit(b))];
-  if (record) {
-    const decoder = new TextDecoder('utf-8');
-    cast = AsciicastWriter.open(path.join(tmpDir, `bench-${process.hrtime.bigint()}.cast`), { width: 100, height: 30, title: 'bench' });
-    const c = cast;
-    subs.push(session.onData((bytes) => c.output(decoder.decode(bytes, { stream: true }))));
+  const decoder = new TextDecoder('utf-8');
+  const cast = opts.record ? AsciicastWriter.open(path.join(tmpDir, `bench-${process.hrtime.bigint()}.cast`), { width: 100, height: 30, title: 'bench' }) : undefined;
+  const Screen = opts.screen ? await screenMirrorClass() : undefined;
+  if (opts.screen && !Screen) throw new Error('no server/terminal/screen.ts ScreenMirror in this checkout');
+  const screen = Screen ? new Screen(100, 30, (over) => (over ? session.pause('screen') : session.resume('screen'))) : undefined;
+  const subs: Array<{ dispose(): void }> = [];
+  // Run subscribes before any websocket client: recorder and screen first, then the client.
+  if (cast || screen) {
+    subs.push(
+      session.onData((bytes) => {
+        cast?.output(decoder.decode(bytes, { stream: true }));
+        screen?.write(bytes);
+      }),
+    );
   }
+  subs.push(session.onData((b) => out.emit(b)));
   return {
-    name: record ? 'session + recording' : 'session only',
+    name: ['session', cast && 'recording', screen && 'screen'].filter(Boolean).join(' + '),
     write: (s) => session.write(s),
     onData: (fn) => out.on(fn),
     async close() {
       subs.forEach((s) => s.dispose());
       session.dispose();
+      screen?.dispose();
       if (cast) {
         cast.dispose();
         fs.rmSync(cast.path, { force: true });

@@ -82,12 +82,12 @@ function run(cmd: string, args: string[], opts: { cwd: string; timeoutMs: number
   });
 }
 
-const tail = (s: string, n = 600) => s.trim().split('\n').slice(-8).join('\n').slice(-n);
+const tail = (s: string, n = 600) => s.trim().split('\n').slice(-8).join(' / ').slice(-n);
 
 // ---------------- wetty ----------------
 
 /** npm specs tried in order: the issue asks for wetty 2; the latest (3.x) if 2 does not install. */
-const WETTY_SPECS = ['wetty@2', 'wetty@latest'];
+const WETTY_SPECS = (process.env.BENCH_WETTY ?? 'wetty@2,wetty@latest').split(',').map((s) => s.trim()).filter(Boolean);
 
 export async function startWetty(log: (s: string) => void): Promise<PeerOutcome> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-bench-wetty-'));

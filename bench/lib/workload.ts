@@ -12,7 +12,8 @@ export interface Channel {
 
 /** 50 MB of zeros through base64: ~68.4 MB of printable output in 76-column lines. */
 export const FLOOD_BYTES = 50_000_000;
-export const THROUGHPUT_COMMAND = `head -c ${FLOOD_BYTES} /dev/zero | base64; echo BENCH_$((6*7))_END`;
+export const floodCommand = (inputBytes: number) => `head -c ${inputBytes} /dev/zero | base64; echo BENCH_$((6*7))_END`;
+export const THROUGHPUT_COMMAND = floodCommand(FLOOD_BYTES);
 // The typed command line echoes `$((6*7))`, so only the command's own output matches.
 export const THROUGHPUT_SENTINEL = 'BENCH_42_END';
 
@@ -74,7 +75,9 @@ export interface ThroughputResult {
 }
 
 /** Runs the flood once; MB/s = bytes received / seconds from the keystroke to the sentinel (MB = 10^6 bytes). */
-export function throughput(ch: Channel, timeoutMs = 180_000): Promise<ThroughputResult> {
+export function throughput(ch: Channel, opts: { inputBytes?: number; timeoutMs?: number } = {}): Promise<ThroughputResult> {
+  const timeoutMs = opts.timeoutMs ?? 180_000;
+  const command = floodCommand(opts.inputBytes ?? FLOOD_BYTES);
   return new Promise((resolve, reject) => {
     const w = new TailWatcher(THROUGHPUT_SENTINEL);
     let bytes = 0;
@@ -92,7 +95,7 @@ export function throughput(ch: Channel, timeoutMs = 180_000): Promise<Throughput
       }
     });
     const t0 = performance.now();
-    ch.write(THROUGHPUT_COMMAND + '\r');
+    ch.write(command + '\r');
   });
 }
 
@@ -107,9 +110,13 @@ export interface EchoResult {
  * One printable byte at a time, waiting for its echo, then `gapMs` of idle before the next
  * (faster than any typist: 10 ms is 100 keys a second).
  */
-export async function echoLatency(ch: Channel, keys = 300, gapMs = 10, perKeyTimeoutMs = 2_000): Promise<EchoResult> {
-  ch.write('cat\r');
-  await sleep(400);
+export async function echoLatency(ch: Channel, keys = 300, gapMs = 10, opts: { shell?: boolean; perKeyTimeoutMs?: number } = {}): Promise<EchoResult> {
+  const shell = opts.shell ?? true;
+  const perKeyTimeoutMs = opts.perKeyTimeoutMs ?? 2_000;
+  if (shell) {
+    ch.write('cat\r');
+    await sleep(400);
+  }
   const samples: number[] = [];
   let timeouts = 0;
   const letters = 'abcdefghijklmnopqrstuvwxyz';
@@ -136,16 +143,21 @@ export async function echoLatency(ch: Channel, keys = 300, gapMs = 10, perKeyTim
     else samples.push(ms);
     await sleep(gapMs);
   }
-  ch.write('\x03'); // end cat
-  await sleep(200);
-  await shellReady(ch);
+  if (shell) {
+    ch.write('\x03'); // end cat
+    await sleep(200);
+    await shellReady(ch);
+  }
   return { samples, timeouts, gapMs };
 }
 
 // ---- statistics ----
 
 export function median(xs: readonly number[]): number {
-  return percentile(xs, 50);
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** Nearest-rank percentile. */

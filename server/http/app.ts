@@ -45,6 +45,7 @@ export interface StepwiseApp {
 const DEFAULT_GRACE_SECONDS = 600;
 // Control requests are small; a runbook's variables fit easily.
 const JSON_LIMIT = '64kb';
+const JSON_LIMIT_BYTES = 64 * 1024;
 
 export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   const log = opts.log ?? createLogger();
@@ -102,7 +103,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   });
   app.use('/static', express.static(path.resolve(import.meta.dirname, '../../static'), { index: false }));
   app.use(authenticate(ctx, views));
-  app.use('/api', express.json({ limit: JSON_LIMIT, strict: true }), tokensRouter(ctx), apiRouter(ctx));
+  app.use('/api', refuseDeclaredTooLarge, express.json({ limit: JSON_LIMIT, strict: true }), tokensRouter(ctx), apiRouter(ctx));
   app.use(pagesRouter(ctx, views));
   app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
     if (err.type === 'entity.too.large') return sendFailure(res, failure('PAYLOAD_TOO_LARGE', `request body over ${JSON_LIMIT}`));
@@ -121,6 +122,19 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
       store.close();
     },
   };
+}
+
+/**
+ * A body declared over the limit is refused at once, and the connection closed: the JSON
+ * parser would otherwise read (and discard) all of it before answering 413.
+ */
+function refuseDeclaredTooLarge(req: Request, res: Response, next: NextFunction) {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > JSON_LIMIT_BYTES) {
+    res.set('Connection', 'close');
+    return sendFailure(res, failure('PAYLOAD_TOO_LARGE', `request body over ${JSON_LIMIT}`));
+  }
+  next();
 }
 
 /**

@@ -198,7 +198,8 @@ export class Run implements Disposable {
   /** `by`: who asked (their confirmation is recorded under that name); default the run's user. */
   async executeBlock(blockId: string, opts: { confirmed?: boolean; by?: string } = {}): Promise<Outcome<ExecutionReport>> {
     this.touch();
-    const block = this.runbook?.blocks[blockId];
+    // Own properties only: `constructor`, `__proto__` and friends are not blocks.
+    const block = this.runbook && Object.hasOwn(this.runbook.blocks, blockId) ? this.runbook.blocks[blockId] : undefined;
     if (!block || block.kind === 'display') return { ok: false, error: failure('NOT_FOUND', `runbook has no executable block ${blockId}`, 'blockId') };
     const pre = this.precondition([block], opts.confirmed);
     if (pre) return { ok: false, error: pre };
