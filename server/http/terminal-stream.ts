@@ -14,7 +14,7 @@ export type StreamRole = 'operator' | 'viewer';
 
 // A client that never acks (a script) is still bounded: past this much queued in its socket
 // an operator's pty pauses until the socket drains below a quarter of it; a viewer is dropped.
-const SOCKET_BACKLOG_BYTES = 4 * 1024 * 1024;
+const SOCKET_BACKLOG_BYTES = 1024 * 1024;
 // A viewer whose terminal has this much unparsed is skipped until it catches up: a slow
 // observer must not hold the shell, nor pile up output it will never show.
 const VIEWER_BEHIND_BYTES = 4 * FLOW_HIGH;

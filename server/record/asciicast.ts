@@ -7,6 +7,7 @@
 // A write failure after open never throws: it is kept in `error`, reported once through
 // `onError`, and the writer stops writing.
 
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
@@ -116,15 +117,31 @@ export class AsciicastWriter {
     if (header.title !== undefined) full.title = header.title;
     if (header.env !== undefined) full.env = { ...header.env };
     const fd = fs.openSync(path, 'w', 0o600);
+    let headerBytes: Buffer;
     try {
       // openSync's mode only applies when the file is created; enforce it on reuse too.
       fs.fchmodSync(fd, 0o600);
-      writeAll(fd, Buffer.from(toWellFormed(JSON.stringify(full)) + '\n', 'utf8'));
+      headerBytes = Buffer.from(toWellFormed(JSON.stringify(full)) + '\n', 'utf8');
+      writeAll(fd, headerBytes);
     } catch (err) {
       try { fs.closeSync(fd); } catch { /* already failing */ }
       throw err;
     }
-    return new AsciicastWriter(fd, path, full, performance.now(), opts);
+    const w = new AsciicastWriter(fd, path, full, performance.now(), opts);
+    w.hasher.update(headerBytes);
+    w.bytesWritten = headerBytes.length;
+    return w;
+  }
+
+  // The sha256 of every byte written, kept as they are written: sealing a long recording
+  // must not re-read it on the event loop.
+  private readonly hasher = crypto.createHash('sha256');
+  private bytesWritten = 0;
+
+  /** The digest and size of the file as written; undefined after a write error. Final once closed. */
+  writtenDigest(): { sha256: string; bytes: number } | undefined {
+    if (this.error) return undefined;
+    return { sha256: this.hasher.copy().digest('hex'), bytes: this.bytesWritten };
   }
 
   /** Seconds since the recording started (microsecond precision): a block's castTime. */
@@ -183,7 +200,10 @@ export class AsciicastWriter {
     this.bufferedChars = 0;
     if (this.error || this.fdClosed) return;
     try {
-      writeAll(this.fd, Buffer.from(data, 'utf8'));
+      const bytes = Buffer.from(data, 'utf8');
+      writeAll(this.fd, bytes);
+      this.hasher.update(bytes);
+      this.bytesWritten += bytes.length;
     } catch (err) {
       this.fail(err);
     }

@@ -314,6 +314,11 @@ export class Run implements Disposable {
 
   private sealRecording(): void {
     try {
+      const written = this.cast.writtenDigest();
+      if (written) {
+        this.audit.append(this.id, 'recording-sealed', { castDigest: written.sha256, bytes: written.bytes });
+        return;
+      }
       const bytes = fs.readFileSync(this.cast.path);
       this.audit.append(this.id, 'recording-sealed', { castDigest: sha256(bytes), bytes: bytes.length });
     } catch (e) {
