@@ -22,10 +22,9 @@ after(async () => {
   await s?.stop();
 });
 
-const labs = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => /^sw-/.test(l)).length;
+const netns = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
 
 test(`walk ${RUNBOOK} in the browser on the lab target`, async () => {
-  const labsBefore = labs();
   const page = chromium.page;
   page.on('dialog', (d) => void d.accept()); // the confirmations of destructive blocks
   await page.goto(`${s.base}/?token=${encodeURIComponent(s.token)}`);
@@ -56,7 +55,9 @@ test(`walk ${RUNBOOK} in the browser on the lab target`, async () => {
 
   const rec = await s.api('GET', `/api/runs/${runId}`);
   assert.equal(rec.json.target, 'lab');
-  assert.ok(rec.json.options.targetInfo.host.startsWith('kvmhost'));
+  const labId = /^kvmhost \(lab ([a-z0-9]+) /.exec(rec.json.options.targetInfo.host)?.[1];
+  assert.ok(labId, rec.json.options.targetInfo.host);
+  assert.match(netns(), new RegExp(`^sw-${labId}\\b`, 'm'));
   assert.equal((await s.api('DELETE', `/api/runs/${runId}`)).json.status, 'passed');
-  assert.equal(labs(), labsBefore, 'the lab is removed with the run');
+  assert.doesNotMatch(netns(), new RegExp(`^sw-${labId}\\b`, 'm'), 'the lab is removed with the run');
 });
