@@ -2,7 +2,7 @@
 // CSRF, path traversal, oversized and malformed input. Everything goes over the network as an
 // attacker's client would send it; the in-process handles (ctx, store) are only used to
 // check what did or did not happen.
-import { test, before, after, mock } from 'node:test';
+import { test, before, after, afterEach, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -97,9 +97,18 @@ async function cookieSession(token: string): Promise<{ cookie: string; csrf: str
   return { cookie, csrf: m[1]! };
 }
 
-function wsConnect(url: string, headers: Record<string, string>): Promise<TermClient> {
-  return TermClient.connect(url, headers);
+const clients: TermClient[] = [];
+async function wsConnect(url: string, headers: Record<string, string>): Promise<TermClient> {
+  const c = await TermClient.connect(url, headers);
+  clients.push(c);
+  return c;
 }
+
+// A failing test must not leave runs or sockets behind for the next one.
+afterEach(async () => {
+  for (const c of clients.splice(0)) if (!c.closed) c.close();
+  for (const id of s.ctx.store.listRuns().map((r) => r.id)) if (s.ctx.runs.get(id)) await s.api('DELETE', `/api/runs/${id}`);
+});
 
 // ---- authentication ----
 

@@ -4,7 +4,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AppContext } from './context.ts';
-import { credentialOf, originAllowed, tokenMatches } from './auth.ts';
+import { originAllowed } from './auth.ts';
 import { TerminalStream, type StreamRole } from './terminal-stream.ts';
 import type { Run } from '../run/run.ts';
 import type { Disposable } from '../terminal/session.ts';
@@ -41,12 +41,13 @@ export class Gateway implements Disposable {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
     };
     if (!originAllowed(req)) return refuse(403, 'Forbidden origin');
-    if (!tokenMatches(credentialOf(req, url)?.token, this.ctx.token)) return refuse(401, 'Unauthorized');
+    const principal = this.ctx.auth.principalOf(req, url);
+    if (!principal) return refuse(401, 'Unauthorized');
     const m = PATH.exec(url.pathname);
     const run = m ? this.ctx.runs.get(m[1]) : undefined;
     if (!run) return refuse(404, 'No such live run');
-    // ?observe=1 joins read-only, like a viewer.
-    const role: StreamRole = url.searchParams.get('observe') === '1' ? 'viewer' : 'operator';
+    // A viewer's token, or ?observe=1, joins read-only.
+    const role: StreamRole = principal.role === 'viewer' || url.searchParams.get('observe') === '1' ? 'viewer' : 'operator';
     this.wss.handleUpgrade(req, socket, head, (ws) => this.connect(ws, run, role));
   }
 
