@@ -195,6 +195,7 @@ export class Executor implements Disposable {
       let exitCode: number | null = null;
       let sawEnd = false;
       let timedOut = false;
+      let promptExit: number | undefined;
       const timers: NodeJS.Timeout[] = [];
       const subs: Disposable[] = [];
       const done = (end: BlockEnd, code: number | null) => {
@@ -211,10 +212,12 @@ export class Executor implements Disposable {
             sawEnd = true;
             exitCode = m.exitCode;
           } else if (m.kind === 'A' && (sawEnd || capturing || timedOut)) {
-            // Prompt is back. Without D, the block was interrupted (Ctrl-C aborts __sw_run).
-            if (timedOut) done('timeout', sawEnd ? exitCode : m.exitCode);
+            promptExit = m.exitCode;
+          } else if (m.kind === 'P' && promptExit !== undefined) {
+            // Prompt is back and drawn. Without D, the block was interrupted (Ctrl-C aborts __sw_run).
+            if (timedOut) done('timeout', sawEnd ? exitCode : promptExit);
             else if (sawEnd) done('exit', exitCode);
-            else done('interrupted', m.exitCode);
+            else done('interrupted', promptExit);
           }
         }),
         s.onExit(() => done(sawEnd ? 'exit' : 'session-ended', sawEnd ? exitCode : null)),

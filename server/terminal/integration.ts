@@ -10,14 +10,17 @@ export function integrationScript(nonce: string): string {
 HISTCONTROL=ignoreboth
 shopt -s extglob checkwinsize
 bind 'set bell-style none' 2>/dev/null
-PS1='\\[\\e[1;32m\\]\\u@\\h\\[\\e[0m\\]:\\[\\e[1;34m\\]\\w\\[\\e[0m\\]\\$ '
+__sw_ps1='\\[\\e[1;32m\\]\\u@\\h\\[\\e[0m\\]:\\[\\e[1;34m\\]\\w\\[\\e[0m\\]\\$ '
+# P, at the end of the prompt: readline is reading. Typing before it would be echoed by the
+# terminal ahead of the prompt, so the executor waits for it.
+PS1="$__sw_ps1"'\\[${osc(`P;${nonce}`)}\\]'
 __sw_prompt() { local rc=$?; printf '${osc(`A;${nonce};%s`)}' "$rc"; return $rc; }
 PROMPT_COMMAND=__sw_prompt
 PS0=$'\\033]633;B;${nonce}\\007'
 # __sw_show FILE: replace the typed "__sw_run" line with the block's text after the prompt,
 # so the terminal (and its recording) reads as if a person had typed the commands.
 __sw_show() {
-  local p="\${PS1@P}" l first=1 typed=" __sw_run $__sw_args"
+  local p="\${__sw_ps1@P}" l first=1 typed=" __sw_run $__sw_args"
   # The prompt's visible width: drop what PS1 marks invisible (between \\001 and \\002).
   local v=\${p//$'\\001'*([^$'\\002'])$'\\002'/}
   local rows=$(( (\${#v} + \${#typed} + COLUMNS - 1) / COLUMNS ))

@@ -7,6 +7,8 @@
 export type Marker =
   /** The prompt is about to be drawn: the shell is idle. args[0] = last exit code. */
   | { kind: 'A'; exitCode: number }
+  /** The prompt is drawn: readline is reading input. */
+  | { kind: 'P' }
   /** A command line was accepted (PS0): the shell is busy. */
   | { kind: 'B' }
   /** Output of framed block `seq` starts. */
@@ -89,6 +91,8 @@ export class MarkerParser {
         return { kind: 'A', exitCode: int(f[2]) ?? 0 };
       case 'B':
         return { kind: 'B' };
+      case 'P':
+        return { kind: 'P' };
       case 'C': {
         const seq = int(f[2]);
         return seq === undefined ? undefined : { kind: 'C', seq };

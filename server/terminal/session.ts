@@ -190,7 +190,7 @@ export class TerminalSession implements Disposable {
 
   private applyMarker(m: Marker): void {
     if (this.state === 'ended') return;
-    if (m.kind === 'A') this.state = 'idle';
+    if (m.kind === 'P') this.state = 'idle';
     else if (m.kind === 'B' || m.kind === 'C') this.state = 'busy';
   }
 
