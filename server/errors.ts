@@ -22,6 +22,7 @@ export const CODES = {
   NO_STEPS: { severity: 'warning', text: 'runbook has no steps (H2)' },
   READ_FAILED: { severity: 'error', text: 'runbook file cannot be read' },
   NESTED_BLOCK: { severity: 'warning', text: 'fenced block inside a list or quote is shown as text and never run' },
+  NESTING_TOO_DEEP: { severity: 'error', text: 'Markdown nested too deeply to parse; what follows may be lost' },
   PARSE_FAILED: { severity: 'error', text: 'internal parser error (a bug in Stepwise)' },
 
   // --- API errors ({error:{code,message,field}}) ---

@@ -131,6 +131,12 @@ class Parser {
     const fm = this.frontMatter();
     const body = this.lines.join('\n');
     const tokens = md.parse(body, {});
+    // markdown-it stops reading at its nesting limit and drops the rest of the file silently.
+    const deepest = tokens.reduce<Token | undefined>((d, t) => (t.level > (d?.level ?? -1) ? t : d), undefined);
+    if (deepest && deepest.level >= md.options.maxNesting - 1) {
+      const at = tokens.filter((t) => t.map).reduce((l, t) => Math.max(l, t.map![0]), 0) + 1;
+      this.report(at, 'NESTING_TOO_DEEP', `lists or quotes are nested about ${Math.floor(md.options.maxNesting / 2)} levels deep, past what Markdown parsing supports; steps and blocks after this may be missing`);
+    }
 
     // Collect top-level headings and fences; warn about fences nested in lists/quotes.
     const events: Array<{ kind: 'heading'; h: Heading } | { kind: 'fence'; f: Fence }> = [];
