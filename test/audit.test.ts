@@ -1,21 +1,20 @@
 // Tamper evidence: a CLI run's records are verified intact; each kind of tampering is caught.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { GENESIS, nextEvent, verifyChain } from '../server/record/chain.ts';
+import { runStepwise } from './helpers/cli.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const BIN = path.join(ROOT, 'bin/stepwise.js');
 let base: string;
 let runId: string;
 
 function stepwise(args: string[], data: string) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, STEPWISE_DATA: data, STEPWISE_LOG: 'warn' }, timeout: 60_000 });
-  return { code: r.status, out: r.stdout + r.stderr };
+  const r = runStepwise(args, { STEPWISE_DATA: data });
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 /** A private copy of the pristine data directory to tamper with. */

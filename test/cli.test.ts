@@ -1,27 +1,21 @@
 // The CLI as a user runs it: a separate process, its output and exit code, and its records.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RunStore } from '../server/record/store.ts';
 import { readCast } from '../server/record/asciicast.ts';
+import { runStepwise } from './helpers/cli.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const BIN = path.join(ROOT, 'bin/stepwise.js');
 const API_FIXTURES = path.join(ROOT, 'test/fixtures/api');
 let data: string;
 let rbDir: string;
 
 function stepwise(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, STEPWISE_DATA: data, STEPWISE_LOG: 'warn', ...env },
-    timeout: 60_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+  const r = runStepwise(args, { STEPWISE_DATA: data, ...env });
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 before(() => {

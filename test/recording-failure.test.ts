@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RunStore } from '../server/record/store.ts';
+import { runStepwise } from './helpers/cli.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
 let data: string;
 let rbDir: string;
 
@@ -48,10 +48,8 @@ after(() => {
 });
 
 function stepwise(args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/stepwise.js'), ...args, '--runbooks', rbDir, '--data', data], {
-    cwd: ROOT, encoding: 'utf8', env: { ...process.env, STEPWISE_LOG: 'silent' }, timeout: 60_000,
-  });
-  return { code: r.status, out: r.stdout + r.stderr };
+  const r = runStepwise([...args, '--runbooks', rbDir, '--data', data], { STEPWISE_LOG: 'silent' });
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 test('strict (default): the run stops with a clear error and keeps what was recorded', () => {

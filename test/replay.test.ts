@@ -1,22 +1,19 @@
 // Replay that resumes: --resume, --converge, --plan and retries, through the CLI as a process.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RunStore } from '../server/record/store.ts';
+import { runStepwise } from './helpers/cli.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
 let data: string;
 let rbDir: string;
 let work: string;
 
 function stepwise(args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/stepwise.js'), ...args, '--runbooks', rbDir], {
-    cwd: ROOT, encoding: 'utf8', env: { ...process.env, STEPWISE_DATA: data, STEPWISE_LOG: 'warn' }, timeout: 60_000,
-  });
-  return { code: r.status, out: r.stdout + r.stderr };
+  const r = runStepwise([...args, '--runbooks', rbDir], { STEPWISE_DATA: data });
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 const runIdOf = (out: string) => /^run (\S+)/.exec(out)![1];
 const withStore = <T>(fn: (s: RunStore) => T): T => {

@@ -2,7 +2,6 @@
 // then `stepwise report` in every format and `stepwise runs`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,9 +11,8 @@ import { toJUnit } from '../server/report/junit.ts';
 import { toMarkdown } from '../server/report/markdown.ts';
 import { parseXml, elementsNamed, childrenNamed, textOf, type XmlElement } from './helpers/xml.ts';
 import { ASCIINEMA, asciinemaCat } from './helpers/asciinema.ts';
+import { runStepwise } from './helpers/cli.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-const BIN = path.join(ROOT, 'bin/stepwise.js');
 let tmp: string;
 let data: string;
 let rbDir: string;
@@ -80,13 +78,8 @@ const STEPS = [
 ] as const;
 
 function stepwise(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, STEPWISE_DATA: data, STEPWISE_LOG: 'warn', STEPWISE_USER: 'auditor', ...env },
-    timeout: 60_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return { code: r.status, bytes: r.stdout, out: r.stdout.toString('utf8'), err: r.stderr.toString('utf8') };
+  const r = runStepwise(args, { STEPWISE_DATA: data, STEPWISE_USER: 'auditor', ...env });
+  return { code: r.code, bytes: r.bytes, out: r.stdout, err: r.stderr };
 }
 
 function report(format: string, extra: string[] = []) {
