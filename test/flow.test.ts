@@ -3,7 +3,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FlowWindow, FLOW_HIGH, FLOW_LOW, ACK_EVERY } from '../server/terminal/flow.ts';
 import { OutputBatcher, BATCH_MAX_BYTES } from '../server/terminal/batcher.ts';
-import { until } from './helpers/blocks.ts';
 
 test('marks are ordered so a client acking every ACK_EVERY never deadlocks', () => {
   assert.ok(ACK_EVERY < FLOW_LOW && FLOW_LOW < FLOW_HIGH);
@@ -34,15 +33,80 @@ test('a client that never acks is not paused by acks (the socket backlog bounds 
   assert.equal(f.sent(FLOW_HIGH * 10), false);
 });
 
-test('batcher: first chunk after idle goes at once; a flood is coalesced', async () => {
+/** A batcher whose frames stay in flight until the test lets them go, like a busy socket. */
+function heldBatcher() {
   const frames: Buffer[] = [];
-  const b = new OutputBatcher((f) => frames.push(f));
-  b.push(Buffer.from('a'));
-  assert.equal(frames.length, 1, 'echo after idle is not delayed');
-  for (let i = 0; i < 100; i++) b.push(Buffer.alloc(1000, 0x61));
-  assert.ok(frames.length < 3);
-  await until(() => frames.reduce((n, f) => n + f.length, 0) === 100_001);
-  assert.ok(frames.length <= 3, `got ${frames.length} frames`);
-  b.push(Buffer.alloc(BATCH_MAX_BYTES + 1));
+  const inFlight: Array<() => void> = [];
+  const b = new OutputBatcher((f, sent) => {
+    frames.push(f);
+    inFlight.push(sent);
+  });
+  const release = () => inFlight.shift()!();
+  return { b, frames, inFlight, release };
+}
+
+test('batcher: output is sent at once whenever no frame is in flight, at any cadence', () => {
+  const frames: Buffer[] = [];
+  const b = new OutputBatcher((f, sent) => {
+    frames.push(f);
+    sent(); // a drained socket: written at once
+  });
+  for (let i = 0; i < 50; i++) b.push(Buffer.from([0x61 + (i % 26)]));
+  assert.equal(frames.length, 50, 'no chunk waits for a timer or for another chunk');
+  assert.equal(b.queued, 0);
   b.dispose();
+});
+
+test('batcher: while a frame is in flight, output is coalesced into one frame sent when it leaves', () => {
+  const { b, frames, release } = heldBatcher();
+  b.push(Buffer.from('a'));
+  assert.equal(frames.length, 1, 'the first chunk goes at once');
+  for (let i = 0; i < 100; i++) b.push(Buffer.alloc(1000, 0x62));
+  assert.equal(frames.length, 1, 'held while the first frame is in flight');
+  assert.equal(b.queued, 100_000);
+  release();
+  assert.equal(frames.length, 2, 'the queue leaves as one frame the moment the first one is written');
+  assert.equal(frames[1]!.length, 100_000);
+  release();
+  b.push(Buffer.from('c'));
+  assert.equal(frames.length, 3, 'after the socket drained, the next chunk goes at once');
+  assert.equal(Buffer.concat(frames).toString('latin1'), 'a' + 'b'.repeat(100_000) + 'c', 'bytes in order, none lost');
+  b.dispose();
+});
+
+test('batcher: past BATCH_MAX_BYTES queued the output is sent anyway, into the socket the stream bounds', () => {
+  const { b, frames, inFlight } = heldBatcher();
+  b.push(Buffer.from('a'));
+  b.push(Buffer.alloc(BATCH_MAX_BYTES - 1));
+  assert.equal(frames.length, 1);
+  b.push(Buffer.alloc(1));
+  assert.equal(frames.length, 2, 'sent while the first is still in flight');
+  assert.equal(frames[1]!.length, BATCH_MAX_BYTES);
+  assert.equal(inFlight.length, 2);
+  b.push(Buffer.from('x'));
+  inFlight.shift()!();
+  assert.equal(frames.length, 2, 'queued output waits until no frame is in flight');
+  inFlight.shift()!();
+  assert.equal(frames.length, 3);
+  b.dispose();
+});
+
+test('batcher: flush sends the queue now; clear drops it; a late sent() is harmless after dispose', () => {
+  const { b, frames, release } = heldBatcher();
+  b.push(Buffer.from('a'));
+  b.push(Buffer.from('b'));
+  b.flush();
+  assert.equal(frames.length, 2, 'flush does not wait for the frame in flight');
+  b.push(Buffer.from('c'));
+  b.clear();
+  assert.equal(b.queued, 0);
+  release();
+  release();
+  assert.equal(frames.length, 2, 'cleared output is never sent');
+  b.push(Buffer.from('d'));
+  assert.equal(frames.length, 3);
+  b.dispose();
+  release();
+  b.push(Buffer.from('e'));
+  assert.equal(frames.length, 3, 'nothing after dispose');
 });

@@ -5,10 +5,10 @@
 import type { WebSocket, RawData } from 'ws';
 import type { Run } from '../run/run.ts';
 import type { Logger } from '../log.ts';
-import type { Disposable } from '../terminal/session.ts';
+import type { Disposable } from '../../common/disposable.ts';
 import { FlowWindow, FLOW_HIGH, FLOW_LOW, ACK_EVERY } from '../terminal/flow.ts';
 import { OutputBatcher } from '../terminal/batcher.ts';
-import { parseClientMessage, assertNever, type ServerMessage } from '../protocol.ts';
+import { parseClientMessage, assertNever, type ServerMessage } from '../../common/protocol.ts';
 
 export type StreamRole = 'operator' | 'viewer';
 
@@ -38,7 +38,7 @@ export class TerminalStream implements Disposable {
     private readonly key: string,
     private readonly log: Logger,
   ) {
-    this.batcher = new OutputBatcher((frame) => this.sendFrame(frame));
+    this.batcher = new OutputBatcher((frame, sent) => this.sendFrame(frame, sent));
     const session = run.session;
     this.subs.push(
       session.onData((bytes) => this.onOutput(bytes)),
@@ -88,9 +88,10 @@ export class TerminalStream implements Disposable {
     // behind: dropped; the screen it resyncs from has it
   }
 
-  private sendFrame(frame: Buffer): void {
-    if (this.ws.readyState !== this.ws.OPEN || this.state !== 'live') return;
-    this.ws.send(frame, { binary: true });
+  /** Sends a frame; `sent` runs once ws has written it to the socket (or it is dropped). */
+  private sendFrame(frame: Buffer, sent: () => void): void {
+    if (this.ws.readyState !== this.ws.OPEN || this.state !== 'live') return sent();
+    this.ws.send(frame, { binary: true }, () => sent());
     const pause = this.flow.sent(frame.length);
     if (this.role === 'operator') {
       if (pause) this.run.session.pause(this.key);
@@ -103,7 +104,7 @@ export class TerminalStream implements Disposable {
   private fallBehind(): void {
     if (this.state === 'behind') return;
     this.state = 'behind';
-    this.batcher.dispose();
+    this.batcher.clear();
     this.log.info('viewer fell behind; resync when it catches up', { runId: this.run.id, client: this.key });
     this.waitForBacklog(() => this.sync());
   }
@@ -126,7 +127,7 @@ export class TerminalStream implements Disposable {
     this.run.touch();
     if (isBinary) {
       // The server never forwards a viewer's keystrokes to the shell.
-      if (this.role === 'operator') this.run.session.write(toBuffer(data));
+      if (this.role === 'operator') this.run.session.input(toBuffer(data));
       return;
     }
     const parsed = parseClientMessage(toBuffer(data).toString('utf8'));
