@@ -6,8 +6,7 @@ import { initReport } from './report-page.ts'; // brings the asciinema player's 
 import './app.css';
 import type { Terminal } from '@xterm/xterm';
 import type { Player } from 'asciinema-player';
-import type { OverviewPageData, StepPageData } from '../server/http/pages.ts';
-import type { ReportPageData } from '../server/http/report-view.ts';
+import type { OverviewPageData, ReportPageData, StepPageData } from '../common/page-data.ts';
 import type { CastMarker } from './cast-markers.ts';
 import { readPageData } from './page-data.ts';
 import { initOverview } from './overview.ts';

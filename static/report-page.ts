@@ -3,7 +3,7 @@
 import 'asciinema-player/dist/bundle/asciinema-player.css';
 import * as AsciinemaPlayer from 'asciinema-player';
 import type { Player } from 'asciinema-player';
-import type { ReportPageData } from '../server/http/report-view.ts';
+import type { ReportPageData } from '../common/page-data.ts';
 import { markerIndexes, readCast, type CastMarker } from './cast-markers.ts';
 import { initResume } from './resume.ts';
 

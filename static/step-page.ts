@@ -1,14 +1,14 @@
 // The step page: Run buttons, block status badges and outputs, the step verdict, the
 // progress list and the training-mode lock on Next. The server renders everything recorded
 // so far; this keeps it current from the run's websocket events.
-import type { ServerMessage } from '../server/protocol.ts';
-import { assertNever } from '../server/protocol.ts';
+import type { ServerMessage } from '../common/protocol.ts';
+import { assertNever } from '../common/protocol.ts';
 import type { BlockResult, BlockStatus, StepStatus, StepVerdict } from '../server/exec/result.ts';
 import type { ExecutionReport } from '../server/run/run.ts';
-import type { StepPageData } from '../server/http/pages.ts';
+import type { StepPageData } from '../common/page-data.ts';
 import { deleteJson, postJson, type ApiError } from './api.ts';
 import { RunTerminal, type ConnectionState } from './terminal.ts';
-import { isDone, progressText, resultMeta, splitHint, STATUS_LABEL, VERDICT_TITLE } from './format.ts';
+import { isDone, progressText, resultMeta, splitHint, STATUS_LABEL, VERDICT_TITLE } from '../common/format.ts';
 
 const CONN_LABEL: Record<ConnectionState, string> = {
   connecting: 'connecting…',

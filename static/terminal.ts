@@ -1,11 +1,11 @@
 // The terminal pane: xterm.js (fit to its box) attached to a run's websocket.
 // Binary frames are raw terminal bytes both ways; text frames are JSON control messages
-// (server/protocol.ts). Flow control: the server pauses the pty while too much output is
+// (common/protocol.ts). Flow control: the server pauses the pty while too much output is
 // unacknowledged, so we ack what xterm has actually parsed (its write callback) — every
 // `hello.flow.ackEvery` bytes, and whenever xterm's write queue drains.
 import { Terminal, type ITheme } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
-import { parseServerMessage, type ClientMessage, type ServerMessage } from '../server/protocol.ts';
+import { parseServerMessage, type ClientMessage, type ServerMessage } from '../common/protocol.ts';
 import { fetchRecordedOutput } from './replay.ts';
 import { getJson } from './api.ts';
 import { terminalInput } from './input-filter.ts';

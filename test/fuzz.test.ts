@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { stringify as yamlStringify } from 'yaml';
 import { parseRunbook, KNOWN_ATTRIBUTES } from '../server/runbook/parse.ts';
 import { parseFenceInfo } from '../server/runbook/attributes.ts';
-import { parseClientMessage, MAX_CONTROL_MESSAGE_BYTES } from '../server/protocol.ts';
+import { parseClientMessage, MAX_CONTROL_MESSAGE_BYTES } from '../common/protocol.ts';
 import { CODES, type Code } from '../server/errors.ts';
 import type { ParseResult } from '../server/runbook/model.ts';
 

@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { LocalTarget } from '../../server/target/local.ts';
 import { TerminalSession } from '../../server/terminal/session.ts';
 import { AsciicastWriter } from '../../server/record/asciicast.ts';
-import type { ServerMessage } from '../../server/protocol.ts';
+import type { ServerMessage } from '../../common/protocol.ts';
 import type { Channel } from './workload.ts';
 
 type Listener = (chunk: Buffer | string) => void;

@@ -1,7 +1,8 @@
 // Runs blocks in a run's shell session: one at a time, framed with nonce markers so it knows
 // where each block's output starts and ends and how it exited; then has the verifier judge.
 import type { Block, Runbook, Step } from '../runbook/model.ts';
-import type { TerminalSession, Disposable } from '../terminal/session.ts';
+import type { TerminalSession } from '../terminal/session.ts';
+import type { Disposable } from '../../common/disposable.ts';
 import type { Marker } from '../terminal/markers.ts';
 import type { BlockEnd, BlockResult, CheckResult, StepVerdict } from './result.ts';
 import { OutputCapture } from './capture.ts';

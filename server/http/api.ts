@@ -8,7 +8,8 @@ import { isRunId } from '../record/ids.ts';
 import { exportRun, isReportFormat, REPORT_FORMATS } from '../report/export.ts';
 import type { RunFilter, RunStatus } from '../record/store.ts';
 import { resolveVars } from '../run/vars.ts';
-import { planRun, type PlannedStep } from '../exec/plan.ts';
+import { planRun } from '../exec/plan.ts';
+import type { PlanResponse } from '../../common/page-data.ts';
 
 const STATUS: Partial<Record<Code, number>> = {
   UNAUTHORIZED: 401,
@@ -96,12 +97,6 @@ export function runFilter(q: RunQuery): { ok: true; filter: RunFilter } | { ok: 
     filter.until = DATE_ONLY.test(until) ? dayAfter(until) : until;
   }
   return { ok: true, filter };
-}
-
-/** What `GET /api/runbooks/:id/plan` answers. */
-export interface PlanResponse {
-  target: { id: string; platform: string };
-  steps: PlannedStep[];
 }
 
 export function apiRouter(ctx: AppContext): Router {

@@ -7,7 +7,7 @@ import type { AppContext } from './context.ts';
 import { originAllowed } from './auth.ts';
 import { TerminalStream, type StreamRole } from './terminal-stream.ts';
 import type { Run } from '../run/run.ts';
-import type { Disposable } from '../terminal/session.ts';
+import type { Disposable } from '../../common/disposable.ts';
 
 // Keystrokes and pastes: a large paste is the biggest honest input frame.
 const MAX_FRAME_BYTES = 1024 * 1024;

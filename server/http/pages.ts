@@ -10,7 +10,8 @@ import { isRunId } from '../record/ids.ts';
 import type { RunRecord, StoredBlockResult, StoredStepVerdict } from '../record/store.ts';
 import type { Block, Runbook, Step } from '../runbook/model.ts';
 import type { BlockStatus, StepStatus } from '../exec/result.ts';
-import { formatDuration, isDone, progressText, resultMeta, splitHint, VERDICT_TITLE } from '../../static/format.ts';
+import { formatDuration, isDone, progressText, resultMeta, splitHint, VERDICT_TITLE } from '../../common/format.ts';
+import type { OverviewPageData, StepPageData } from '../../common/page-data.ts';
 import { RUN_STATUSES, runFilter } from './api.ts';
 import { reportFor } from '../report/export.ts';
 import { RESUMABLE, reportHref, reportView } from './report-view.ts';
@@ -25,26 +26,6 @@ const LIST_RUNS = 200;
 export interface Crumb {
   label: string;
   href?: string;
-}
-
-/** What the step page's script gets (static/step-page.ts reads the same shape). */
-export interface StepPageData {
-  runId: string;
-  /** The runbook's id (a resumed run names it). */
-  runbook: string;
-  stepId: string;
-  live: boolean;
-  training: boolean;
-  steps: Array<{ id: string; title: string; href: string; status: StepStatus | 'pending' }>;
-  /** The step's executable blocks, by id. */
-  blocks: Record<string, { kind: Block['kind']; confirm: boolean; hint: string | null; label: string }>;
-  verdict: StepStatus | 'pending';
-}
-
-export interface OverviewPageData {
-  runbook: string;
-  /** Variables whose values are secret: the plan does not send them (it masks them anyway). */
-  secrets: string[];
 }
 
 export function runbookHref(id: string): string {

@@ -13,17 +13,8 @@ import { sha256 } from '../record/chain.ts';
 import { parseRunbook } from '../runbook/parse.ts';
 import { runbookDrift } from '../runbook/drift.ts';
 import type { Runbook } from '../runbook/model.ts';
-import { formatDuration, resultMeta, splitHint } from '../../static/format.ts';
-
-/** What the report page's script gets. */
-export interface ReportPageData {
-  runId: string;
-  runbook: string | null;
-  /** The recording the player plays. */
-  castUrl: string;
-  /** Block executions that have a place in the recording: `label` is the marker's `stepId/blockId`. */
-  executions: Array<{ seq: number; label: string; castTime: number }>;
-}
+import { formatDuration, resultMeta, splitHint } from '../../common/format.ts';
+import type { ReportPageData } from '../../common/page-data.ts';
 
 /** Verdicts after which a resumed run does not run a step again. */
 const DONE: ReadonlySet<string> = new Set(['passed', 'warning', 'skipped']);

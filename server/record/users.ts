@@ -10,7 +10,8 @@
 
 import crypto from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { failure, type Failure } from '../errors.ts';
+import { failure } from '../errors.ts';
+import type { Outcome } from '../../common/outcome.ts';
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 /** viewer: watches runs and reads reports; operator: also starts and executes runs; admin: also manages tokens. */
@@ -80,8 +81,6 @@ interface TokenRow {
 function toInfo(r: TokenRow): TokenInfo {
   return { id: r.id, user: r.user, role: r.role as Role, createdAt: r.created_at, lastUsedAt: r.last_used_at, revokedAt: r.revoked_at };
 }
-
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: Failure };
 
 export class Users {
   private readonly touched = new Map<string, number>();

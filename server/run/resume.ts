@@ -4,7 +4,7 @@ import type { RunStore, RunRecord } from '../record/store.ts';
 import type { Runbook } from '../runbook/model.ts';
 import type { ShellState } from '../exec/state.ts';
 import { failure } from '../errors.ts';
-import type { Outcome } from './run.ts';
+import type { Outcome } from '../../common/outcome.ts';
 
 export interface ResumePoint {
   parent: RunRecord;

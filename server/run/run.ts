@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Block, Runbook, Step } from '../runbook/model.ts';
 import type { Target } from '../target/target.ts';
 import type { BlockResult, CheckResult, StepVerdict } from '../exec/result.ts';
-import type { ServerMessage } from '../protocol.ts';
+import type { ServerMessage } from '../../common/protocol.ts';
 import type { Logger } from '../log.ts';
 import type { RunStore, RunRecord, RunStatus } from '../record/store.ts';
 import { AsciicastWriter } from '../record/asciicast.ts';
@@ -14,11 +14,13 @@ import { sha256 } from '../record/chain.ts';
 import { maskText } from '../terminal/mask.ts';
 import type { ShellState } from '../exec/state.ts';
 import { newRunId } from '../record/ids.ts';
-import { TerminalSession, type Disposable } from '../terminal/session.ts';
+import { TerminalSession } from '../terminal/session.ts';
+import type { Disposable } from '../../common/disposable.ts';
 import { ScreenMirror } from '../terminal/screen.ts';
 import { Executor } from '../exec/executor.ts';
 import { judgeStep } from '../exec/verifier.ts';
 import { failure, type Failure } from '../errors.ts';
+import type { Outcome } from '../../common/outcome.ts';
 import type { ResolvedVars } from './vars.ts';
 
 export interface RunOptions {
@@ -48,8 +50,6 @@ export interface StartRun {
   parentRunId?: string;
   restore?: ShellState;
 }
-
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: Failure };
 
 /** What a block or step execution returns over the API. */
 export interface ExecutionReport {

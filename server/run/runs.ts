@@ -10,9 +10,10 @@ import type { TargetKind } from '../target/registry.ts';
 import type { Logger } from '../log.ts';
 import type { RunStore } from '../record/store.ts';
 import type { AuditLog } from '../record/audit.ts';
-import type { Disposable } from '../terminal/session.ts';
+import type { Disposable } from '../../common/disposable.ts';
 import { failure } from '../errors.ts';
-import { Run, type Outcome, type RunOptions } from './run.ts';
+import { Run, type RunOptions } from './run.ts';
+import type { Outcome } from '../../common/outcome.ts';
 import { resolveVars } from './vars.ts';
 import { resumePoint, type ResumePoint } from './resume.ts';
 

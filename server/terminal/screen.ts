@@ -2,7 +2,7 @@
 // reconnects gets the screen exactly as it is, not a raw replay of old bytes.
 import xtermHeadless from '@xterm/headless';
 import serializeAddon from '@xterm/addon-serialize';
-import type { Disposable } from './session.ts';
+import type { Disposable } from '../../common/disposable.ts';
 
 const { Terminal } = xtermHeadless;
 const { SerializeAddon } = serializeAddon;

@@ -6,12 +6,9 @@ import type { PtyLike, Target } from '../target/target.ts';
 import { integrationScript } from './integration.ts';
 import { MarkerParser, type Marker } from './markers.ts';
 import { SecretMasker } from './mask.ts';
+import type { Disposable } from '../../common/disposable.ts';
 
 export type SessionState = 'starting' | 'idle' | 'busy' | 'ended';
-
-export interface Disposable {
-  dispose(): void;
-}
 
 export interface SessionOptions {
   cols?: number;

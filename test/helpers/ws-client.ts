@@ -1,6 +1,6 @@
 // A websocket client for tests: collects terminal bytes and JSON events, and can wait for them.
 import WebSocket from 'ws';
-import type { ServerMessage } from '../../server/protocol.ts';
+import type { ServerMessage } from '../../common/protocol.ts';
 import { until } from './blocks.ts';
 
 const OUTPUT_KEEP = 256 * 1024;

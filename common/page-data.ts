@@ -1,0 +1,44 @@
+// The shapes the server hands to page scripts: the JSON each page embeds as
+// <script type="application/json" id="page-data"> (CSP forbids inline scripts), and the plan
+// the overview fetches. Written by server/http (pages, report view, API), read by static/.
+// Types only, so the browser imports no route module.
+import type { Block } from '../server/runbook/model.ts';
+import type { StepStatus } from '../server/exec/result.ts';
+import type { PlannedStep } from '../server/exec/plan.ts';
+
+/** What the step page's script gets (static/step-page.ts). */
+export interface StepPageData {
+  runId: string;
+  /** The runbook's id (a resumed run names it). */
+  runbook: string;
+  stepId: string;
+  live: boolean;
+  training: boolean;
+  steps: Array<{ id: string; title: string; href: string; status: StepStatus | 'pending' }>;
+  /** The step's executable blocks, by id. */
+  blocks: Record<string, { kind: Block['kind']; confirm: boolean; hint: string | null; label: string }>;
+  verdict: StepStatus | 'pending';
+}
+
+/** What the runbook overview's script gets (static/overview.ts). */
+export interface OverviewPageData {
+  runbook: string;
+  /** Variables whose values are secret: the plan does not send them (it masks them anyway). */
+  secrets: string[];
+}
+
+/** What the report page's script gets (static/report-page.ts). */
+export interface ReportPageData {
+  runId: string;
+  runbook: string | null;
+  /** The recording the player plays. */
+  castUrl: string;
+  /** Block executions that have a place in the recording: `label` is the marker's `stepId/blockId`. */
+  executions: Array<{ seq: number; label: string; castTime: number }>;
+}
+
+/** What `GET /api/runbooks/:id/plan` answers (static/overview.ts shows it). */
+export interface PlanResponse {
+  target: { id: string; platform: string };
+  steps: PlannedStep[];
+}
