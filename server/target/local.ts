@@ -5,6 +5,7 @@ import path from 'node:path';
 import pty from 'node-pty';
 import type { PtyLike, SpawnOptions, Target, TargetInfo } from './target.ts';
 import { platformFromOsRelease } from './platform.ts';
+import { probeKvm } from './kvm.ts';
 
 export class LocalTarget implements Target {
   readonly id = 'local';
@@ -83,14 +84,8 @@ function detectPlatform(): string {
   }
 }
 
-function detectCapabilities(): string[] {
-  const caps: string[] = [];
-  try {
-    const cpu = fs.readFileSync('/proc/cpuinfo', 'utf8');
-    if (/^flags\s*:.*\b(vmx|svm)\b/m.test(cpu)) caps.push('hw-virt');
-  } catch {
-    /* no /proc: no capabilities */
-  }
-  if (fs.existsSync('/dev/kvm')) caps.push('kvm');
-  return caps;
+/** hw-virt: the CPU has VT-x/AMD-V; kvm: guests can really use it (probed, see kvm.ts). */
+export function detectCapabilities(): string[] {
+  const kvm = probeKvm();
+  return [...(kvm.facts.cpuFlag ? ['hw-virt'] : []), ...(kvm.usable ? ['kvm'] : [])];
 }
