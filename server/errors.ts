@@ -25,25 +25,40 @@ export const CODES = {
   NESTING_TOO_DEEP: { severity: 'error', text: 'Markdown nested too deeply to parse; what follows may be lost' },
   PARSE_FAILED: { severity: 'error', text: 'internal parser error (a bug in Stepwise)' },
 
-  // --- API errors ({error:{code,message,field}}) ---
-  UNAUTHORIZED: { severity: 'error', text: 'missing or wrong token' },
-  FORBIDDEN: { severity: 'error', text: 'not allowed' },
-  NOT_FOUND: { severity: 'error', text: 'no such resource' },
-  BAD_REQUEST: { severity: 'error', text: 'request is malformed' },
-  UNKNOWN_RUNBOOK: { severity: 'error', text: 'no runbook with that id' },
-  BROKEN_RUNBOOK: { severity: 'error', text: 'runbook has errors and cannot run' },
-  VAR_PATTERN: { severity: 'error', text: 'variable value does not match its pattern' },
-  UNKNOWN_VAR: { severity: 'error', text: 'variable is not declared by the runbook' },
-  UNKNOWN_TARGET: { severity: 'error', text: 'no such target' },
-  TARGET_FAILED: { severity: 'error', text: 'the target could not be set up' },
-  SESSION_ENDED: { severity: 'error', text: 'the run’s shell session has ended' },
-  SESSION_BUSY: { severity: 'error', text: 'the terminal is running another command' },
-  CONFIRM_REQUIRED: { severity: 'error', text: 'block is destructive and needs confirmation' },
-  RECORDING_FAILED: { severity: 'error', text: 'the recording cannot be written' },
-  PAYLOAD_TOO_LARGE: { severity: 'error', text: 'request body too large' },
+  // --- API errors ({error:{code,message,field}}), each with the HTTP status it answers with ---
+  UNAUTHORIZED: { severity: 'error', status: 401, text: 'missing or wrong token' },
+  FORBIDDEN: { severity: 'error', status: 403, text: 'not allowed' },
+  NOT_FOUND: { severity: 'error', status: 404, text: 'no such resource' },
+  BAD_REQUEST: { severity: 'error', status: 400, text: 'request is malformed' },
+  UNKNOWN_RUNBOOK: { severity: 'error', status: 400, text: 'no runbook with that id' },
+  BROKEN_RUNBOOK: { severity: 'error', status: 400, text: 'runbook has errors and cannot run' },
+  VAR_PATTERN: { severity: 'error', status: 400, text: 'variable value does not match its pattern' },
+  UNKNOWN_VAR: { severity: 'error', status: 400, text: 'variable is not declared by the runbook' },
+  UNKNOWN_TARGET: { severity: 'error', status: 400, text: 'no such target' },
+  TARGET_FAILED: { severity: 'error', status: 503, text: 'the target could not be set up' },
+  SESSION_ENDED: { severity: 'error', status: 409, text: 'the run’s shell session has ended' },
+  SESSION_BUSY: { severity: 'error', status: 409, text: 'the terminal is running another command' },
+  CONFIRM_REQUIRED: { severity: 'error', status: 409, text: 'block is destructive and needs confirmation' },
+  RECORDING_FAILED: { severity: 'error', status: 500, text: 'the recording cannot be written' },
+  PAYLOAD_TOO_LARGE: { severity: 'error', status: 413, text: 'request body too large' },
+  INTERNAL: { severity: 'error', status: 500, text: 'internal error (a bug in Stepwise; the log has the details)' },
 } as const;
 
 export type Code = keyof typeof CODES;
+/** The codes an API failure can carry: those with an HTTP status. */
+export type ApiCode = { [K in Code]: (typeof CODES)[K] extends { status: number } ? K : never }[Code];
+/** The codes of runbook diagnostics (file:line CODE message). */
+export type DiagnosticCode = Exclude<Code, ApiCode>;
+
+export function isApiCode(code: Code): code is ApiCode {
+  return 'status' in CODES[code];
+}
+
+/** The HTTP status a failure answers with: the API and the websocket upgrade both use it. */
+export function httpStatus(code: ApiCode): number {
+  return CODES[code].status;
+}
+
 export type Severity = 'error' | 'warning';
 
 /** A located problem in a runbook: printed as `file:line CODE message`. */
@@ -65,11 +80,11 @@ export function formatDiagnostic(d: Diagnostic): string {
 
 /** An expected failure of an API call or engine operation. */
 export interface Failure {
-  code: Code;
+  code: ApiCode;
   message: string;
   field?: string;
 }
 
-export function failure(code: Code, message: string, field?: string): Failure {
+export function failure(code: ApiCode, message: string, field?: string): Failure {
   return field === undefined ? { code, message } : { code, message, field };
 }

@@ -1,6 +1,7 @@
 // Property-based fuzzing (fast-check, bounded runs) of the untrusted-input parsers: the
-// runbook parser, fence info strings and websocket client messages. Plus bounded-time checks
-// on very large runbooks (times printed; only a generous bound is asserted).
+// runbook parser, fence info strings and websocket client messages. Plus very large runbooks:
+// what they parse to is asserted, their times are printed (never pass/fail); only the test
+// timeout catches a parse that never ends.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -33,6 +34,10 @@ function checkParse(src: string): ParseResult {
   } catch (e) {
     assert.fail(`parseRunbook threw: ${(e as Error).stack}`);
   }
+  return checkResult(src, r);
+}
+
+function checkResult(src: string, r: ParseResult): ParseResult {
   assert.ok(Array.isArray(r.diagnostics));
   const lines = lineCount(src);
   for (const d of r.diagnostics) {
@@ -187,6 +192,22 @@ test('parseRunbook: random Markdown (headings, fences with brace/JSON attributes
   fc.assert(fc.property(markdownDoc, (s) => void checkParse(s)), opts());
 });
 
+test('parseRunbook: known nasty inputs (YAML aliases and tags, unclosed fences, deep brackets, reserved ids)', () => {
+  const bytes = Buffer.from(Array.from({ length: 4000 }, (_, i) => (i * 7919 + 13) % 256));
+  const inputs = [
+    '', '\n', '---', '---\n', '---\n---', '---\n---\n', '---\ntitle: x\n', '...', '\uFEFF', '\0\0\0',
+    '```', '```sh', '```sh {', '```sh {id=', '# T\n## S\n```sh\necho never closed', '~~~sh {verify}\n',
+    '---\n- a\n- b\n---\n', '---\n!!binary aGVsbG8=\n---\n', '---\na: &a [*a]\n---\n',
+    '---\nvars: &v\n  A: *v\n---\n# T\n', '---\nvars:\n  A: !!js/function "x"\n---\n',
+    '---\n' + 'a: &a [' + '*a,'.repeat(50) + ']\n---\n',
+    '>'.repeat(5000) + ' ```sh\n', '['.repeat(50000), '- '.repeat(3000) + '```sh', '`'.repeat(10000),
+    '## \n```sh {id=__proto__}\n```\n## \n', '## constructor\n```sh {id=constructor}\n```\n## toString\n',
+    '# ' + 'a'.repeat(100000), bytes.toString('utf8'), bytes.toString('latin1'),
+    '\r\r\r## a\r```sh\r$X\r```\r', '\u2028## S\u2029```sh\n```', '---\r\ntitle: t\r\n---\r\n',
+  ];
+  for (const input of inputs) checkParse(input);
+});
+
 function shippedRunbooks(): Array<{ file: string; text: string }> {
   const out: Array<{ file: string; text: string }> = [];
   const walk = (dir: string) => {
@@ -240,6 +261,7 @@ test('parseRunbook: mutations of the shipped runbooks (byte flips, line deletion
 });
 
 test('parseFenceInfo never throws; what it returns is well-formed', () => {
+  const prototypeKeys = Object.getOwnPropertyNames(Object.prototype).join();
   fc.assert(
     fc.property(fc.oneof(infoString, fc.string({ unit: 'binary', maxLength: 120 })), (info) => {
       const r = parseFenceInfo(info);
@@ -253,8 +275,9 @@ test('parseFenceInfo never throws; what it returns is well-formed', () => {
         assert.match(k, /^[A-Za-z_][A-Za-z0-9_.-]*$/);
         assert.ok(['string', 'number', 'boolean'].includes(typeof v), `${k}: ${typeof v}`);
       }
-      assert.equal(Object.getPrototypeOf(Object.prototype), null);
-      assert.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype pollution');
+      // a key like __proto__ stays a key: neither the attributes' prototype nor Object.prototype changes
+      assert.ok([Object.prototype, null].includes(Object.getPrototypeOf(r.attrs)), `attrs of ${JSON.stringify(info)} got a prototype`);
+      assert.equal(Object.getOwnPropertyNames(Object.prototype).join(), prototypeKeys, 'no prototype pollution');
     }),
     opts(RUNS * 3),
   );
@@ -316,19 +339,19 @@ test('parseClientMessage never throws and accepts only the valid shapes', () => 
   assert.equal(check('{"type":"resize","cols":80,"rows":24,"__proto__":{"admin":true}}').ok, true, 'extra keys are dropped, not trusted');
 });
 
-// ---- bounded time on very large input (measured and printed; asserted only against a generous bound) ----
+// ---- very large input (times measured and printed, not asserted) ----
 
-const BOUND_MS = 10_000;
+/** Parses (printing how long it took), then holds the result to the parser's contract. */
 function timed(name: string, src: string): ParseResult {
   const t0 = performance.now();
   const r = parseRunbook(src, FILE);
   const ms = performance.now() - t0;
+  checkResult(src, r);
   console.log(`# ${name}: ${(src.length / 1024 / 1024).toFixed(2)} MB parsed in ${ms.toFixed(0)} ms (${r.runbook?.steps.length ?? 0} steps, ${r.diagnostics.length} diagnostics)`);
-  assert.ok(ms < BOUND_MS, `${name} took ${ms.toFixed(0)} ms`);
   return r;
 }
 
-test('a runbook of 10 000 steps parses within the bound', { timeout: 60_000 }, () => {
+test('a runbook of 10 000 steps parses', { timeout: 60_000 }, () => {
   let s = '# Ten thousand steps\n\n';
   for (let i = 0; i < 10_000; i++) s += `## Step ${i}\n\nDo thing ${i}.\n\n\`\`\`sh {id=do-${i}}\necho ${i}\n\`\`\`\n\n\`\`\`sh {id=check-${i} verify}\ntest ${i} -ge 0\n\`\`\`\n\n`;
   const r = timed('10 000 steps', s);
@@ -336,7 +359,7 @@ test('a runbook of 10 000 steps parses within the bound', { timeout: 60_000 }, (
   assert.equal(Object.keys(r.runbook!.blocks).length, 20_000);
 });
 
-test('a list nested 2 000 deep parses within the bound', { timeout: 60_000 }, () => {
+test('a list nested 2 000 deep parses', { timeout: 60_000 }, () => {
   const head = '# Deep\n\n## The only step\n\n';
   let indented = head;
   for (let d = 0; d < 2_000; d++) indented += `${'  '.repeat(d)}- level ${d}\n`;
@@ -347,7 +370,7 @@ test('a list nested 2 000 deep parses within the bound', { timeout: 60_000 }, ()
   timed('fence inside a list nested 2 000 deep', head + '- '.repeat(2_000) + '```sh\necho nested\n```\n');
 });
 
-test('a 5 MB runbook parses within the bound', { timeout: 60_000 }, () => {
+test('a 5 MB runbook parses', { timeout: 60_000 }, () => {
   let s = '---\ntitle: Five megabytes\nvars:\n  WHO:\n    default: world\n    describe: who\n---\n# Big\n\n';
   let i = 0;
   while (s.length < 5 * 1024 * 1024) {

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import express, { type Request, type Response, type Router } from 'express';
 import type { AppContext } from './context.ts';
-import { failure, type Code, type Failure } from '../errors.ts';
+import { failure, httpStatus, type Failure } from '../errors.ts';
 import type { Principal } from '../record/users.ts';
 import { isRunId } from '../record/ids.ts';
 import { exportRun, isReportFormat, REPORT_FORMATS } from '../report/export.ts';
@@ -10,24 +10,6 @@ import type { RunFilter, RunStatus } from '../record/store.ts';
 import { resolveVars } from '../run/vars.ts';
 import { planRun } from '../exec/plan.ts';
 import type { PlanResponse } from '../../common/page-data.ts';
-
-const STATUS: Partial<Record<Code, number>> = {
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  UNKNOWN_RUNBOOK: 400,
-  BROKEN_RUNBOOK: 400,
-  VAR_PATTERN: 400,
-  UNKNOWN_VAR: 400,
-  UNKNOWN_TARGET: 400,
-  TARGET_FAILED: 503,
-  BAD_REQUEST: 400,
-  SESSION_ENDED: 409,
-  SESSION_BUSY: 409,
-  CONFIRM_REQUIRED: 409,
-  RECORDING_FAILED: 500,
-  PAYLOAD_TOO_LARGE: 413,
-};
 
 /** Who made the request (the auth middleware's principal): what runs and the audit record. */
 function userOf(res: Response): string {
@@ -37,7 +19,7 @@ function userOf(res: Response): string {
 }
 
 export function sendFailure(res: Response, f: Failure): void {
-  res.status(STATUS[f.code] ?? 400).json({ error: f });
+  res.status(httpStatus(f.code)).json({ error: f });
 }
 
 export const RUN_STATUSES: readonly RunStatus[] = ['running', 'passed', 'failed', 'interrupted', 'ended'];

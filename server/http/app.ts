@@ -109,7 +109,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
     if (err.type === 'entity.too.large') return sendFailure(res, failure('PAYLOAD_TOO_LARGE', `request body over ${JSON_LIMIT}`));
     if (err.status && err.status < 500) return sendFailure(res, failure('BAD_REQUEST', err.message));
     log.error('request failed', { error: err.message, stack: err.stack });
-    res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error' } });
+    sendFailure(res, failure('INTERNAL', 'internal error'));
   });
 
   return {

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AppContext } from './context.ts';
 import { originAllowed } from './auth.ts';
+import { httpStatus } from '../errors.ts';
 import { TerminalStream, type StreamRole } from './terminal-stream.ts';
 import type { Run } from '../run/run.ts';
 import type { Disposable } from '../../common/disposable.ts';
@@ -40,12 +41,12 @@ export class Gateway implements Disposable {
       this.ctx.log.warn('websocket refused', { path: url.pathname, status, reason: text, origin: req.headers.origin ?? null });
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
     };
-    if (!originAllowed(req)) return refuse(403, 'Forbidden origin');
+    if (!originAllowed(req)) return refuse(httpStatus('FORBIDDEN'), 'Forbidden origin');
     const principal = this.ctx.auth.principalOf(req, url);
-    if (!principal) return refuse(401, 'Unauthorized');
+    if (!principal) return refuse(httpStatus('UNAUTHORIZED'), 'Unauthorized');
     const m = PATH.exec(url.pathname);
     const run = m ? this.ctx.runs.get(m[1]) : undefined;
-    if (!run) return refuse(404, 'No such live run');
+    if (!run) return refuse(httpStatus('NOT_FOUND'), 'No such live run');
     // A viewer's token, or ?observe=1, joins read-only.
     const role: StreamRole = principal.role === 'viewer' || url.searchParams.get('observe') === '1' ? 'viewer' : 'operator';
     this.wss.handleUpgrade(req, socket, head, (ws) => this.connect(ws, run, role));
