@@ -18,6 +18,7 @@ export interface ReportHooks {
 
 export function initReport(data: ReportPageData): ReportHooks {
   initResume({ runbook: data.runbook, runId: data.runId });
+  placeSegments();
   const hooks: ReportHooks = { markers: [], markerOf: new Map() };
   void loadPlayer(data, hooks);
   document.addEventListener('click', (ev) => onClick(ev, hooks));
@@ -100,6 +101,19 @@ function highlight(seq: number, reveal: boolean): void {
     const rect = pane?.getBoundingClientRect();
     // Stacked layout (narrow window): bring the player into view.
     if (pane && rect && (rect.bottom < 0 || rect.top > window.innerHeight)) pane.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  }
+}
+
+/**
+ * The timeline's segments carry their place as `left:X%;width:Y%` in data-geometry: the CSP
+ * refuses style attributes, not styles set through the DOM.
+ */
+function placeSegments(): void {
+  for (const el of document.querySelectorAll<HTMLElement>('[data-geometry]')) {
+    const m = /^left:([\d.]+)%;width:([\d.]+)%$/.exec(el.dataset.geometry ?? '');
+    if (!m) continue;
+    el.style.left = `${m[1]}%`;
+    el.style.width = `${m[2]}%`;
   }
 }
 

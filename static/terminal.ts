@@ -9,6 +9,7 @@ import { parseServerMessage, type ClientMessage, type ServerMessage } from '../c
 import { fetchRecordedOutput } from './replay.ts';
 import { getJson } from './api.ts';
 import { terminalInput } from './input-filter.ts';
+import { nonceStyles } from './style-nonce.ts';
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline' | 'ended';
 
@@ -77,6 +78,7 @@ export class RunTerminal {
       disableStdin: !o.live,
     });
     this.term.loadAddon(this.fit);
+    nonceStyles(o.host); // before open(): xterm adds its <style> elements there
     this.term.open(o.host);
     this.refit();
     new ResizeObserver(() => this.refit()).observe(o.host);

@@ -1,13 +1,15 @@
 // createApp(): the whole service as an express app plus its websocket gateway, without a port,
 // so tests can drive it in-process; server.ts binds it to an address.
+import crypto from 'node:crypto';
 import path from 'node:path';
+import compression from 'compression';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { AppContext } from './context.ts';
 import { apiRouter, sendFailure } from './api.ts';
 import { pagesRouter } from './pages.ts';
 import { Gateway } from './gateway.ts';
 import { Views } from './render.ts';
-import { buildBundle } from './bundle.ts';
+import { buildBundle, type Bundle } from './bundle.ts';
 import { Auth, authCookie, clearAuthCookie, CSRF_HEADER, generateToken, localPath, originAllowed, roleForMethod, SAFE_METHODS } from './auth.ts';
 import { tokensRouter } from './tokens.ts';
 import { Users, roleAtLeast } from '../record/users.ts';
@@ -32,6 +34,11 @@ export interface AppOptions {
   /** How long a run nobody watches or uses keeps its session (default 10 min). */
   graceSeconds?: number;
   targets?: Record<string, TargetKind>;
+  /**
+   * Build the browser bundle with the hooks end-to-end tests read (window.__stepwise).
+   * Default: the STEPWISE_TEST_HOOKS=1 environment variable (test/helpers/browser.ts sets it).
+   */
+  testHooks?: boolean;
 }
 
 export interface StepwiseApp {
@@ -46,6 +53,10 @@ const DEFAULT_GRACE_SECONDS = 600;
 // Control requests are small; a runbook's variables fit easily.
 const JSON_LIMIT = '64kb';
 const JSON_LIMIT_BYTES = 64 * 1024;
+// Hashed asset names change with their content, so a browser may keep one for good.
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+// Pages and API answers carry live state (and tokens): never reused without asking.
+const NO_STORE = 'no-store';
 
 export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   const log = opts.log ?? createLogger();
@@ -74,8 +85,8 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
     targets,
   };
   runs.reapIdle((opts.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000);
-  const views = new Views();
-  const bundle = await buildBundle();
+  const bundle = await buildBundle({ testHooks: opts.testHooks ?? process.env.STEPWISE_TEST_HOOKS === '1' });
+  const views = new Views(bundle);
   const gateway = new Gateway(ctx);
 
   const app = express();
@@ -84,27 +95,33 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   app.use((_req, res, next) => {
     // 'wasm-unsafe-eval' lets the report page's asciinema player compile its WebAssembly
     // terminal emulator; it allows WebAssembly compilation only, not eval() or inline scripts.
+    // Styles: our stylesheets, and <style> elements with this response's nonce (xterm.js makes
+    // some at run time: static/style-nonce.ts); no inline style attributes.
+    const nonce = crypto.randomBytes(16).toString('base64');
+    res.locals.cspNonce = nonce;
     res.set({
       'X-Content-Type-Options': 'nosniff',
       'Referrer-Policy': 'no-referrer',
       'X-Frame-Options': 'DENY',
-      'Content-Security-Policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
+      'Cache-Control': NO_STORE,
+      'Content-Security-Policy': `default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'nonce-${nonce}'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
     });
     next();
   });
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
-  app.get('/static/app.js', (_req, res) => {
-    res.type('application/javascript').send(bundle.js);
-  });
-  app.get('/static/app.css', (_req, res) => {
-    res.type('text/css').send(bundle.css);
-  });
-  app.use('/static', express.static(path.resolve(import.meta.dirname, '../../static'), { index: false }));
+  app.get('/static/:name', serveAsset(bundle));
+  // Pages and API answers are compressed as they are sent; the bundle was compressed once.
+  app.use(compression());
   app.use(authenticate(ctx, views));
   app.use('/api', refuseDeclaredTooLarge, express.json({ limit: JSON_LIMIT, strict: true }), tokensRouter(ctx), apiRouter(ctx));
   app.use(pagesRouter(ctx, views));
+  app.use('/api', (req, res) => sendFailure(res, failure('NOT_FOUND', `no API route ${req.method} ${req.baseUrl}${req.path}`)));
+  app.use((req, res) => {
+    const heading = 'Page not found';
+    res.status(404).type('html').send(views.render('not-found', { title: heading, heading, message: `There is no page at ${req.path}.` }, res.locals));
+  });
   app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
     if (err.type === 'entity.too.large') return sendFailure(res, failure('PAYLOAD_TOO_LARGE', `request body over ${JSON_LIMIT}`));
     if (err.status && err.status < 500) return sendFailure(res, failure('BAD_REQUEST', err.message));
@@ -121,6 +138,22 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
       runs.dispose();
       store.close();
     },
+  };
+}
+
+/**
+ * The bundle's files by their hashed names, from memory: gzip-compressed when the browser
+ * takes it, cacheable for a year. Any other /static path is a 404 (no source is served).
+ */
+function serveAsset(bundle: Bundle) {
+  return (req: Request, res: Response) => {
+    const asset = bundle.assets.get(`/static/${req.params.name}`);
+    res.vary('Accept-Encoding');
+    if (!asset) return res.status(404).type('text/plain').send('no such asset\n');
+    const gzip = req.acceptsEncodings('gzip', 'identity') === 'gzip';
+    res.set({ 'Cache-Control': IMMUTABLE, 'Content-Type': `${asset.type}; charset=utf-8` });
+    if (gzip) res.set('Content-Encoding', 'gzip');
+    res.send(gzip ? asset.gzip : asset.body);
   };
 }
 

@@ -6,6 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 
+// Servers these tests start build their browser bundle with the test hooks (window.__stepwise:
+// the terminal, the player), which the production bundle leaves out (server/http/app.ts).
+process.env.STEPWISE_TEST_HOOKS = '1';
+
 export const CHROMIUM = '/usr/bin/chromium';
 /** How long a wait for the page may take. */
 export const WAIT = { timeout: 20_000 };
