@@ -5,6 +5,7 @@ import path from 'node:path';
 import { RunStore, type RunStatus } from '../record/store.ts';
 import { loadCatalog } from '../runbook/catalog.ts';
 import { exportRun, isReportFormat, REPORT_FORMATS } from '../report/export.ts';
+import { RunHistory } from '../run/history.ts';
 import { dataDir, runbooksDir } from './config.ts';
 
 const EXIT_FAILED = 1;
@@ -48,7 +49,7 @@ export async function reportCommand(
   try {
     // The runbook is only needed for command texts and titles; casts do not need it.
     const catalog = format === 'cast' ? undefined : loadCatalog(runbooksDir(a.runbooks));
-    const r = exportRun(store, a.runId, format, catalog);
+    const r = exportRun(new RunHistory(store, catalog && (() => catalog)), a.runId, format);
     if (!r.ok) {
       out(`stepwise report: ${r.error.message}${r.error.code === 'NOT_FOUND' ? '; see `stepwise runs`' : ''}`);
       return EXIT_USAGE;
@@ -91,7 +92,7 @@ export function runsCommand(a: RunsArgs, out: (s: string) => void): number {
   const store = openExisting(dataDir(a.data));
   if (!store) return 0; // nothing recorded yet
   try {
-    const runs = store.listRuns({
+    const runs = new RunHistory(store).list({
       ...(a.runbook !== undefined ? { runbookId: a.runbook } : {}),
       ...(a.status !== undefined ? { status: a.status as RunStatus } : {}),
       ...(a.limit !== undefined ? { limit: Number(a.limit) } : {}),

@@ -6,6 +6,7 @@ import { failure, httpStatus, type Failure } from '../errors.ts';
 import type { Principal } from '../record/users.ts';
 import { isRunId } from '../record/ids.ts';
 import { exportRun, isReportFormat, REPORT_FORMATS } from '../report/export.ts';
+import { RunHistory } from '../run/history.ts';
 import type { RunFilter, RunStatus } from '../record/store.ts';
 import { resolveVars } from '../run/vars.ts';
 import { planRun } from '../exec/plan.ts';
@@ -198,7 +199,7 @@ export function apiRouter(ctx: AppContext): Router {
     if (!isRunId(id)) return sendFailure(res, failure('NOT_FOUND', `no run ${JSON.stringify(id)}`));
     if (!isReportFormat(format)) return sendFailure(res, failure('BAD_REQUEST', `unknown report format ${JSON.stringify(format)}; use ${REPORT_FORMATS.join(', ')}`, 'format'));
     ctx.runs.get(id)?.cast.flush(); // a live run: buffered recording onto disk first
-    const out = exportRun(ctx.store, id, format, ctx.catalog());
+    const out = exportRun(new RunHistory(ctx.store, ctx.catalog), id, format);
     if (!out.ok) return sendFailure(res, out.error);
     ctx.audit.append(id, 'recording-viewed', { by: userOf(res), format });
     res.set('content-type', out.contentType).attachment(out.filename).send(out.body);

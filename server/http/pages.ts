@@ -13,7 +13,7 @@ import type { BlockStatus, StepStatus } from '../exec/result.ts';
 import { formatDuration, isDone, progressText, resultMeta, splitHint, VERDICT_TITLE } from '../../common/format.ts';
 import type { OverviewPageData, StepPageData } from '../../common/page-data.ts';
 import { RUN_STATUSES, runFilter } from './api.ts';
-import { reportFor } from '../report/export.ts';
+import { RunHistory, doneInChain } from '../run/history.ts';
 import { RESUMABLE, reportHref, reportView } from './report-view.ts';
 
 /** How many runs the index lists. */
@@ -38,6 +38,8 @@ export function stepHref(runId: string, stepId: string): string {
 
 export function pagesRouter(ctx: AppContext, views: Views): Router {
   const r = express.Router();
+  // Recorded runs are read through one RunHistory per request (never the store directly).
+  const history = () => new RunHistory(ctx.store, ctx.catalog);
 
   const notFound = (res: Response, heading: string, message: string) =>
     res.status(404).type('html').send(views.render('not-found', { title: heading, heading, message }, res.locals));
@@ -58,7 +60,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
       errorCount: e.diagnostics.filter((d) => d.severity === 'error').length,
       warningCount: e.diagnostics.filter((d) => d.severity === 'warning').length,
     }));
-    const runs = ctx.store.listRuns({ limit: RECENT_RUNS }).map((run) => runRow(ctx, run));
+    const runs = history().list({ limit: RECENT_RUNS }).map((run) => runRow(ctx, run));
     res.type('html').send(
       views.render('index', {
         title: 'Runbooks',
@@ -105,7 +107,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
         targets: ctx.targetIds,
         errors: e.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic),
         warnings: e.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic),
-        runs: ctx.store.listRuns({ runbookId: e.id, limit: RUNBOOK_RUNS }).map((run) => runRow(ctx, run)),
+        runs: history().list({ runbookId: e.id, limit: RUNBOOK_RUNS }).map((run) => runRow(ctx, run)),
         pageData,
       }, res.locals),
     );
@@ -124,7 +126,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     const filter = checked.ok
       ? checked
       : { ok: false as const, error: { field, message: field === 'from' || field === 'to' ? `“${field === 'from' ? 'From' : 'To'}” must be a date (YYYY-MM-DD).` : checked.error.message } };
-    const runs = filter.ok ? ctx.store.listRuns({ ...filter.filter, limit: LIST_RUNS + 1 }) : [];
+    const runs = filter.ok ? history().list({ ...filter.filter, limit: LIST_RUNS + 1 }) : [];
     const filtered = Object.values(form).some((v) => v !== '');
     const catalog = ctx.catalog();
     const runbookOptions = catalog.entries.map((e) => ({ id: e.id, title: e.runbook?.title ?? e.id, selected: e.id === form.runbook }));
@@ -149,28 +151,30 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
   });
 
   r.get('/runs/:id', (req, res) => {
-    const found = findRun(ctx, req.params.id);
+    const h = history();
+    const found = findRun(ctx, h, req.params.id);
     if (!found) return notFound(res, 'Run not found', `There is no run with the id “${req.params.id}”.`);
     if (!found.runbook) return notFound(res, 'Runbook not available', runbookMissing(found.record));
     const steps = found.runbook.steps;
     if (!steps.length) return notFound(res, 'Nothing to run', `Runbook “${found.runbook.title}” has no steps.`);
     // A resumed run starts at its resume step; steps its predecessors got through count as done.
-    const verdicts = chainVerdicts(ctx, found.record);
+    const verdicts = h.chainVerdicts(found.record);
     const resumeAt = ctx.runs.get(found.record.id)?.resumedFrom?.stepId;
     const from = Math.max(0, resumeAt ? steps.findIndex((s) => s.id === resumeAt) : 0);
-    const next = steps.slice(from).find((s) => !isDone(verdicts.get(s.id))) ?? steps[steps.length - 1]!;
+    const next = steps.slice(from).find((s) => !doneInChain(verdicts.get(s.id))) ?? steps[steps.length - 1]!;
     res.redirect(303, stepHref(found.record.id, next.id));
   });
 
   r.get('/runs/:id/report', (req, res) => {
-    const found = findRun(ctx, req.params.id);
+    const h = history();
+    const found = findRun(ctx, h, req.params.id);
     if (!found) return notFound(res, 'Run not found', `There is no run with the id “${req.params.id}”.`);
     const { record, live } = found;
     ctx.runs.get(record.id)?.cast.flush();
-    const built = reportFor(ctx.store, record.id, ctx.catalog());
+    const built = h.report(record.id);
     if (!built.ok) return notFound(res, 'Run not found', built.error.message);
     const resumed = ctx.runs.get(record.id)?.resumedFrom;
-    const view = reportView({ ctx, record, report: built.value, live, resumeNotes: resumed?.notes, resumedAt: resumed?.stepId });
+    const view = reportView({ history: h, record, report: built.value, live, resumeNotes: resumed?.notes, resumedAt: resumed?.stepId });
     const title = view.run.title;
     res.type('html').send(
       views.render('report', {
@@ -187,7 +191,8 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
   });
 
   r.get('/runs/:id/steps/:stepId', (req, res) => {
-    const found = findRun(ctx, req.params.id);
+    const h = history();
+    const found = findRun(ctx, h, req.params.id);
     if (!found) return notFound(res, 'Run not found', `There is no run with the id “${req.params.id}”.`);
     const { record, runbook, live } = found;
     if (!runbook) return notFound(res, 'Runbook not available', runbookMissing(record));
@@ -195,8 +200,8 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     if (index < 0) return notFound(res, 'Step not found', `Runbook “${runbook.title}” has no step “${req.params.stepId}”.`);
     const step = runbook.steps[index]!;
     const training = record.options.training === true;
-    const verdicts = verdictMap(ctx.store.stepVerdicts(record.id));
-    const latest = ctx.store.latestBlockResults(record.id);
+    const verdicts = verdictMap(h.verdicts(record.id));
+    const latest = h.latestBlocks(record.id);
 
     const steps = runbook.steps.map((s, i) => {
       const status: StepStatus | 'pending' = verdicts.get(s.id)?.status ?? 'pending';
@@ -238,6 +243,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
       verdict: verdictStatus,
     };
 
+    // Only when the version the run used was not kept (findRun prefers it).
     const changed = record.contentHash && runbook.contentHash !== record.contentHash;
     const resumedFrom = ctx.runs.get(record.id)?.resumedFrom;
     res.type('html').send(
@@ -279,7 +285,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
         prev,
         next,
         nextLocked: training && executable && !isDone(verdictStatus),
-        notice: changed ? 'The runbook file has changed since this run started; the run uses the version it started with.' : null,
+        notice: changed ? 'The runbook file has changed since this run, and the version the run used was not kept: this page shows the file as it is now.' : null,
         pageData,
       }, res.locals),
     );
@@ -294,14 +300,17 @@ interface FoundRun {
   live: boolean;
 }
 
-/** A run from the store, with the runbook it runs: the live run's own copy, else the catalog's. */
-function findRun(ctx: AppContext, id: string): FoundRun | undefined {
+/**
+ * A recorded run with the runbook it ran: the live run's own copy, else the version it pinned
+ * when it started (the current file only when that version was not kept).
+ */
+function findRun(ctx: AppContext, history: RunHistory, id: string): FoundRun | undefined {
   if (!isRunId(id)) return undefined;
-  const record = ctx.store.getRun(id);
+  const record = history.get(id);
   if (!record) return undefined;
   const run = ctx.runs.get(id);
   const live = !!run && !run.isEnded && run.session.state !== 'ended';
-  const runbook = run?.runbook ?? (record.runbookId ? ctx.catalog().get(record.runbookId)?.runbook : undefined);
+  const runbook = run?.runbook ?? history.runbookAsRun(record) ?? history.currentRunbook(record);
   return { record, runbook, live };
 }
 
@@ -309,17 +318,6 @@ function runbookMissing(record: RunRecord): string {
   return record.runbookId
     ? `Run ${record.id} used runbook “${record.runbookId}”, which is no longer in the runbooks folder.`
     : `Run ${record.id} is a bare terminal without a runbook.`;
-}
-
-/** Each step's latest verdict along a run and the runs it resumed (the nearest run wins). */
-function chainVerdicts(ctx: AppContext, record: RunRecord): Map<string, StepStatus> {
-  const out = new Map<string, StepStatus>();
-  const seen = new Set<string>();
-  for (let r: RunRecord | undefined = record; r && !seen.has(r.id); r = r.parentRunId ? ctx.store.getRun(r.parentRunId) : undefined) {
-    seen.add(r.id);
-    for (const v of ctx.store.stepVerdicts(r.id)) if (!out.has(v.stepId)) out.set(v.stepId, v.status);
-  }
-  return out;
 }
 
 function verdictMap(list: StoredStepVerdict[]): Map<string, StoredStepVerdict> {

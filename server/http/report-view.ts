@@ -2,22 +2,12 @@
 // views/report.hbs, with the timeline's geometry, the drift of the runbook since the run and
 // what the page script needs (static/report-page.ts reads ReportPageData).
 // Every text goes through handlebars escaping; nothing here is HTML.
-import fs from 'node:fs';
-import path from 'node:path';
-import type { AppContext } from './context.ts';
 import type { RunReport, ReportExecution, ReportStepStatus } from '../report/model.ts';
 import { REPORT_FORMATS, type ReportFormat } from '../report/export.ts';
 import type { RunRecord, RunStatus } from '../record/store.ts';
-import { loadSnapshot } from '../record/snapshot.ts';
-import { sha256 } from '../record/chain.ts';
-import { parseRunbook } from '../runbook/parse.ts';
-import { runbookDrift } from '../runbook/drift.ts';
-import type { Runbook } from '../runbook/model.ts';
+import { doneInChain, type RunDrift, type RunHistory } from '../run/history.ts';
 import { formatDuration, resultMeta, splitHint } from '../../common/format.ts';
 import type { ReportPageData } from '../../common/page-data.ts';
-
-/** Verdicts after which a resumed run does not run a step again. */
-const DONE: ReadonlySet<string> = new Set(['passed', 'warning', 'skipped']);
 
 /** Statuses a run can be resumed from (a running one must be ended first). */
 export const RESUMABLE: ReadonlySet<RunStatus> = new Set(['failed', 'interrupted', 'ended']);
@@ -78,7 +68,8 @@ export function reportHref(runId: string): string {
 }
 
 export interface ReportViewInput {
-  ctx: AppContext;
+  /** Where the chain, the runs that resumed this one and the drift come from (never the store itself). */
+  history: RunHistory;
   record: RunRecord;
   report: RunReport;
   live: boolean;
@@ -88,7 +79,7 @@ export interface ReportViewInput {
   resumedAt?: string;
 }
 
-export function reportView({ ctx, record, report, live, resumeNotes, resumedAt }: ReportViewInput) {
+export function reportView({ history, record, report, live, resumeNotes, resumedAt }: ReportViewInput) {
   const run = report.run;
   const runbookId = run.runbookId;
   const hash = run.contentHash;
@@ -96,12 +87,14 @@ export function reportView({ ctx, record, report, live, resumeNotes, resumedAt }
   const converge = run.options.converge === true;
   const status: RunStatus | 'live' = live ? 'live' : run.status;
 
-  // Verdicts of the runs this one resumed (nearest first), for steps it did not run itself.
-  const inherited = chainVerdicts(ctx, record);
+  // Each step's verdict along the chain of resumed runs; one from an earlier run is shown
+  // for a step this run did nothing in.
+  const inherited = history.chainVerdicts(record);
 
   const steps = report.steps.map((s, i) => {
     const split = splitHint(s.reason ?? undefined);
-    const earlier = !s.executions.length && s.status === 'not-run' ? inherited.get(s.id) : undefined;
+    const chained = inherited.get(s.id);
+    const earlier = chained && chained.runId !== record.id ? chained : undefined;
     return {
       number: i + 1,
       id: s.id,
@@ -116,7 +109,7 @@ export function reportView({ ctx, record, report, live, resumeNotes, resumedAt }
       executionCount: s.executions.length,
       executions: s.executions.map((e) => executionView(e)),
       earlier: earlier
-        ? { status: earlier.status, done: DONE.has(earlier.status), runId: earlier.runId, href: reportHref(earlier.runId) }
+        ? { status: earlier.status, done: doneInChain(earlier), runId: earlier.runId, href: reportHref(earlier.runId) }
         : null,
     };
   });
@@ -167,7 +160,7 @@ export function reportView({ ctx, record, report, live, resumeNotes, resumedAt }
       parent: run.parentRunId ? { id: run.parentRunId, href: reportHref(run.parentRunId) } : null,
       resumedAt: resumedAt ? (report.steps.find((s) => s.id === resumedAt)?.title ?? resumedAt) : null,
       resumeNotes: resumeNotes ?? [],
-      resumedBy: resumedBy(ctx, record).map((id) => ({ id, href: reportHref(id) })),
+      resumedBy: history.resumedBy(record).map((r) => ({ id: r.id, href: reportHref(r.id) })),
       vars: Object.entries(run.vars).map(([name, value]) => ({ name, value })),
       openHref: `/runs/${encodeURIComponent(run.id)}`,
     },
@@ -182,7 +175,7 @@ export function reportView({ ctx, record, report, live, resumeNotes, resumedAt }
       hint: EXPORT_LABEL[f].hint,
       href: `/api/runs/${encodeURIComponent(run.id)}/report.${f}`,
     })),
-    drift: driftView(ctx, record, report),
+    drift: driftView(record, report, history),
     commandsUnavailable: !report.runbookMatched && report.steps.some((s) => s.executions.some((e) => e.command === null)),
     resumable: !live && !!runbookId && RESUMABLE.has(run.status),
     pageData,
@@ -261,35 +254,6 @@ function timeline(report: RunReport, live: boolean) {
   return { rows, total: formatDuration(span), hasExecutions: ends.length > 0 };
 }
 
-/** Runs that resumed this one (they run the same runbook and start after it). */
-function resumedBy(ctx: AppContext, record: RunRecord): string[] {
-  if (!record.runbookId) return [];
-  return ctx.store
-    .listRuns({ runbookId: record.runbookId, since: record.startedAt })
-    .filter((r) => r.parentRunId === record.id)
-    .map((r) => r.id)
-    .reverse();
-}
-
-interface InheritedVerdict {
-  status: string;
-  runId: string;
-}
-
-/** Latest verdict of each step along the chain of runs this one resumed (nearest wins). */
-function chainVerdicts(ctx: AppContext, record: RunRecord): Map<string, InheritedVerdict> {
-  const out = new Map<string, InheritedVerdict>();
-  const seen = new Set<string>([record.id]);
-  for (let id = record.parentRunId; id && !seen.has(id); ) {
-    seen.add(id);
-    const r = ctx.store.getRun(id);
-    if (!r) break;
-    for (const v of ctx.store.stepVerdicts(r.id)) if (!out.has(v.stepId)) out.set(v.stepId, { status: v.status, runId: r.id });
-    id = r.parentRunId;
-  }
-  return out;
-}
-
 export interface DriftView {
   message: string;
   currentHash: string | null;
@@ -301,43 +265,36 @@ export interface DriftView {
  * How the runbook file differs from the version the run used, for the steps the run went
  * through: null when it does not (or the run had no runbook).
  */
-export function driftView(ctx: AppContext, record: RunRecord, report: RunReport): DriftView | null {
-  if (!record.runbookId || !record.contentHash) return null;
-  const catalog = ctx.catalog();
-  const entry = catalog.get(record.runbookId);
-  if (!entry) {
+export function driftView(record: RunRecord, report: RunReport, history: RunHistory): DriftView | null {
+  const ran = new Set(report.steps.filter((s) => s.executions.length > 0 || s.status !== 'not-run').map((s) => s.id));
+  const drift = history.drift(record, ran);
+  return drift ? driftText(record, drift) : null;
+}
+
+/** The drift callout's texts. Pure. */
+export function driftText(record: RunRecord, drift: RunDrift): DriftView {
+  if (drift.gone) {
     return { message: `Runbook “${record.runbookId}” is no longer in the runbooks folder; this report shows the version the run used.`, currentHash: null, steps: [], note: null };
   }
-  let currentSource: string | undefined;
-  try {
-    currentSource = fs.readFileSync(path.join(catalog.dir, entry.file), 'utf8');
-  } catch {
-    currentSource = undefined;
+  const message = `This report shows the commands as they ran, from version ${drift.ranHash.slice(0, 12)}; the file is now at version ${drift.currentHash ? drift.currentHash.slice(0, 12) : 'unknown'}.`;
+  if (!drift.steps) {
+    const note = drift.missing === 'pinned'
+      ? 'The version this run used was not kept, so the differences cannot be shown.'
+      : 'The runbook file cannot be read or no longer parses, so the differences cannot be shown.';
+    return { message, currentHash: drift.currentHash, steps: [], note };
   }
-  const currentHash = currentSource !== undefined ? sha256(currentSource) : entry.runbook?.contentHash ?? null;
-  if (currentHash === record.contentHash) return null;
-
-  const message = `This report shows the commands as they ran, from version ${record.contentHash.slice(0, 12)}; the file is now at version ${currentHash ? currentHash.slice(0, 12) : 'unknown'}.`;
-  const pinnedSource = loadSnapshot(ctx.dataDir, record.contentHash);
-  const pinned = pinnedSource !== undefined ? parseRunbook(pinnedSource, record.runbookFile ?? entry.file).runbook : undefined;
-  // Parse the text just read (the catalog may have read an older one a moment ago).
-  const current: Runbook | undefined = currentSource !== undefined ? parseRunbook(currentSource, entry.file).runbook : undefined;
-  if (pinnedSource === undefined || !pinned) return { message, currentHash, steps: [], note: 'The version this run used was not kept, so the differences cannot be shown.' };
-  if (currentSource === undefined || !current) return { message, currentHash, steps: [], note: 'The runbook file cannot be read or no longer parses, so the differences cannot be shown.' };
-
-  const ran = new Set(report.steps.filter((s) => s.executions.length > 0 || s.status !== 'not-run').map((s) => s.id));
-  const drift = runbookDrift(pinnedSource, pinned, currentSource, current, ran).filter((d) => d.change !== 'unchanged');
+  const changed = drift.steps.filter((d) => d.change !== 'unchanged');
   return {
     message,
-    currentHash,
-    steps: drift.map((d) => ({
+    currentHash: drift.currentHash,
+    steps: changed.map((d) => ({
       stepId: d.stepId,
       title: d.title,
       change: d.change,
       changeText: d.change === 'removed' ? 'removed from the runbook' : d.change === 'added' ? 'added' : 'changed',
       lines: d.diff ? diffLines(d.diff) : [],
     })),
-    note: drift.length ? null : 'None of the steps this run went through changed: the differences are elsewhere in the file.',
+    note: changed.length ? null : 'None of the steps this run went through changed: the differences are elsewhere in the file.',
   };
 }
 

@@ -14,12 +14,21 @@ const MARK: Record<ReportStepStatus, string> = {
   'not-run': 'not run',
 };
 
+/**
+ * Control characters made visible: C0 and DEL as their Unicode control pictures (an ESC in a
+ * value shows as ␛ instead of driving a terminal that cats the report), C1 as U+FFFD, and the
+ * bidirectional overrides and isolates that can make text read other than it is removed.
+ */
+export function visibleControls(s: string): string {
+  return s
+    .replace(/[\u0000-\u001F\u007F]/g, (c) => (c === '\u007F' ? '\u2421' : String.fromCharCode(0x2400 + c.charCodeAt(0))))
+    .replace(/[\u0080-\u009F]/g, '\uFFFD')
+    .replace(/[\u202A-\u202E\u2066-\u2069]/g, '');
+}
+
 /** Inline text safe in a paragraph or a table cell: one line, Markdown/HTML punctuation escaped. */
 export function mdInline(s: string): string {
-  return s
-    .replace(/\r\n?|\n|\t/g, ' ')
-    .replace(/[\\`*_[\]<>|~&#!]/g, (c) => `\\${c}`)
-    .replace(/[\u0000-\u001F\u007F]/g, (c) => (c === '\u007F' ? '\u2421' : String.fromCharCode(0x2400 + c.charCodeAt(0))));
+  return visibleControls(s.replace(/\r\n?|\n|\t/g, ' ').replace(/[\\`*_[\]<>|~&#!]/g, (c) => `\\${c}`));
 }
 
 /**
@@ -28,7 +37,7 @@ export function mdInline(s: string): string {
  * (GFM removes that backslash again).
  */
 export function mdCode(s: string, inTable = false): string {
-  const text = s.replace(/\r\n?|\n/g, ' ');
+  const text = visibleControls(s.replace(/\r\n?|\n|\t/g, ' '));
   if (text === '') return '` `';
   const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((r) => r.length));
   const ticks = '`'.repeat(longest + 1);
@@ -67,7 +76,7 @@ function execution(e: ReportExecution): string {
   ].filter(Boolean);
   const parts = [`#### ${mdCode(e.id)} (${e.kind}${e.file ? ` → ${mdCode(e.file)}` : ''}) — ${facts.join(', ')}`];
   if (e.reason) parts.push(`Reason: ${mdInline(e.reason)}`);
-  parts.push(e.command !== null ? mdFence(e.command, 'sh') : '_Command text unavailable: the runbook changed since this run._');
+  parts.push(e.command !== null ? mdFence(e.command, 'sh') : '_Command text unavailable: the version of the runbook this run used was not kept._');
   parts.push(e.output ? mdFence(e.output, 'text') : '_No output._');
   return parts.join('\n\n');
 }
@@ -110,8 +119,12 @@ export function toMarkdown(report: RunReport): string {
     `**Totals:** ${t.passed} passed, ${t.failed} failed, ${t.warning} ${t.warning === 1 ? 'warning' : 'warnings'}, ${t.skipped} skipped, ${t.notRun} not run`,
     '',
   ];
-  if (report.runbookChanged) {
-    lines.push('> The runbook has changed since this run: command texts and step titles are not shown.', '');
+  // Say only what is true of this document: commands may come from the pinned snapshot.
+  const hidden = !report.runbookMatched && report.steps.some((s) => s.executions.some((e) => e.command === null));
+  if (hidden) {
+    lines.push(`> ${report.runbookChanged ? 'The runbook has changed since this run and the version it used was not kept' : 'The runbook this run used is not available'}: command texts and step titles are not shown.`, '');
+  } else if (report.runbookChanged) {
+    lines.push('> The runbook file has changed since this run: the commands and step titles shown are the version that ran.', '');
   }
   lines.push(
     '## Steps',

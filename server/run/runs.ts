@@ -16,6 +16,7 @@ import { Run, type RunOptions } from './run.ts';
 import type { Outcome } from '../../common/outcome.ts';
 import { resolveVars } from './vars.ts';
 import { resumePoint, type ResumePoint } from './resume.ts';
+import { RunHistory } from './history.ts';
 
 export interface RunRequest {
   runbook: string | null;
@@ -68,7 +69,7 @@ export class Runs implements Disposable {
     let resumed: ResumePoint | undefined;
     if (req.resume !== undefined) {
       if (!runbook) return { ok: false, error: failure('BAD_REQUEST', 'only a runbook run can be resumed', 'resume') };
-      const point = resumePoint(this.deps.store, req.resume, runbook);
+      const point = resumePoint(new RunHistory(this.deps.store, this.deps.catalog), req.resume, runbook);
       if (!point.ok) return point;
       resumed = point.value;
     }
