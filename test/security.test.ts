@@ -16,6 +16,9 @@ import { TermClient } from './helpers/ws-client.ts';
 import { until } from './helpers/blocks.ts';
 import { localPath } from '../server/http/auth.ts';
 import { Users, tokenDigest, type Role } from '../server/record/users.ts';
+import { CLOSE_REVOKED } from '../server/http/gateway.ts';
+import { REVOCATION_POLL_MS } from '../server/http/revocation.ts';
+import { runStepwise } from './helpers/cli.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/api');
 const CANARY = 'CANARY-c4n4ry-outside-the-runbooks';
@@ -194,6 +197,42 @@ test('tokens: admin creates, lists and revokes over HTTP; only a digest is store
   assert.equal(fresh.status, 303);
   assert.match(fresh.headers.get('set-cookie') ?? '', new RegExp(`stepwise_token=${tokens.viewer}`));
   await call('DELETE', `/api/runs/${run.id}`, tokens.admin);
+});
+
+test('revoking a token closes every websocket opened with it, over the API and from the CLI (another process)', async () => {
+  const make = (user: string) => {
+    const made = s.ctx.users.createToken(user, 'operator');
+    assert.ok(made.ok);
+    return made.value;
+  };
+  const run = await newRun(tokens.operator, { runbook: null });
+  const other = await wsConnect(wsBase + run.terminal, bearer(tokens.operator2));
+  await other.waitEvent('hello');
+  for (const how of ['api', 'cli'] as const) {
+    const { token, info } = make(`revoked.${how}`);
+    const a = await wsConnect(wsBase + run.terminal, bearer(token));
+    const b = await wsConnect(wsBase + run.terminal, { cookie: `stepwise_token=${token}`, origin: s.base });
+    await a.waitEvent('hello');
+    await b.waitEvent('hello');
+    if (how === 'api') {
+      assert.equal((await call('DELETE', `/api/tokens/${info.id}`, tokens.admin)).status, 200);
+    } else {
+      const r = runStepwise(['token', 'revoke', info.id, '--data', s.dataDir]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+    }
+    const t0 = performance.now();
+    // the watch polls every REVOCATION_POLL_MS; the bound here only stops a hung test
+    await until(() => a.closed && b.closed, 10_000, `sockets of the token revoked by ${how} closed`);
+    console.log(`# revoked by ${how}: sockets closed ${(performance.now() - t0).toFixed(0)} ms later (poll every ${REVOCATION_POLL_MS} ms)`);
+    for (const c of [a, b]) assert.deepEqual([c.closeCode, c.closeReason], [CLOSE_REVOKED, 'token revoked']);
+  }
+  // another user's socket on the same run is untouched, and the watch holds only it
+  assert.equal(other.closed, false);
+  other.type('echo still-$((40+2))\r');
+  await other.waitOutput(/still-42/);
+  await until(() => s.gateway.connections === 1, 5_000, 'only the other socket left');
+  other.close();
+  await call('DELETE', `/api/runs/${run.id}`, tokens.operator);
 });
 
 test('roles: a viewer reads everything but changes nothing; runs and confirmations name who did them', async () => {

@@ -1,5 +1,6 @@
 // The websocket gateway: authenticates upgrades (token + Origin) and hands each connection
 // to a TerminalStream (binary frames for bytes, JSON text frames for control and events).
+// A connection lives as long as its token: revoking the token closes it (RevocationWatch).
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -9,18 +10,29 @@ import { httpStatus } from '../errors.ts';
 import { TerminalStream, type StreamRole } from './terminal-stream.ts';
 import type { Run } from '../run/run.ts';
 import type { Disposable } from '../../common/disposable.ts';
+import { STARTUP_TOKEN_ID, type Principal } from '../record/users.ts';
+import { RevocationWatch } from './revocation.ts';
 
 // Keystrokes and pastes: a large paste is the biggest honest input frame.
 const MAX_FRAME_BYTES = 1024 * 1024;
 
 const PATH = /^\/ws\/runs\/([A-Za-z0-9_-]{1,64})$/;
 
+/** Close code for a connection whose token was revoked: 1008, policy violation (RFC 6455). */
+export const CLOSE_REVOKED = 1008;
+
 export class Gateway implements Disposable {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   private seq = 0;
   private open = 0;
+  private readonly revocations: RevocationWatch;
 
-  constructor(private readonly ctx: AppContext) {}
+  constructor(private readonly ctx: AppContext) {
+    this.revocations = new RevocationWatch({
+      isRevoked: (id) => ctx.users.getToken(id)?.revokedAt !== null,
+      onError: (tokenId, err) => ctx.log.warn('token revocation check failed', { tokenId, error: (err as Error).message }),
+    });
+  }
 
   attach(server: Server): void {
     server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
@@ -31,6 +43,7 @@ export class Gateway implements Disposable {
   }
 
   dispose(): void {
+    this.revocations.dispose();
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();
   }
@@ -49,14 +62,25 @@ export class Gateway implements Disposable {
     if (!run) return refuse(httpStatus('NOT_FOUND'), 'No such live run');
     // A viewer's token, or ?observe=1, joins read-only.
     const role: StreamRole = principal.role === 'viewer' || url.searchParams.get('observe') === '1' ? 'viewer' : 'operator';
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.connect(ws, run, role));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.connect(ws, run, role, principal));
   }
 
-  private connect(ws: WebSocket, run: Run, role: StreamRole): void {
+  private connect(ws: WebSocket, run: Run, role: StreamRole, principal: Principal): void {
     this.open++;
     const stream = new TerminalStream(ws, run, role, `ws-${++this.seq}`, this.ctx.log);
+    // The startup token lives as long as the process: nothing to watch.
+    const watched =
+      principal.tokenId === STARTUP_TOKEN_ID
+        ? undefined
+        : this.revocations.watch(principal.tokenId, () => {
+            this.ctx.log.info('websocket closed: token revoked', { runId: run.id, user: principal.user, tokenId: principal.tokenId });
+            ws.removeAllListeners('message'); // not one more keystroke, even before the close handshake ends
+            stream.dispose();
+            ws.close(CLOSE_REVOKED, 'token revoked');
+          });
     ws.on('close', () => {
       this.open--;
+      watched?.dispose();
       stream.dispose();
     });
     ws.on('error', (err) => this.ctx.log.warn('websocket error', { runId: run.id, error: err.message }));

@@ -9,6 +9,9 @@ export class TermClient {
   output = '';
   events: ServerMessage[] = [];
   closed = false;
+  /** The close frame's code and reason, once closed (1005/1006 when there was none). */
+  closeCode: number | undefined;
+  closeReason = '';
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
@@ -18,7 +21,11 @@ export class TermClient {
       }
       else this.events.push(JSON.parse(data.toString()));
     });
-    ws.on('close', () => (this.closed = true));
+    ws.on('close', (code, reason) => {
+      this.closed = true;
+      this.closeCode = code;
+      this.closeReason = reason.toString('utf8');
+    });
   }
 
   static connect(url: string, headers: Record<string, string>): Promise<TermClient> {
