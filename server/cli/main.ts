@@ -8,6 +8,8 @@ import { reportCommand, runsCommand } from './report.ts';
 import { auditCommand } from './audit.ts';
 import { labCommand } from './lab.ts';
 import { tokenCommand } from './token.ts';
+import { dataDir } from './config.ts';
+import { reapOrphans } from './orphans.ts';
 
 const USAGE = `usage: stepwise <command> [options]
 
@@ -15,7 +17,7 @@ const USAGE = `usage: stepwise <command> [options]
                           start the web service (default 127.0.0.1:7681)
   list [--runbooks DIR]   list the runbooks
   validate [DIR]          check every runbook; print file:line CODE message
-  run <runbook>|--all [--var K=V]... [--from STEP] [--step STEP] [--yes]
+  run <runbook>|--all [--var K=V]... [--var-file FILE] [--from STEP] [--step STEP] [--yes]
       [--runbooks DIR] [--data DIR] [--target local|lab] [--verbose]
       [--resume RUNID] [--converge] [--plan] [--record strict|best-effort]
                           run a runbook headless, recording it like a browser run;
@@ -29,7 +31,7 @@ const USAGE = `usage: stepwise <command> [options]
   report <runId> [--format json|junit|md|cast] [--output FILE] [--data DIR] [--runbooks DIR]
                           a run's report (default json) or its raw recording
 
-  lab up [ID] | lab down [ID] | lab list
+  lab up [ID] | lab down [ID] | lab down --stale | lab list
                           a disposable lab host kept up between commands
   audit verify [RUNID...|--all] [--data DIR]
                           recompute the audit hash chains; exit 1 on any tampering
@@ -37,10 +39,17 @@ const USAGE = `usage: stepwise <command> [options]
   token list [--data DIR] | token revoke ID [--data DIR]
                           API tokens for users: create prints the new token once
 
-environment: STEPWISE_TOKEN, STEPWISE_RUNBOOKS, STEPWISE_DATA, HOST, PORT`;
+environment: STEPWISE_TOKEN, STEPWISE_RUNBOOKS, STEPWISE_DATA, HOST, PORT,
+  STEPWISE_VAR_<NAME> (a run's variable, kept out of the command line; a secret with no
+  value is asked for without echo when stdin is a terminal)
+
+Every command first closes what a killed stepwise process left: its runs become
+interrupted (resumable), its session folders and labs are removed (lab commands leave
+stale labs to \`lab list\` and \`lab down --stale\`).`;
 
 export async function main(argv: string[], out: (s: string) => void = (s) => console.log(s)): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd !== undefined && !['help', '--help', '-h'].includes(cmd)) await reapOrphans(dataDir(dataFlag(rest)), { labs: cmd !== 'lab' });
   try {
     switch (cmd) {
       case 'serve': {
@@ -61,6 +70,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
           allowPositionals: true,
           options: {
             var: { type: 'string', multiple: true, default: [] },
+            'var-file': { type: 'string' },
             from: { type: 'string' },
             step: { type: 'string' },
             yes: { type: 'boolean', short: 'y', default: false },
@@ -79,12 +89,12 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
           out('stepwise run: name one runbook id (see `stepwise list`), or --all');
           return 2;
         }
-        const { var: vars, ...rest2 } = values;
-        return await runCommand({ ...rest2, vars, runbook: positionals[0] }, out);
+        const { var: vars, 'var-file': varFile, ...rest2 } = values;
+        return await runCommand({ ...rest2, vars, varFile, runbook: positionals[0] }, out);
       }
       case 'lab': {
-        const { positionals } = parseArgs({ args: rest, allowPositionals: true });
-        return await labCommand({ action: positionals[0], id: positionals[1] }, out);
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { stale: { type: 'boolean', default: false } } });
+        return await labCommand({ action: positionals[0], id: positionals[1], stale: values.stale }, out);
       }
       case 'audit': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { all: { type: 'boolean', default: false }, data: { type: 'string' } } });
@@ -140,4 +150,13 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
     }
     throw e;
   }
+}
+
+/** --data DIR or --data=DIR, wherever it stands (before the command's own parse). */
+function dataFlag(args: string[]): string | undefined {
+  for (const [i, a] of args.entries()) {
+    if (a === '--data') return args[i + 1];
+    if (a.startsWith('--data=')) return a.slice('--data='.length);
+  }
+  return undefined;
 }

@@ -1,7 +1,8 @@
 // The script that turns a fresh network namespace into a disposable lab host. Pure: text.
-// It runs inside `ip netns exec <lab> unshare --mount --uts --propagation private`, so every
-// mount below is private to the lab and vanishes with it; the host's /etc, /var and devices
-// are never written.
+// It runs inside `ip netns exec <lab> unshare --mount --uts --pid --fork --mount-proc
+// --propagation private`, so every mount below is private to the lab and vanishes with it;
+// the host's /etc, /var and devices are never written. It is PID 1 of the lab's PID
+// namespace: daemons (libvirtd, virtlogd, QEMU) are re-parented to it, and it reaps them.
 
 /** Host paths the guide writes: each becomes a copy-on-write overlay inside the lab. */
 export const OVERLAID = ['/etc', '/var', '/root', '/home', '/srv', '/usr/local', '/opt'] as const;
@@ -12,6 +13,9 @@ export interface LabInitPaths {
   /** Host folder with libvirt's connection drivers minus nodedev (see below). */
   driversDir: string;
   hostname: string;
+  /** Hide /dev/kvm (bind an unopenable file over it): it exists but cannot run guests, and
+   *  libvirt would otherwise re-probe QEMU for about a minute on every define (issue 8). */
+  maskKvm: boolean;
 }
 
 export const LIBVIRT_DRIVERS = '/usr/lib/x86_64-linux-gnu/libvirt/connection-driver';
@@ -27,7 +31,12 @@ export function labInitScript(p: LabInitPaths): string {
   return `set -eu
 ${overlays.join('\n')}
 mount -t tmpfs -o mode=0755 lab-run /run
-mkdir -p /run/lock /var/lib/libvirt/images /var/log/libvirt
+${p.maskKvm ? `# /dev/kvm cannot run guests here. In its place, a root-only /dev/null (a device node, which
+# libvirt can carry into a guest's private /dev) that QEMU's user may not open: libvirt then
+# judges KVM unusable, as its cached probe of QEMU says, and uses TCG at once. (/dev/null would
+# not do: libvirt would find it accessible, expect KVM, and re-probe QEMU on every define.)
+if [ -e /dev/kvm ]; then mknod -m 0600 ${q(p.stateDir + '/no-kvm')} c 1 3 && mount --bind ${q(p.stateDir + '/no-kvm')} /dev/kvm; fi
+` : ''}mkdir -p /run/lock /var/lib/libvirt/images /var/log/libvirt
 hostname ${q(p.hostname)}
 # A static host resolves its own name (libvirt and migration look it up; there is no DNS here).
 printf '127.0.1.1\t%s\n' ${q(p.hostname)} >> /etc/hosts
@@ -44,6 +53,9 @@ if command -v libvirtd >/dev/null; then
   for i in $(seq 1 100); do [ -S /run/libvirt/libvirt-sock ] && break; sleep 0.1; done
 fi
 echo STEPWISE-LAB-READY
-exec sleep infinity
+# As PID 1, bash reaps every child re-parented to it (its SIGCHLD handler waits for any pid),
+# so a stopped daemon never stays a zombie; the lab ends when the host kills this process.
+sleep infinity &
+while :; do wait; done
 `;
 }

@@ -3,23 +3,30 @@
 // namespace with NICs named like the guide's (eth0, eth1: veth pairs whose peers sit on a
 // bridge in a second namespace acting as the LAN, with the guide's gateway address), its own
 // mount namespace with copy-on-write overlays over the paths the guide writes, its own
-// hostname, and a libvirtd (QEMU driver; TCG where /dev/kvm is missing) without the
-// node-device driver. dispose() removes all of it.
-import { execFileSync, spawn } from 'node:child_process';
+// hostname, its own PID namespace (its init reaps every daemon), and a libvirtd (QEMU driver;
+// KVM only where it is really usable, see kvm.ts) without the node-device driver.
+// Each lab's folder records who owns it, so labs whose owner died (kill -9) can be found and
+// removed by the next command (listLabs, removeStaleLabs). dispose() removes all of it.
+import { execFile, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import pty from 'node-pty';
 import type { PtyLike, SpawnOptions, Target, TargetInfo } from './target.ts';
 import { LocalTarget } from './local.ts';
 import { LIBVIRT_DRIVERS, labInitScript } from './lab-init.ts';
+import { probeKvm } from './kvm.ts';
+import { childrenOf, isRunning, processId, type ProcessId } from './process.ts';
+
+const run = promisify(execFile);
 
 /** The LAN the lab's NICs are cabled to: the guide's subnet, gateway on the LAN side. */
 export const LAB_LAN = { subnet: '192.168.123.0/24', gateway: '192.168.123.254', prefix: 24 } as const;
 export const LAB_NICS = ['eth0', 'eth1'] as const;
 export const LAB_HOSTNAME = 'kvmhost';
-/** What every lab is, known before one is built (for plans). */
+/** What every lab is, known before one is built; labProfile() adds what this machine offers. */
 export const LAB_PROFILE = {
   id: 'lab',
   platform: 'debian',
@@ -27,29 +34,71 @@ export const LAB_PROFILE = {
 };
 // libvirtd needs a few seconds to start under load; the whole lab comes up well within this.
 const READY_TIMEOUT_MS = 60_000;
+// Killed processes leave the namespaces within milliseconds; this bounds a stuck teardown
+// (a process in uninterruptible sleep) so that the namespaces and folder are still removed.
+const TEARDOWN_WAIT_MS = 10_000;
+// A folder without its record is a lab being made right now (the record follows mkdtemp at
+// once); past this age it was left by a crash.
+const RECORDLESS_GRACE_MS = 60_000;
+const STATE_PREFIX = 'stepwise-lab-';
+const RECORD = 'lab.json';
 
 export interface LabOptions {
   id?: string;
-  /** Kept across runs (stepwise run --all): release() then leaves it up. */
+  /** Kept across runs (stepwise run --all, lab up): release() then leaves it up. */
   persistent?: boolean;
+  /** Owned by no process (stepwise lab up): it lives until `stepwise lab down`. Otherwise the
+   *  creating process owns it, and the lab is stale once that process is gone. */
+  detached?: boolean;
+  /** Treat /dev/kvm as unusable even where KVM works: mask it and do not offer kvm (tests). */
+  maskKvm?: boolean;
+}
+
+/** What a lab's folder records about it (lab.json). */
+export interface LabRecord {
+  id: string;
+  netns: string;
+  lanNetns: string;
+  stateDir: string;
+  /** The process that made it and removes it; null for a detached lab (lab up). */
+  owner: ProcessId | null;
+  persistent: boolean;
+  createdAt: string;
+  /** The lab's PID 1 (the init script), once it runs: killing it ends every lab process. */
+  init?: ProcessId;
+  /** The `unshare` whose child the init is; it exits once the init is gone. */
+  outer?: ProcessId;
+  kvm?: { usable: boolean; masked: boolean; reason: string };
 }
 
 export class LabTarget implements Target {
   readonly platform = 'debian';
   readonly capabilities: ReadonlySet<string>;
   readonly id = 'lab';
-  private disposed = false;
+  private teardownDone?: Promise<void>;
 
   private constructor(
-    readonly labId: string,
-    readonly netns: string,
-    readonly lanNetns: string,
-    readonly stateDir: string,
-    private readonly initPid: number,
-    private readonly persistent: boolean,
+    private readonly record: LabRecord,
     private readonly files = new LocalTarget({ platform: 'debian', capabilities: [] }),
   ) {
-    this.capabilities = hasLibvirt() ? LAB_PROFILE.capabilities : new Set(['netns', 'bridge', 'lan']);
+    this.capabilities = labCapabilities(record.kvm?.usable === true && !record.kvm.masked);
+  }
+
+  get labId(): string {
+    return this.record.id;
+  }
+  get netns(): string {
+    return this.record.netns;
+  }
+  get lanNetns(): string {
+    return this.record.lanNetns;
+  }
+  get stateDir(): string {
+    return this.record.stateDir;
+  }
+  /** Whether KVM runs guests in this lab, and if not, why (target info, tests). */
+  get kvm(): { usable: boolean; masked: boolean; reason: string } {
+    return this.record.kvm ?? { usable: false, masked: false, reason: 'not probed' };
   }
 
   static async create(opts: LabOptions = {}): Promise<LabTarget> {
@@ -57,26 +106,53 @@ export class LabTarget implements Target {
     if (!/^[a-z0-9]{1,8}$/.test(labId)) throw new Error(`lab id must be 1-8 lower-case letters or digits, not ${labId}`);
     const netns = `sw-${labId}`;
     const lanNetns = `sw-${labId}-lan`;
-    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `stepwise-lab-${labId}-`));
-    const cleanup = () => teardown(netns, lanNetns, stateDir);
+    // Never build over (and then, on failure, tear down) a lab that is already there.
+    if ((await netnsList()).some((n) => n === netns || n === lanNetns) || stateDirsOf(labId).length) {
+      throw new Error(`lab ${labId} already exists (stepwise lab list)`);
+    }
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `${STATE_PREFIX}${labId}-`));
+    const kvm = probeKvm();
+    // An unusable /dev/kvm is hidden, or libvirt re-probes QEMU for a minute on every define.
+    const masked = opts.maskKvm === true || (!kvm.usable && kvm.facts.device !== 'missing');
+    const record: LabRecord = {
+      id: labId,
+      netns,
+      lanNetns,
+      stateDir,
+      owner: opts.detached ? null : processId()!,
+      persistent: opts.persistent ?? false,
+      createdAt: new Date().toISOString(),
+      kvm: { usable: kvm.usable && !opts.maskKvm, masked, reason: opts.maskKvm ? 'masked on request' : kvm.reason },
+    };
+    writeRecord(record);
     try {
-      buildNetwork(netns, lanNetns);
+      await buildNetwork(netns, lanNetns);
       const driversDir = path.join(stateDir, 'libvirt-drivers');
       copyDriversWithoutNodedev(driversDir);
       const init = path.join(stateDir, 'init.sh');
-      fs.writeFileSync(init, labInitScript({ stateDir, driversDir, hostname: LAB_HOSTNAME }), { mode: 0o700 });
+      fs.writeFileSync(init, labInitScript({ stateDir, driversDir, hostname: LAB_HOSTNAME, maskKvm: masked }), { mode: 0o700 });
       const log = path.join(stateDir, 'init.log');
       const out = fs.openSync(log, 'a');
-      const child = spawn('ip', ['netns', 'exec', netns, 'unshare', '--mount', '--uts', '--propagation', 'private', '--', 'bash', init], {
-        stdio: ['ignore', out, out],
-        detached: true,
-      });
+      const child = spawn(
+        'ip',
+        ['netns', 'exec', netns, 'unshare', '--mount', '--uts', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--', 'bash', init],
+        // cwd /: the init's working directory is what the shells start in (nsenter -w).
+        { stdio: ['ignore', out, out], detached: true, cwd: '/' },
+      );
       fs.closeSync(out);
       child.unref();
+      child.on('error', () => undefined); // a missing `ip` shows as "did not start" below
+      record.outer = processId(child.pid!);
+      writeRecord(record);
       await waitForReady(log, child.pid!);
-      return new LabTarget(labId, netns, lanNetns, stateDir, child.pid!, opts.persistent ?? false);
+      const initPid = childrenOf(child.pid!)[0];
+      const init1 = initPid ? processId(initPid) : undefined;
+      if (!init1) throw new Error('lab did not start: its init is gone');
+      record.init = init1;
+      writeRecord(record);
+      return new LabTarget(record);
     } catch (e) {
-      cleanup();
+      await teardownLab(record);
       throw e;
     }
   }
@@ -102,7 +178,7 @@ export class LabTarget implements Target {
   }
 
   spawnShell(opts: SpawnOptions): PtyLike {
-    if (this.disposed) throw new Error(`lab ${this.labId} is gone`);
+    if (this.teardownDone) throw new Error(`lab ${this.labId} is gone`);
     const env: Record<string, string> = {
       PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       HOME: '/root',
@@ -112,11 +188,14 @@ export class LabTarget implements Target {
       STEPWISE_LAB: this.labId,
       ...opts.env,
     };
-    const p = pty.spawn('nsenter', ['-t', String(this.initPid), '-m', '-n', '-u', '--', 'bash', '--noprofile', '--rcfile', opts.rcFile, '-i'], {
+    // -p: the shell and what it starts live in the lab's PID namespace, so a daemon it
+    // starts (libvirtd restarted by a runbook, a hand-run QEMU) is reaped by the lab's init.
+    // -w: the init's working directory, /root inside the lab (the host's /root stays unwritten).
+    const p = pty.spawn('nsenter', ['-t', String(this.record.init!.pid), '-m', '-n', '-u', '-p', '-w', '--', 'bash', '--noprofile', '--rcfile', opts.rcFile, '-i'], {
       name: 'xterm-256color',
       cols: opts.cols,
       rows: opts.rows,
-      cwd: '/root',
+      cwd: '/',
       env,
       encoding: null,
     });
@@ -124,38 +203,63 @@ export class LabTarget implements Target {
   }
 
   signalForeground(p: PtyLike, signal: NodeJS.Signals): boolean {
-    return this.files.signalForeground(p, signal);
+    // nsenter forks into the PID namespace: the shell is its child, and the shell's own group
+    // in the foreground means nothing is running.
+    try {
+      const stat = fs.readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+      const tpgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[5]);
+      const shell = childrenOf(p.pid)[0];
+      if (!(tpgid > 0) || tpgid === p.pid || tpgid === shell) return false;
+      process.kill(-tpgid, signal);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Called when a run ends: a per-run lab goes away; a persistent one stays for the next. */
   release(): void {
-    if (!this.persistent) this.dispose();
+    if (!this.record.persistent) void this.dispose();
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    teardown(this.netns, this.lanNetns, this.stateDir);
+  /** Starts removing the lab (once); the promise settles when all of it is gone. Never rejects. */
+  dispose(): Promise<void> {
+    return (this.teardownDone ??= teardownLab(this.record));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
   }
 }
 
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+/** The lab's capabilities on this machine (plans, before a lab is built): kvm where usable. */
+export function labProfile(): { id: string; platform: string; capabilities: ReadonlySet<string> } {
+  return { ...LAB_PROFILE, capabilities: labCapabilities(probeKvm().usable) };
 }
 
-function buildNetwork(netns: string, lan: string): void {
-  ip('netns', 'add', netns);
-  ip('netns', 'add', lan);
-  ip('-n', lan, 'link', 'add', 'lan', 'type', 'bridge');
-  LAB_NICS.forEach((nic, i) => {
-    ip('link', 'add', nic, 'netns', netns, 'type', 'veth', 'peer', 'name', `lan${i}`, 'netns', lan);
-    ip('-n', lan, 'link', 'set', `lan${i}`, 'master', 'lan', 'up');
-    ip('-n', netns, 'link', 'set', nic, 'up');
-  });
-  ip('-n', lan, 'link', 'set', 'lo', 'up');
-  ip('-n', lan, 'link', 'set', 'lan', 'up');
-  ip('-n', lan, 'addr', 'add', `${LAB_LAN.gateway}/${LAB_LAN.prefix}`, 'dev', 'lan');
-  ip('-n', netns, 'link', 'set', 'lo', 'up');
+function labCapabilities(kvmUsable: boolean): ReadonlySet<string> {
+  if (!hasLibvirt()) return new Set(['netns', 'bridge', 'lan']);
+  // hw-virt and kvm go together here: the lab offers the CPU's extensions only through KVM.
+  return new Set([...LAB_PROFILE.capabilities, ...(kvmUsable ? ['hw-virt', 'kvm'] : [])]);
+}
+
+async function ip(...args: string[]): Promise<void> {
+  await run('ip', args);
+}
+
+async function buildNetwork(netns: string, lan: string): Promise<void> {
+  await ip('netns', 'add', netns);
+  await ip('netns', 'add', lan);
+  await ip('-n', lan, 'link', 'add', 'lan', 'type', 'bridge');
+  for (const [i, nic] of LAB_NICS.entries()) {
+    await ip('link', 'add', nic, 'netns', netns, 'type', 'veth', 'peer', 'name', `lan${i}`, 'netns', lan);
+    await ip('-n', lan, 'link', 'set', `lan${i}`, 'master', 'lan', 'up');
+    await ip('-n', netns, 'link', 'set', nic, 'up');
+  }
+  await ip('-n', lan, 'link', 'set', 'lo', 'up');
+  await ip('-n', lan, 'link', 'set', 'lan', 'up');
+  await ip('-n', lan, 'addr', 'add', `${LAB_LAN.gateway}/${LAB_LAN.prefix}`, 'dev', 'lan');
+  await ip('-n', netns, 'link', 'set', 'lo', 'up');
 }
 
 function hasLibvirt(): boolean {
@@ -182,31 +286,191 @@ async function waitForReady(log: string, pid: number): Promise<void> {
       alive = false;
     }
     if (!alive || Date.now() > end) throw new Error(`lab did not start: ${text.trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 
-/** Kills everything in the lab's namespaces and removes them and its files. Idempotent. */
-export function teardown(netns: string, lan: string, stateDir: string): void {
-  for (const ns of [netns, lan]) {
-    let pids: string[] = [];
-    try {
-      pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean);
-    } catch {
-      /* namespace already gone */
-    }
-    for (const pid of pids) {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------
+// Records, listing and teardown: what any stepwise process may do with any lab.
+
+function writeRecord(r: LabRecord): void {
+  const file = path.join(r.stateDir, RECORD);
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(r, null, 2) + '\n', { mode: 0o600 });
+  fs.renameSync(`${file}.tmp`, file); // a reader never sees half a record
+}
+
+function readRecord(stateDir: string): LabRecord | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(stateDir, RECORD), 'utf8')) as LabRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+function stateDirsOf(id: string): string[] {
+  return allStateDirs().filter((d) => idOfStateDir(d) === id);
+}
+
+function allStateDirs(): string[] {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(os.tmpdir());
+  } catch {
+    /* no tmpdir: no labs */
+  }
+  return names.filter((n) => n.startsWith(STATE_PREFIX) && idOfStateDir(n) !== undefined).map((n) => path.join(os.tmpdir(), n));
+}
+
+function idOfStateDir(dir: string): string | undefined {
+  return new RegExp(`^${STATE_PREFIX}([a-z0-9]{1,8})-[A-Za-z0-9]{6}$`).exec(path.basename(dir))?.[1];
+}
+
+async function netnsList(): Promise<string[]> {
+  try {
+    const { stdout } = await run('ip', ['netns', 'list']);
+    return stdout.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+async function netnsPids(ns: string): Promise<number[]> {
+  try {
+    const { stdout } = await run('ip', ['netns', 'pids', ns]);
+    return stdout.split('\n').filter(Boolean).map(Number);
+  } catch {
+    return []; // the namespace is gone
+  }
+}
+
+export interface LabEntry {
+  id: string;
+  /** Its network namespace exists. */
+  up: boolean;
+  stateDir?: string;
+  /** The owning process (null: detached, a `lab up` lab; undefined: no record). */
+  owner?: ProcessId | null;
+  ownerAlive: boolean;
+  persistent: boolean;
+  /** Its init (PID 1 of the lab) runs. */
+  initAlive: boolean;
+  kvm?: LabRecord['kvm'];
+  /** Safe to remove: nobody will, and nobody uses it. */
+  stale: boolean;
+  /** Why it is stale, or who holds it. */
+  why: string;
+}
+
+/** Pure: whether a lab is stale, from what is known about it. */
+export function judgeLab(l: { up: boolean; record?: LabRecord; ownerAlive: boolean; initAlive: boolean; recordlessAgeMs?: number }): { stale: boolean; why: string } {
+  const r = l.record;
+  if (!r) {
+    if (l.recordlessAgeMs !== undefined && l.recordlessAgeMs < RECORDLESS_GRACE_MS) return { stale: false, why: 'being made' };
+    return { stale: true, why: l.up ? 'no record of its owner' : 'leftover folder' };
+  }
+  if (r.owner) {
+    if (!l.ownerAlive) return { stale: true, why: `owner pid ${r.owner.pid} is gone` };
+    return { stale: false, why: `owned by pid ${r.owner.pid}` };
+  }
+  // A detached lab (lab up) has no owner by design: stale only once it is broken.
+  if (!l.up) return { stale: true, why: 'its network namespace is gone' };
+  if (!l.initAlive) return { stale: true, why: 'its init is gone' };
+  return { stale: false, why: 'kept up (lab up)' };
+}
+
+/** Every lab on this machine, from the network namespaces and the lab folders. */
+export async function listLabs(): Promise<LabEntry[]> {
+  const nets = await netnsList();
+  const ids = new Set<string>();
+  for (const n of nets) {
+    const id = /^sw-([a-z0-9]{1,8})$/.exec(n)?.[1] ?? /^sw-([a-z0-9]{1,8})-lan$/.exec(n)?.[1];
+    if (id) ids.add(id);
+  }
+  const dirs = allStateDirs();
+  for (const d of dirs) ids.add(idOfStateDir(d)!);
+  const entries: LabEntry[] = [];
+  for (const id of [...ids].sort()) {
+    const stateDir = dirs.find((d) => idOfStateDir(d) === id);
+    const record = stateDir ? readRecord(stateDir) : undefined;
+    const up = nets.includes(`sw-${id}`);
+    const ownerAlive = !!record?.owner && isRunning(record.owner);
+    const initAlive = !!record?.init && isRunning(record.init);
+    let recordlessAgeMs: number | undefined;
+    if (!record && stateDir) {
       try {
-        process.kill(Number(pid), 'SIGKILL');
+        recordlessAgeMs = Date.now() - fs.statSync(stateDir).mtimeMs;
       } catch {
-        /* already exited */
+        /* just removed */
       }
     }
-    try {
-      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-    } catch {
-      /* already gone */
-    }
+    const v = judgeLab({ up, record, ownerAlive, initAlive, recordlessAgeMs });
+    entries.push({
+      id,
+      up,
+      ...(stateDir ? { stateDir } : {}),
+      ...(record ? { owner: record.owner, kvm: record.kvm } : {}),
+      ownerAlive,
+      persistent: record?.persistent ?? false,
+      initAlive,
+      ...v,
+    });
   }
-  fs.rmSync(stateDir, { recursive: true, force: true });
+  return entries;
 }
+
+/** Removes the labs whose owner is gone (or that are broken); returns their ids. */
+export async function removeStaleLabs(): Promise<string[]> {
+  const stale = (await listLabs()).filter((l) => l.stale);
+  for (const l of stale) await removeLab(l.id);
+  return stale.map((l) => l.id);
+}
+
+/** Removes one lab whoever owns it; false when there is no such lab. */
+export async function removeLab(id: string): Promise<boolean> {
+  const dirs = stateDirsOf(id);
+  const nets = await netnsList();
+  if (!dirs.length && !nets.includes(`sw-${id}`) && !nets.includes(`sw-${id}-lan`)) return false;
+  const record = dirs.map(readRecord).find((r) => r !== undefined);
+  await teardownLab(record ?? { netns: `sw-${id}`, lanNetns: `sw-${id}-lan`, stateDir: dirs[0] ?? '' });
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  return true;
+}
+
+/** Kills everything in the lab and removes its namespaces and folder. Idempotent; never rejects. */
+async function teardownLab(r: Pick<LabRecord, 'netns' | 'lanNetns' | 'stateDir' | 'init' | 'outer'>): Promise<void> {
+  try {
+    // The init first: the kernel then kills every process of the lab's PID namespace and the
+    // init reaps them; its parent (unshare) exits on its own. Killing both at once would
+    // orphan the init to the host's PID 1, which is not always a reaper.
+    if (r.init && isRunning(r.init)) process.kill(r.init.pid, 'SIGKILL');
+    if (r.outer) await until(() => !isRunning(r.outer!), TEARDOWN_WAIT_MS);
+    const end = Date.now() + TEARDOWN_WAIT_MS;
+    for (;;) {
+      // What is left: shells entered with nsenter, `ip netns exec` users, a lab that died half-made.
+      const pids = [...(await netnsPids(r.netns)), ...(await netnsPids(r.lanNetns))];
+      if (pids.length === 0 || Date.now() > end) break;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already exited */
+        }
+      }
+      await sleep(20);
+    }
+    for (const ns of [r.netns, r.lanNetns]) {
+      await run('ip', ['netns', 'del', ns]).catch(() => undefined); // already gone
+    }
+    if (r.stateDir) fs.rmSync(r.stateDir, { recursive: true, force: true });
+  } catch {
+    /* best effort: listLabs shows what is left, lab down --stale retries */
+  }
+}
+
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await sleep(10);
+}
+

@@ -2,7 +2,7 @@
 // to plan a run without building anything) and how to make one for a run.
 import type { Target } from './target.ts';
 import { LocalTarget } from './local.ts';
-import { LabTarget, LAB_PROFILE } from './lab.ts';
+import { LabTarget, labProfile } from './lab.ts';
 
 export interface TargetProfile {
   id: string;
@@ -23,7 +23,7 @@ export function targetKinds(): Record<string, TargetKind> {
       create: () => new LocalTarget(),
     },
     lab: {
-      profile: () => LAB_PROFILE,
+      profile: () => labProfile(),
       create: () => LabTarget.create(),
     },
   };
