@@ -1,15 +1,19 @@
 // The lab target: a disposable host made of namespaces. It does what the guide needs, never
-// touches this machine's network, /etc or devices, and leaves nothing behind.
+// touches this machine's network, /etc or devices, and leaves nothing behind: no namespace,
+// no folder, no process (not even a zombie), also when its owner was killed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { LabTarget } from '../server/target/lab.ts';
+import os from 'node:os';
+import { LabTarget, judgeLab, listLabs, type LabRecord } from '../server/target/lab.ts';
+import { judgeKvm, modeAllowsRw, qemuUserFromConf, type KvmFacts } from '../server/target/kvm.ts';
+import { processId, startFromStat } from '../server/target/process.ts';
 import { TerminalSession } from '../server/terminal/session.ts';
 import { Executor } from '../server/exec/executor.ts';
-import { cmd, check } from './helpers/blocks.ts';
+import { cmd, check, until } from './helpers/blocks.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -37,15 +41,70 @@ function hostState(): Record<string, string> {
   };
 }
 
-test('a lab host: guide NICs on a LAN, private /etc, libvirt without nodedev; teardown leaves the host exactly as it was', async () => {
+/** The lab's processes now (host pids with their start times), to check none outlives it. */
+function labProcesses(netns: string): Array<{ pid: number; start: string; cmd: string }> {
+  const pids = spawnSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  return pids.flatMap((pid) => {
+    const id = processId(pid);
+    const cmd = id ? fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim() : '';
+    return id ? [{ ...id, cmd }] : [];
+  });
+}
+
+/** Those of them that still hold their pid: running, or dead and not reaped (defunct). */
+function leftOf(procs: Array<{ pid: number; start: string; cmd: string }>): string[] {
+  return procs.filter((p) => processId(p.pid)?.start === p.start).map((p) => `${p.pid} ${p.cmd} (${fs.readFileSync(`/proc/${p.pid}/stat`, 'utf8').split(') ')[1]?.[0]})`);
+}
+
+const stateDirsOf = (id: string) => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(`stepwise-lab-${id}-`));
+const netnsNames = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]);
+
+const facts = (f: Partial<KvmFacts>): KvmFacts => ({ cpuFlag: true, device: 'kvm', open: 'ok', qemuUser: 'libvirt-qemu', qemuUserAccess: true, ...f });
+
+test('KVM is usable only with the CPU flag, the real device, and access for QEMU\'s user', () => {
+  assert.equal(judgeKvm(facts({})).usable, true);
+  // This issue's machine: /dev/kvm exists, but the CPU has no VT-x.
+  assert.match(judgeKvm(facts({ cpuFlag: false })).reason, /no vmx\/svm flag \(\/dev\/kvm exists/);
+  assert.equal(judgeKvm(facts({ device: 'missing' })).usable, false);
+  assert.match(judgeKvm(facts({ device: 'other' })).reason, /not the KVM device/);
+  assert.match(judgeKvm(facts({ open: 'ENODEV' })).reason, /does not open \(ENODEV\)/);
+  assert.equal(judgeKvm(facts({ open: 'EACCES' })).usable, true, 'this process may lack access; QEMU\'s user is what counts');
+  assert.match(judgeKvm(facts({ qemuUserAccess: false })).reason, /QEMU's user libvirt-qemu may not open/);
+  const kvmDev = { mode: 0o20660, uid: 0, gid: 107 };
+  assert.equal(modeAllowsRw(kvmDev, { uid: 64055, gids: [107] }), true);
+  assert.equal(modeAllowsRw({ ...kvmDev, mode: 0o20600 }, { uid: 64055, gids: [107] }), false);
+  assert.equal(modeAllowsRw({ ...kvmDev, mode: 0o20600 }, { uid: 0, gids: [] }), true);
+  assert.equal(modeAllowsRw({ ...kvmDev, mode: 0o20666 }, { uid: 5, gids: [5] }), true);
+  assert.equal(qemuUserFromConf('#user = "root"\nuser = "qemu"\n', 'libvirt-qemu'), 'qemu');
+  assert.equal(qemuUserFromConf('#user = "libvirt-qemu"\n', 'libvirt-qemu'), 'libvirt-qemu');
+});
+
+test('a lab is stale when its owner is gone, or, kept up by lab up, when it is broken', () => {
+  const rec = (r: Partial<LabRecord>): LabRecord => ({ id: 'x', netns: 'sw-x', lanNetns: 'sw-x-lan', stateDir: '/tmp/x', owner: { pid: 1, start: '1' }, persistent: false, createdAt: '', ...r });
+  assert.deepEqual(judgeLab({ up: true, record: rec({}), ownerAlive: true, initAlive: true }), { stale: false, why: 'owned by pid 1' });
+  assert.deepEqual(judgeLab({ up: true, record: rec({}), ownerAlive: false, initAlive: true }), { stale: true, why: 'owner pid 1 is gone' });
+  assert.equal(judgeLab({ up: true, record: rec({ owner: null }), ownerAlive: false, initAlive: true }).stale, false);
+  assert.equal(judgeLab({ up: true, record: rec({ owner: null }), ownerAlive: false, initAlive: false }).stale, true);
+  assert.equal(judgeLab({ up: false, record: rec({ owner: null }), ownerAlive: false, initAlive: true }).stale, true);
+  assert.equal(judgeLab({ up: true, ownerAlive: false, initAlive: false }).stale, true, 'a namespace without a record');
+  assert.equal(judgeLab({ up: false, ownerAlive: false, initAlive: false, recordlessAgeMs: 100 }).stale, false, 'a lab being made');
+  // A process name may hold spaces and parentheses; starttime is field 22.
+  assert.equal(startFromStat('42 (a) b (c) S 1 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 98765 1 2 3'), '98765');
+});
+
+test('a lab host: guide NICs on a LAN, private /etc, libvirt without nodedev, KVM masked and a TCG guest at once; teardown leaves the host exactly as it was, no process behind', async () => {
   const before = hostState();
-  const lab = await LabTarget.create();
-  const session = await TerminalSession.start(lab).catch((e) => {
-    lab.dispose();
+  // maskKvm: on a machine where KVM works, the lab behaves as on one where /dev/kvm is unusable.
+  const lab = await LabTarget.create({ maskKvm: true });
+  const session = await TerminalSession.start(lab).catch(async (e) => {
+    await lab.dispose();
     throw e;
   });
   const ex = new Executor(session, { vars: { BRIDGE: 'br0' } });
+  let procs: ReturnType<typeof labProcesses> = [];
   try {
+    assert.equal(lab.kvm.usable, false);
+    assert.ok(!lab.capabilities.has('kvm') && !lab.capabilities.has('hw-virt'), [...lab.capabilities].join(' '));
     const links = await ex.runBlock(cmd('links', 'ip -br link | cut -d" " -f1 | cut -d@ -f1 | sort | tr "\\n" " "; hostname'));
     assert.equal(links.output, 'eth0 eth1 lo kvmhost\n');
     const bridge = await ex.runBlock(
@@ -57,39 +116,117 @@ test('a lab host: guide NICs on a LAN, private /etc, libvirt without nodedev; te
     const file = await ex.runBlock(cmd('f', 'DEVICE=${BRIDGE}', { kind: 'file', lang: 'ini', file: '/etc/sysconfig/network-scripts/ifcfg-${BRIDGE}' }));
     assert.equal(file.status, 'passed', file.output);
     assert.ok(!fs.existsSync('/etc/sysconfig/network-scripts/ifcfg-br0'), 'the host /etc is untouched');
+    const cwd = await ex.runBlock(cmd('cwd', 'pwd; touch lab-cwd-probe'));
+    assert.equal(cwd.output, '/root\n');
+    assert.ok(!fs.existsSync('/root/lab-cwd-probe'), 'the shell starts in the lab\'s /root, not the host\'s');
     const virsh = await ex.runBlock(cmd('virsh', 'virsh -c qemu:///system list --all >/dev/null && echo libvirt-ok\nvirsh -c qemu:///system nodedev-list 2>&1 || true'));
     assert.match(virsh.output, /libvirt-ok/);
     assert.match(virsh.output, /not supported/);
+    // The guide's probe (section 4) sees no KVM device, whatever the host has.
+    const probe = await ex.runBlock(
+      cmd('probe', `VIRT_TYPE=qemu
+if grep -qwE 'vmx|svm' /proc/cpuinfo && [ "$(stat -Lc %t:%T /dev/kvm 2>/dev/null)" = a:e8 ] &&
+  virsh -c qemu:///system domcapabilities --virttype kvm >/dev/null 2>&1; then VIRT_TYPE=kvm; fi
+echo "$VIRT_TYPE"`),
+    );
+    assert.equal(probe.output, 'qemu\n');
+    // With /dev/kvm masked, libvirt keeps its probe of QEMU: define and start a TCG guest at
+    // once (unmasked on such a machine, each define waited about a minute: issue 8).
     const guest = await ex.runBlock(
       cmd(
         'guest',
-        'qemu-img create -q -f qcow2 /var/lib/libvirt/images/t.qcow2 16M\nvirt-install --connect qemu:///system --name t1 --memory 32 --vcpus 1 --disk /var/lib/libvirt/images/t.qcow2 --import --os-variant generic --graphics none --noautoconsole --virt-type qemu --network bridge=br0 >/dev/null 2>&1\nvirsh -c qemu:///system domstate t1',
+        'qemu-img create -q -f qcow2 /var/lib/libvirt/images/t.qcow2 16M\nvirt-install --connect qemu:///system --name t1 --memory 32 --vcpus 1 --disk /var/lib/libvirt/images/t.qcow2 --import --os-variant generic --graphics none --noautoconsole --virt-type qemu --network bridge=br0 --print-xml > /root/t1.xml\nvirsh -c qemu:///system define /root/t1.xml >/dev/null && virsh -c qemu:///system define /root/t1.xml >/dev/null && virsh -c qemu:///system start t1 >/dev/null\nvirsh -c qemu:///system domstate t1',
         { timeoutSec: 120 },
       ),
     );
     assert.equal(guest.output.trim(), 'running', guest.output);
     assert.ok(!fs.existsSync('/var/lib/libvirt/images/t.qcow2'), 'the host /var is untouched');
-
+    procs = labProcesses(lab.netns);
+    assert.ok(procs.some((p) => /qemu-system/.test(p.cmd)) && procs.some((p) => /libvirtd/.test(p.cmd)), procs.map((p) => p.cmd).join('\n'));
   } finally {
     ex.dispose();
     session.dispose();
-    lab.dispose();
+    await lab.dispose();
   }
   assert.notEqual(spawnSync('ip', ['netns', 'pids', lab.netns]).status, 0, 'the namespace is gone');
   assert.ok(!fs.existsSync(lab.stateDir));
+  // Checked at once, not polled: the lab's init reaps its daemons, nothing is left to a reaper.
+  assert.deepEqual(leftOf(procs), [], 'no lab process is left, not even defunct');
   assert.deepEqual(hostState(), before);
 });
 
-test('stepwise lab up / list / down as a process', () => {
+const cli = (...a: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin/stepwise.js'), 'lab', ...a], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, STEPWISE_LOG: 'warn' } });
+
+test('stepwise lab up / list / down as a process', async () => {
   const before = hostState();
-  const cli = (...a: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin/stepwise.js'), 'lab', ...a], { encoding: 'utf8', timeout: 60_000 });
   const up = cli('up', 'zz1');
   assert.equal(up.status, 0, up.stdout + up.stderr);
   assert.match(up.stdout, /lab zz1 is up/);
-  assert.match(cli('list').stdout, /^zz1$/m);
+  assert.match(cli('list').stdout, /^zz1\s+up\s+lab-up\s/m);
   assert.match(execFileSync('ip', ['netns', 'exec', 'sw-zz1', 'ip', '-br', 'link'], { encoding: 'utf8' }), /eth0/);
-  assert.equal(cli('down', 'zz1').status, 0);
+  await assert.rejects(LabTarget.create({ id: 'zz1' }), /lab zz1 already exists/);
+  assert.match(cli('list').stdout, /^zz1\s+up\s/m, 'a failed create leaves the lab that was there');
+  const record = JSON.parse(fs.readFileSync(path.join(os.tmpdir(), stateDirsOf('zz1')[0]!, 'lab.json'), 'utf8')) as LabRecord;
+  const procs = labProcesses('sw-zz1');
+  const down = cli('down', 'zz1');
+  assert.equal(down.status, 0, down.stdout + down.stderr);
   assert.doesNotMatch(cli('list').stdout, /zz1/);
   assert.equal(cli('down', 'zz1').status, 2);
+  // `lab up` exits, so the lab's outer process (unshare) has the host's PID 1 as its parent:
+  // reaping that one is PID 1's job. Everything inside the lab is reaped by the lab's init.
+  assert.deepEqual(leftOf(procs.filter((p) => p.pid !== record.outer?.pid)), []);
+  assert.deepEqual(hostState(), before);
+});
+
+test('kill -9 of the process owning a lab: lab list shows it STALE, lab down --stale removes all of it', async () => {
+  const before = hostState();
+  const owner = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', `import { LabTarget } from ${JSON.stringify(path.join(ROOT, 'server/target/lab.ts'))};
+const lab = await LabTarget.create({ id: 'zz2', persistent: true });
+console.log('UP');
+setInterval(() => {}, 1000);`],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  owner.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  try {
+    await until(() => out.includes('UP') || owner.exitCode !== null, 60_000, 'the owner to make its lab');
+    assert.match(out, /UP/);
+    const live = cli('list').stdout;
+    assert.match(live, new RegExp(`^zz2\\s+up\\s+pid ${owner.pid}\\s.*owned by pid ${owner.pid}$`, 'm'));
+    const procs = labProcesses('sw-zz2');
+    owner.kill('SIGKILL');
+    await until(() => owner.exitCode !== null || owner.signalCode !== null, 10_000, 'the owner to die');
+    assert.match(cli('list').stdout, new RegExp(`^zz2\\s+STALE\\s+pid ${owner.pid}\\s.*owner pid ${owner.pid} is gone$`, 'm'));
+    assert.ok((await listLabs()).find((l) => l.id === 'zz2')?.stale);
+    const down = cli('down', '--stale');
+    assert.equal(down.status, 0, down.stderr);
+    assert.match(down.stdout, /^lab zz2 removed \(stale\)$/m);
+    assert.ok(!netnsNames().some((n) => n === 'sw-zz2' || n === 'sw-zz2-lan'), 'the namespaces are gone');
+    assert.deepEqual(stateDirsOf('zz2'), [], 'the folder is gone');
+    assert.deepEqual(leftOf(procs.filter((p) => !/^unshare /.test(p.cmd))), [], 'no lab process is left');
+  } finally {
+    owner.kill('SIGKILL');
+    cli('down', 'zz2');
+  }
+  assert.deepEqual(hostState(), before);
+});
+
+test('a lab that fails to start removes everything it had made', async () => {
+  const before = hostState();
+  // A real failure after the namespaces exist: the lab's `unshare` cannot start.
+  const fake = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-fake-unshare-'));
+  fs.writeFileSync(path.join(fake, 'unshare'), '#!/bin/sh\necho "unshare: simulated failure" >&2\nexit 1\n', { mode: 0o755 });
+  const PATH = process.env.PATH;
+  process.env.PATH = `${fake}:${PATH}`;
+  try {
+    await assert.rejects(LabTarget.create({ id: 'zz3' }), /lab did not start: .*simulated failure/);
+  } finally {
+    process.env.PATH = PATH;
+    fs.rmSync(fake, { recursive: true, force: true });
+  }
+  assert.ok(!netnsNames().some((n) => n === 'sw-zz3' || n === 'sw-zz3-lan'), 'its namespaces are gone');
+  assert.deepEqual(stateDirsOf('zz3'), [], 'its folder is gone');
   assert.deepEqual(hostState(), before);
 });

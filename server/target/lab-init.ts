@@ -31,6 +31,8 @@ export function labInitScript(p: LabInitPaths): string {
   return `set -eu
 ${overlays.join('\n')}
 mount -t tmpfs -o mode=0755 lab-run /run
+# Shells start where the init is (nsenter -w): the lab's /root, not the host's under it.
+cd /root
 ${p.maskKvm ? `# /dev/kvm cannot run guests here. In its place, a root-only /dev/null (a device node, which
 # libvirt can carry into a guest's private /dev) that QEMU's user may not open: libvirt then
 # judges KVM unusable, as its cached probe of QEMU says, and uses TCG at once. (/dev/null would
