@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import xtermHeadless from '@xterm/headless';
@@ -32,6 +33,30 @@ async function bareRun(): Promise<string> {
   const r = await s.api('POST', '/api/runs', { runbook: null });
   assert.equal(r.status, 201);
   return r.json.id as string;
+}
+
+/** `stepwise serve` as its own process (a crash ends it, which an in-process server hides). */
+function serverProcess(data: string, token: string, log = 'warn'): Promise<{ child: ChildProcess; url: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/stepwise.js'), 'serve', '--port', '0', '--runbooks', FIXTURES, '--data', data], {
+      env: { ...process.env, STEPWISE_TOKEN: token, STEPWISE_LOG: log },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /Open (http:\/\/[^/]+)\//.exec(out);
+      if (m) resolve({ child, url: m[1] });
+    });
+    child.on('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
+  });
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
 }
 
 /** Visible lines of a terminal fed `data`. */
@@ -122,10 +147,16 @@ test('Ctrl-C stops a flood at once', async () => {
   const live = s.ctx.runs.get(id)!;
   op.type('yes stepwise-flood\r');
   await op.waitOutput(/stepwise-flood\r?\nstepwise-flood/);
+  assert.equal(live.session.state, 'busy', 'the flood is running');
   const t0 = Date.now();
   op.type('\x03');
-  await until(() => live.session.state === 'idle', 5000, 'prompt back');
-  console.log(`prompt back ${Date.now() - t0} ms after Ctrl-C in a flood`);
+  await until(() => live.session.state === 'idle', 10_000, 'prompt back');
+  console.log(`# prompt back ${Date.now() - t0} ms after Ctrl-C in a flood`);
+  // the flood is over, not just hidden behind a prompt: nothing of it follows a new command
+  op.type('echo after-$((40+2))\r');
+  await op.waitOutput(/after-42/);
+  await until(() => live.session.state === 'idle', 10_000, 'prompt after the echo');
+  assert.doesNotMatch(op.output.slice(op.output.lastIndexOf('after-42')), /stepwise-flood/, 'the flood stopped');
   op.close();
   await s.api('DELETE', `/api/runs/${id}`);
 });
@@ -164,20 +195,7 @@ test('a run nobody watches or uses ends after its grace period; a watched one do
 test('server killed (kill -9) mid-block: restart marks the run interrupted, records intact, resumable', async () => {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-kill-'));
   const token = 'kill-test-token';
-  const startServer = () =>
-    new Promise<{ child: ChildProcess; url: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(ROOT, 'bin/stepwise.js'), 'serve', '--port', '0', '--runbooks', FIXTURES, '--data', data], {
-        env: { ...process.env, STEPWISE_TOKEN: token, STEPWISE_LOG: 'warn' },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let out = '';
-      child.stdout!.on('data', (d) => {
-        out += d;
-        const m = /Open (http:\/\/[^/]+)\//.exec(out);
-        if (m) resolve({ child, url: m[1] });
-      });
-      child.on('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
-    });
+  const startServer = () => serverProcess(data, token);
   const api = async (url: string, method: string, p: string, body?: unknown) => {
     const res = await fetch(url + p, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, json: (await res.json()) as any };
@@ -188,7 +206,9 @@ test('server killed (kill -9) mid-block: restart marks the run interrupted, reco
   const term = await TermClient.connect(`${first.url.replace('http', 'ws')}/ws/runs/${run.id}`, { authorization: `Bearer ${token}` });
   term.type('for i in $(seq 1 1000); do echo "tick-$i"; sleep 0.01; done\r');
   await term.waitOutput(/tick-20\b/);
-  await new Promise((r) => setTimeout(r, 200)); // let the recorder's periodic flush run once more
+  // the recorder flushes periodically: kill only once some ticks are on disk
+  const castFile = path.join(data, 'casts', `${run.id}.cast`);
+  await until(() => fs.existsSync(castFile) && fs.readFileSync(castFile, 'utf8').includes('tick-2'), 10_000, 'ticks flushed to the recording');
   first.child.kill('SIGKILL');
   await new Promise((r) => first.child.once('exit', r));
   term.close();
@@ -209,8 +229,63 @@ test('server killed (kill -9) mid-block: restart marks the run interrupted, reco
     const next = await api(second.url, 'POST', `/api/runs/${resumed.json.id}/steps/korean/execute`, {});
     assert.equal(next.json.status, 'passed');
   } finally {
-    second.child.kill('SIGTERM');
-    await new Promise((r) => second.child.once('exit', r));
+    await stopProcess(second.child);
+    fs.rmSync(data, { recursive: true, force: true });
+  }
+});
+
+test('no request crashes the server: resets mid-download, an unreadable recording, resets during refused upgrades', async () => {
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-crash-'));
+  const token = 'crash-test-token';
+  const srv = await serverProcess(data, token, 'error'); // hundreds of refusals are logged as warnings
+  const { port } = new URL(srv.url);
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const alive = async () => {
+    assert.equal(srv.child.exitCode, null, 'the server process is still running');
+    assert.equal((await fetch(srv.url + '/healthz')).status, 200, 'and answers');
+  };
+  /** Sends `request` on a raw connection, then resets it (RST) once `when` says so. */
+  const resetAfter = (request: string, when: (received: number) => boolean) =>
+    new Promise<number>((resolve) => {
+      let received = 0;
+      const c = net.connect(Number(port), '127.0.0.1', () => {
+        c.write(request);
+        if (when(0)) c.resetAndDestroy();
+      });
+      c.on('data', (d) => {
+        received += d.length;
+        if (when(received)) c.resetAndDestroy();
+      });
+      c.on('close', () => resolve(received));
+      c.on('error', () => {}); // ours: the reset itself
+    });
+  try {
+    const run = (await (await fetch(srv.url + '/api/runs', { method: 'POST', headers, body: '{"runbook":null}' })).json()) as { id: string };
+    await fetch(`${srv.url}/api/runs/${run.id}`, { method: 'DELETE', headers, body: '{}' });
+    // a recording far larger than the socket buffers, so the download is mid-way when reset
+    const castFile = path.join(data, 'casts', `${run.id}.cast`);
+    const line = JSON.stringify([1.5, 'o', 'x'.repeat(1000)]) + '\n';
+    fs.appendFileSync(castFile, line.repeat(32 * 1024));
+    const get = `GET /api/runs/${run.id}/recording.cast HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\n\r\n`;
+    for (let i = 0; i < 5; i++) {
+      const got = await resetAfter(get, (n) => n > 64 * 1024);
+      assert.ok(got < fs.statSync(castFile).size, `reset mid-download (${got} bytes in)`);
+    }
+    await alive();
+    // a recording that cannot be read (a directory where the file was): an error, not a crash
+    fs.renameSync(castFile, castFile + '.moved');
+    fs.mkdirSync(castFile);
+    await fetch(`${srv.url}/api/runs/${run.id}/recording.cast`, { headers }).then((r) => r.text()).catch(() => 'connection dropped');
+    await alive();
+    // refused upgrades (wrong origin, no token, no run) whose client resets at once
+    const upgrade = (extra: string) =>
+      `GET /ws/runs/${run.id} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`;
+    for (let i = 0; i < 100; i++) {
+      for (const extra of ['Origin: http://evil.example\r\n', '', `Authorization: Bearer ${token}\r\n`]) await resetAfter(upgrade(extra), () => true);
+    }
+    await alive();
+  } finally {
+    await stopProcess(srv.child);
     fs.rmSync(data, { recursive: true, force: true });
   }
 });

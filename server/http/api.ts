@@ -1,5 +1,6 @@
 // The JSON API (docs/api.md). Errors are `{error:{code,message,field}}` with a fitting status.
 import fs from 'node:fs';
+import { pipeline } from 'node:stream';
 import express, { type Request, type Response, type Router } from 'express';
 import type { AppContext } from './context.ts';
 import { failure, httpStatus, type Failure } from '../errors.ts';
@@ -191,7 +192,11 @@ export function apiRouter(ctx: AppContext): Router {
     ctx.runs.get(run.id)?.cast.flush();
     ctx.audit.append(run.id, 'recording-viewed', { by: userOf(res), format: 'cast' });
     res.type('application/x-asciicast');
-    fs.createReadStream(run.castPath).pipe(res);
+    // A client that hangs up mid-download, or a file that cannot be read: that response ends
+    // (pipeline destroys both streams), the server does not — an unhandled stream error would.
+    pipeline(fs.createReadStream(run.castPath), res, (err) => {
+      if (err && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') ctx.log.warn('recording download failed', { runId: run.id, error: err.message });
+    });
   });
 
   r.get('/runs/:id/report.:format', (req, res) => {

@@ -49,6 +49,10 @@ export class Gateway implements Disposable {
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node's HTTP server lets go of an upgrading socket: until ws owns it, an error on it (the
+    // client resets while we write a refusal) has no listener and would end the process.
+    const onSocketError = (err: Error) => this.ctx.log.info('websocket upgrade: socket error', { error: err.message });
+    socket.on('error', onSocketError);
     const url = new URL(req.url ?? '/', 'http://localhost');
     const refuse = (status: number, text: string) => {
       this.ctx.log.warn('websocket refused', { path: url.pathname, status, reason: text, origin: req.headers.origin ?? null });
@@ -62,7 +66,10 @@ export class Gateway implements Disposable {
     if (!run) return refuse(httpStatus('NOT_FOUND'), 'No such live run');
     // A viewer's token, or ?observe=1, joins read-only.
     const role: StreamRole = principal.role === 'viewer' || url.searchParams.get('observe') === '1' ? 'viewer' : 'operator';
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.connect(ws, run, role, principal));
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.off('error', onSocketError); // the WebSocket's own error handler takes over
+      this.connect(ws, run, role, principal);
+    });
   }
 
   private connect(ws: WebSocket, run: Run, role: StreamRole, principal: Principal): void {
