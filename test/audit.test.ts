@@ -5,12 +5,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { GENESIS, nextEvent, verifyChain } from '../server/record/chain.ts';
+import { canonical, GENESIS, hashEvent, type AuditEvent } from '../server/record/chain.ts';
 import { runStepwise } from './helpers/cli.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 let base: string;
 let runId: string;
+/** The head the run printed when it ended: what an auditor keeps elsewhere. */
+let keptHead: string;
 
 function stepwise(args: string[], data: string) {
   const r = runStepwise(args, { STEPWISE_DATA: data });
@@ -37,7 +39,7 @@ before(() => {
   base = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-audit-'));
   const r = stepwise(['run', 'basics', '--runbooks', path.join(ROOT, 'test/fixtures/api'), '--yes'], base);
   runId = /^run (\S+)/.exec(r.out)![1];
-  assert.match(r.out, /audit head [0-9a-f]{64}/);
+  keptHead = /audit head ([0-9a-f]{64})/.exec(r.out)![1];
 });
 after(() => fs.rmSync(base, { recursive: true, force: true }));
 
@@ -124,12 +126,32 @@ test('reordering two events is caught', () => {
 });
 
 test('a rebuilt chain verifies by itself: only the head kept elsewhere shows it (documented limit)', () => {
-  const a = nextEvent(undefined, 'r', 'run-started', { user: 'alice' }, '2026-01-01T00:00:00Z');
-  const b = nextEvent(a, 'r', 'run-ended', { status: 'passed' }, '2026-01-01T00:00:01Z');
-  assert.equal(a.prev, GENESIS);
-  assert.equal(verifyChain('r', [a, b]), undefined);
-  const forged = nextEvent(undefined, 'r', 'run-started', { user: 'mallory' }, '2026-01-01T00:00:00Z');
-  const forgedEnd = nextEvent(forged, 'r', 'run-ended', { status: 'passed' }, '2026-01-01T00:00:01Z');
-  assert.equal(verifyChain('r', [forged, forgedEnd]), undefined);
-  assert.notEqual(forgedEnd.hash, b.hash);
+  const headOf = (out: string) => new RegExp(`${runId} ok: \\d+ events, head ([0-9a-f]{64})`).exec(out)?.[1];
+  const intact = stepwise(['audit', 'verify', runId], copy());
+  assert.equal(headOf(intact.out), keptHead, 'an untouched run verifies to the head it printed');
+
+  // Someone with write access to the data directory changes who started the run, then
+  // recomputes every hash after it, in the database and in the log copy alike.
+  const d = copy();
+  const db = new Database(path.join(d, 'stepwise.db'));
+  const rows = db.prepare('SELECT n, ts, type, data_json FROM audit_events WHERE run_id = ? ORDER BY n').all(runId) as Array<{ n: number; ts: string; type: AuditEvent['type']; data_json: string }>;
+  let prev = GENESIS;
+  const forged: AuditEvent[] = rows.map((r) => {
+    const data = JSON.parse(r.data_json) as Record<string, unknown>;
+    if (r.type === 'run-started') data.user = 'mallory';
+    const e = { run: runId, n: r.n, ts: r.ts, type: r.type, data, prev };
+    prev = hashEvent(e);
+    return { ...e, hash: prev };
+  });
+  const update = db.prepare('UPDATE audit_events SET data_json = ?, prev = ?, hash = ? WHERE run_id = ? AND n = ?');
+  for (const e of forged) update.run(JSON.stringify(e.data), e.prev, e.hash, runId, e.n);
+  db.prepare('UPDATE runs SET user = ? WHERE id = ?').run('mallory', runId);
+  db.close();
+  fs.writeFileSync(path.join(d, 'audit', `${runId}.jsonl`), forged.map((e) => canonical(e) + '\n').join(''));
+
+  const r = stepwise(['audit', 'verify', runId], d);
+  assert.equal(r.code, 0, `the rebuilt chain is consistent, so it verifies: ${r.out}`);
+  const head = headOf(r.out);
+  assert.ok(head, r.out);
+  assert.notEqual(head, keptHead, 'but its head is not the one kept elsewhere');
 });
