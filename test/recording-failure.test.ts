@@ -71,6 +71,33 @@ test('strict (default): the run stops with a clear error and keeps what was reco
   fs.rmSync(path.join(data, 'casts', `${id}.cast`));
 });
 
+test('strict recording fails closed when the audit log cannot be written either', () => {
+  // The audit copy lives on the same full disk as the recording: every write there fails.
+  const both = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-full-both-'));
+  const disk = path.join(both, 'casts');
+  fs.mkdirSync(disk);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'stepwise-test-full2', disk]);
+  try {
+    fs.mkdirSync(path.join(disk, 'audit'));
+    fs.symlinkSync(path.join(disk, 'audit'), path.join(both, 'audit'));
+    const r = runStepwise(['run', 'flood', '--runbooks', rbDir, '--data', both], { STEPWISE_LOG: 'silent' });
+    const out = r.stdout + r.stderr;
+    assert.equal(r.code, 1, out);
+    assert.match(out, /print-a-lot: failed — recording failed/);
+    assert.doesNotMatch(out, /\[2\/2\]/, 'the run stopped');
+    const id = /^run (\S+)/.exec(out)![1];
+    const store = RunStore.open(both);
+    try {
+      assert.equal(store.getRun(id)!.status, 'failed', 'the run is recorded as failed, not left running');
+    } finally {
+      store.close();
+    }
+  } finally {
+    spawnSync('umount', [disk]);
+    fs.rmSync(both, { recursive: true, force: true });
+  }
+});
+
 test('best-effort: the run goes on and says so in the audit log', () => {
   const r = stepwise(['run', 'flood', '--record', 'best-effort']);
   assert.equal(r.code, 0, r.out);

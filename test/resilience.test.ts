@@ -80,13 +80,13 @@ test('a reconnect gets the screen exactly as it is, including what ran while dis
   // the command keeps running and its output is recorded while nobody watches
   const live = s.ctx.runs.get(id)!;
   live.session.write('printf "\\033[1;31mwhile-away\\033[0m %s\\n" $((6*7))\r');
-  await until(() => fs.readFileSync(live.cast.path, 'utf8').includes('while-away') || (live.cast.flush(), false), 5000, 'recorded');
+  await until(() => fs.readFileSync(live.castPath, 'utf8').includes('while-away') || (live.flushRecording(), false), 5000, 'recorded');
   await until(() => live.session.state === 'idle');
   const b = await TermClient.connect(`${wsBase}/ws/runs/${id}`, auth());
   const screen = await b.waitEvent('screen');
   const restored = await render(screen.data);
-  live.cast.flush();
-  const recorded = readCast(live.cast.path).events.filter((e) => e[1] === 'o').map((e) => e[2]).join('');
+  live.flushRecording();
+  const recorded = readCast(live.castPath).events.filter((e) => e[1] === 'o').map((e) => e[2]).join('');
   assert.deepEqual(restored, await render(recorded), 'restored screen equals the screen the recording produces');
   assert.ok(restored.some((l) => l.includes('while-away 42')));
   assert.match(screen.data, /\x1b\[[0-9;]*31[;m]/, 'colours survive');

@@ -190,7 +190,7 @@ test('block results keep execution order, latest per block wins; verdicts upsert
   }
 });
 
-test('markInterrupted, reopen from disk, WAL mode, idempotent migrations', () => {
+test('interruptRun, reopen from disk, WAL mode, idempotent migrations', () => {
   const dir = tmpDir();
   let store = RunStore.open(dir);
   const a = store.createRun({ target: 'local', user: 'u' });
@@ -206,8 +206,9 @@ test('markInterrupted, reopen from disk, WAL mode, idempotent migrations', () =>
   store = RunStore.open(dir);
   try {
     assert.equal(store.schemaVersion, SCHEMA_VERSION);
-    assert.equal(store.markInterrupted(), 2);
-    assert.equal(store.markInterrupted(), 0);
+    assert.deepEqual(store.runningRuns().map((r) => r.id).sort(), [a.id, b.id].sort());
+    for (const r of store.runningRuns()) assert.ok(store.interruptRun(r.id));
+    assert.equal(store.interruptRun(a.id), false, 'an interrupted run is not interrupted twice');
     assert.equal(store.getRun(a.id)!.status, 'interrupted');
     assert.ok(store.getRun(a.id)!.endedAt);
     assert.equal(store.getRun(b.id)!.status, 'interrupted');

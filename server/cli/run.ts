@@ -1,9 +1,15 @@
 // `stepwise run <runbook>`: the same engine as the browser, headless. Prints the run id, one
 // line per step with its verdict, and stops at the first failed step with the reason.
+// Ctrl-C, SIGTERM and SIGHUP interrupt it cleanly: the running block gets Ctrl-C, the run ends
+// `interrupted` with its recording sealed into its chain, its lab and session folder are
+// removed, and the command exits 128 + the signal's number. A second signal exits at once.
+import fs from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { loadCatalog } from '../runbook/catalog.ts';
 import { RunStore } from '../record/store.ts';
 import { AuditLog } from '../record/audit.ts';
 import { Runs, defaultUser } from '../run/runs.ts';
+import type { Run } from '../run/run.ts';
 import { LabTarget } from '../target/lab.ts';
 import { fixedKind, targetKinds } from '../target/registry.ts';
 import { createLogger } from '../log.ts';
@@ -13,12 +19,15 @@ import type { StepVerdict } from '../exec/result.ts';
 import { dataDir, runbooksDir } from './config.ts';
 import { resolveVars } from '../run/vars.ts';
 import { formatPlan, planRun } from '../exec/plan.ts';
+import { parseVarFile, varsFromEnv } from './var-sources.ts';
+import { readSecret } from './prompt.ts';
 
 export interface RunArgs {
   /** Absent with --all. */
   runbook?: string;
   all: boolean;
   vars: string[];
+  varFile?: string;
   from?: string;
   step?: string;
   yes: boolean;
@@ -34,14 +43,58 @@ export interface RunArgs {
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** The first signal interrupts the run cleanly; a second one exits at once. */
+class Interruption {
+  signal: NodeJS.Signals | undefined;
+  run: Run | undefined;
+  private readonly handler = (sig: NodeJS.Signals) => this.on(sig);
+
+  constructor(private readonly out: (s: string) => void) {
+    for (const s of SIGNALS) process.on(s, this.handler);
+  }
+
+  get exitCode(): number {
+    return 128 + (this.signal ? osConstants.signals[this.signal] : 0);
+  }
+
+  private on(sig: NodeJS.Signals): void {
+    if (this.signal) {
+      // Second signal: end the run's records now (synchronous) and go; a lab left up is
+      // removed by the next stepwise command, which sees its owner gone.
+      this.run?.end({ stopped: 'interrupted', reason: `interrupted by ${this.signal}, then ${sig}` });
+      process.exit(this.exitCode);
+    }
+    this.signal = sig;
+    this.out(`stepwise run: ${sig}: interrupting (again to exit at once)`);
+    void this.run?.interrupt(`interrupted by ${sig}`);
+  }
+
+  dispose(): void {
+    for (const s of SIGNALS) process.off(s, this.handler);
+  }
+}
 
 export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<number> {
   const usage = (msg: string) => (out(`stepwise run: ${msg}`), EXIT_USAGE);
-  const vars: Record<string, string> = {};
+  const given: Record<string, string> = {};
+  if (a.varFile !== undefined) {
+    let text: string;
+    try {
+      text = fs.readFileSync(a.varFile, 'utf8');
+    } catch (e) {
+      return usage(`--var-file ${a.varFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+    const parsed = parseVarFile(text, a.varFile);
+    if (!parsed.ok) return usage(parsed.error);
+    Object.assign(given, parsed.value);
+  }
+  const fromEnv = varsFromEnv(process.env);
   for (const kv of a.vars) {
     const i = kv.indexOf('=');
     if (i <= 0) return usage(`--var ${JSON.stringify(kv)} must be NAME=VALUE`);
-    vars[kv.slice(0, i)] = kv.slice(i + 1);
+    given[kv.slice(0, i)] = kv.slice(i + 1);
   }
   if (a.record !== undefined && a.record !== 'strict' && a.record !== 'best-effort') {
     return usage(`--record must be strict or best-effort, not ${JSON.stringify(a.record)}`);
@@ -73,10 +126,29 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
   const steps = a.all ? undefined : selectSteps(runbooks[0].steps, a);
   if (typeof steps === 'string') return usage(steps);
 
+  // Each runbook's values: from the var file and the command line (single runbook only: they
+  // name its variables), STEPWISE_VAR_<NAME> for whatever a runbook declares, and a prompt
+  // without echo for a secret still empty when a person is at the terminal.
+  const varsFor = async (rb: Runbook): Promise<Record<string, string> | string> => {
+    const declared = new Set(rb.vars.map((v) => v.name));
+    const vars: Record<string, string> = Object.fromEntries(Object.entries(fromEnv).filter(([k]) => declared.has(k)));
+    if (!a.all) Object.assign(vars, given);
+    for (const spec of rb.vars) {
+      if (!spec.secret || spec.default || vars[spec.name] || a.plan) continue;
+      if (!process.stdin.isTTY) continue;
+      const v = await readSecret(`${rb.id}: ${spec.name} (${spec.describe}, secret): `);
+      if (v === undefined) return `no value for the secret ${spec.name}`;
+      vars[spec.name] = v;
+    }
+    return vars;
+  };
+
   if (a.plan) {
     const profile = kinds[targetId].profile();
     for (const rb of runbooks) {
-      const resolved = resolveVars(rb, a.all ? {} : vars);
+      const given = await varsFor(rb);
+      if (typeof given === 'string') return usage(given);
+      const resolved = resolveVars(rb, given);
       if (!resolved.ok) return usage(`${resolved.error.field ? `${resolved.error.field}: ` : ''}${resolved.error.message}`);
       out(`plan for ${rb.id} on ${profile.id} (${profile.platform}); nothing is run`);
       formatPlan(planRun(rb, resolved.vars.masked, profile, steps ?? rb.steps, { interactive: false })).forEach((l) => out(l));
@@ -84,40 +156,60 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
     return 0;
   }
 
+  const stop = new Interruption(out);
   // --all shares one target across the runbooks, as one host is built up section by section.
   let shared: LabTarget | undefined;
-  if (a.all && targetId === 'lab') {
-    try {
-      shared = await LabTarget.create({ persistent: true });
-    } catch (e) {
-      return usage(`the lab could not be set up: ${(e as Error).message}`);
-    }
-    kinds.lab = fixedKind(shared);
-  }
-  const store = RunStore.open(dataDir(a.data));
-  const runs = new Runs({
-    catalog: () => catalog,
-    store,
-    audit: new AuditLog(store, dataDir(a.data)),
-    dataDir: dataDir(a.data),
-    log: createLogger(process.env.STEPWISE_LOG ?? 'warn'),
-    targets: kinds,
-  });
+  let store: RunStore | undefined;
+  let runs: Runs | undefined;
   try {
-    const rows: Array<{ runbook: string; counts: Counts; skipped: string[] }> = [];
+    if (a.all && targetId === 'lab') {
+      try {
+        shared = await LabTarget.create({ persistent: true });
+      } catch (e) {
+        return usage(`the lab could not be set up: ${(e as Error).message}`);
+      }
+      kinds.lab = fixedKind(shared);
+    }
+    if (stop.signal) return stop.exitCode;
+    store = RunStore.open(dataDir(a.data));
+    runs = new Runs({
+      catalog: () => catalog,
+      store,
+      audit: new AuditLog(store, dataDir(a.data)),
+      dataDir: dataDir(a.data),
+      log: createLogger(process.env.STEPWISE_LOG ?? 'warn'),
+      targets: kinds,
+    });
+    const rows: Row[] = [];
+    const failedRunbooks = new Set<string>();
     let failed = false;
     for (const rb of runbooks) {
-      const r = await runOne(runs, rb, steps, vars, targetId, a, out);
+      if (stop.signal) break;
+      const blockedBy = rb.requires.filter((r) => failedRunbooks.has(r));
+      if (blockedBy.length) {
+        // Not run and not a new failure: it needs what failed.
+        failedRunbooks.add(rb.id);
+        const reason = `blocked: ${blockedBy.join(', ')} failed`;
+        out(`${rb.id}: ${rb.steps.length} steps ${reason}`);
+        rows.push({ runbook: rb.id, counts: { passed: 0, failed: 0, warning: 0, skipped: 0, blocked: rb.steps.length }, skipped: [reason] });
+        continue;
+      }
+      const vars = await varsFor(rb);
+      if (typeof vars === 'string') return usage(vars);
+      const r = await runOne(runs, rb, steps, vars, targetId, a, out, stop);
       if (r === 'usage') return EXIT_USAGE;
       rows.push({ runbook: rb.id, counts: r.counts, skipped: r.skipped });
+      if (r.failed) failedRunbooks.add(rb.id);
       failed ||= r.failed;
     }
     if (a.all) printTable(rows, out);
+    if (stop.signal) return stop.exitCode;
     return failed ? EXIT_FAILED : 0;
   } finally {
-    runs.dispose();
-    store.close();
-    shared?.dispose();
+    runs?.dispose();
+    store?.close();
+    await shared?.dispose();
+    stop.dispose();
   }
 }
 
@@ -126,6 +218,14 @@ interface Counts {
   failed: number;
   warning: number;
   skipped: number;
+  /** Steps not run because a runbook this one requires failed. */
+  blocked: number;
+}
+
+interface Row {
+  runbook: string;
+  counts: Counts;
+  skipped: string[];
 }
 
 async function runOne(
@@ -136,11 +236,12 @@ async function runOne(
   targetId: string,
   a: RunArgs,
   out: (s: string) => void,
+  stop: Interruption,
 ): Promise<{ counts: Counts; failed: boolean; skipped: string[] } | 'usage'> {
   const created = await runs.create(
     {
       runbook: rb.id,
-      vars: a.all ? {} : vars,
+      vars,
       target: targetId,
       options: { interactive: false, converge: a.converge, record: a.record as 'strict' | 'best-effort' | undefined },
       ...(a.resume !== undefined ? { resume: a.resume } : {}),
@@ -152,6 +253,7 @@ async function runOne(
     return 'usage';
   }
   const run = created.value;
+  stop.run = run;
   out(`run ${run.id} ${rb.id} on ${targetId}`);
   let steps = only ?? rb.steps;
   if (run.resumedFrom) {
@@ -161,17 +263,22 @@ async function runOne(
     steps = rb.steps.slice(rb.steps.findIndex((s) => s.id === from.stepId));
   }
   if (a.verbose) run.session.onData((b) => process.stdout.write(b));
-  const counts: Counts = { passed: 0, failed: 0, warning: 0, skipped: 0 };
+  const counts: Counts = { passed: 0, failed: 0, warning: 0, skipped: 0, blocked: 0 };
   const skipped: string[] = [];
-  let failedAt: string | undefined;
+  let couldNotRun = false;
   for (const [i, step] of steps.entries()) {
+    if (stop.signal) break;
     const label = `[${i + 1}/${steps.length}] ${step.id}`;
     const r = await run.executeStep(step.id, { confirmed: a.yes, converge: a.converge });
-    const stop = !r.ok ? r.error.message + (r.error.code === 'CONFIRM_REQUIRED' ? ' (rerun with --yes to confirm)' : '') : run.stopReason;
-    if (stop) {
-      out(`${label}: failed — ${stop}`);
+    if (stop.signal) {
+      out(`${label}: interrupted`);
+      break;
+    }
+    const why = !r.ok ? r.error.message + (r.error.code === 'CONFIRM_REQUIRED' ? ' (rerun with --yes to confirm)' : '') : run.stopReason;
+    if (why) {
+      out(`${label}: failed — ${why}`);
       counts.failed++;
-      failedAt = step.id;
+      couldNotRun = true;
       break;
     }
     const v = (r as { ok: true; value: StepVerdict }).value;
@@ -179,32 +286,29 @@ async function runOne(
     if (v.status === 'skipped') skipped.push(`${step.id}: ${v.reason ?? 'skipped'}`);
     const ms = [...v.blocks, ...v.checks].reduce((t, b) => t + b.durationMs, 0);
     out(`${label}: ${v.status}${v.reason ? ` — ${v.reason}` : ''} (${(ms / 1000).toFixed(1)}s)`);
-    if (v.status === 'failed') {
-      failedAt = step.id;
-      break;
-    }
+    if (v.status === 'failed') break;
   }
-  // A run that got through to the end passed; for a resumed one, its predecessors did the rest.
-  const complete = steps.length === rb.steps.length || run.resumedFrom !== undefined;
-  run.end(failedAt ? 'failed' : complete ? 'passed' : 'ended');
+  // The run decides its own status from its verdicts (run/status.ts); the CLI only says why it stopped.
+  if (!run.isEnded) run.end(couldNotRun ? { stopped: 'failed' } : stop.signal ? { stopped: 'interrupted', reason: `interrupted by ${stop.signal}` } : {});
+  stop.run = undefined;
   const status = runs.store.getRun(run.id)?.status;
   out(`run ${run.id} ${status}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped${counts.warning ? `, ${counts.warning} warnings` : ''}`);
   out(`audit head ${run.auditHead()} (keep it elsewhere; \`stepwise audit verify ${run.id}\` checks the chain)`);
-  if (failedAt) out(`resume with: stepwise run ${rb.id} --resume ${run.id}`);
-  return { counts, failed: failedAt !== undefined, skipped };
+  if (status === 'failed' || status === 'interrupted') out(`resume with: stepwise run ${rb.id} --resume ${run.id}`);
+  return { counts, failed: status === 'failed' || status === 'interrupted', skipped };
 }
 
-/** The --all summary: a row per runbook, skip reasons, then one line over all steps. */
-function printTable(rows: Array<{ runbook: string; counts: Counts; skipped: string[] }>, out: (s: string) => void): void {
+/** The --all summary: a row per runbook, skip reasons, then one line over all steps (blocked count as skipped). */
+function printTable(rows: Row[], out: (s: string) => void): void {
   const w = Math.max(8, ...rows.map((r) => r.runbook.length));
   out('');
-  out(`${'runbook'.padEnd(w)}  passed  failed  skipped  warnings`);
+  out(`${'runbook'.padEnd(w)}  passed  failed  skipped  blocked  warnings`);
   for (const r of rows) {
     const c = r.counts;
-    out(`${r.runbook.padEnd(w)}  ${String(c.passed + c.warning).padStart(6)}  ${String(c.failed).padStart(6)}  ${String(c.skipped).padStart(7)}  ${String(c.warning).padStart(8)}`);
-    for (const s of r.skipped) out(`${''.padEnd(w)}    skipped ${s}`);
+    out(`${r.runbook.padEnd(w)}  ${String(c.passed + c.warning).padStart(6)}  ${String(c.failed).padStart(6)}  ${String(c.skipped).padStart(7)}  ${String(c.blocked).padStart(7)}  ${String(c.warning).padStart(8)}`);
+    for (const s of r.skipped) out(`${''.padEnd(w)}    ${s.startsWith('blocked') ? s : `skipped ${s}`}`);
   }
-  const t = rows.reduce((acc, r) => ({ p: acc.p + r.counts.passed + r.counts.warning, f: acc.f + r.counts.failed, s: acc.s + r.counts.skipped }), { p: 0, f: 0, s: 0 });
+  const t = rows.reduce((acc, r) => ({ p: acc.p + r.counts.passed + r.counts.warning, f: acc.f + r.counts.failed, s: acc.s + r.counts.skipped + r.counts.blocked }), { p: 0, f: 0, s: 0 });
   out(`${t.p} passed, ${t.f} failed, ${t.s} skipped`);
 }
 

@@ -7,7 +7,7 @@ import type { Marker } from '../terminal/markers.ts';
 import type { BlockEnd, BlockResult, CheckResult, StepVerdict } from './result.ts';
 import { OutputCapture } from './capture.ts';
 import { judgeBlock, judgeStep, skipReason } from './verifier.ts';
-import { blockScript, exportScript, shellQuote } from './script.ts';
+import { blockScript, varsPayload, shellQuote } from './script.ts';
 import { maskText } from '../terminal/mask.ts';
 import { parseEnv0, restoreScript, stateDiff, type ShellState } from './state.ts';
 
@@ -15,6 +15,10 @@ import { parseEnv0, restoreScript, stateDiff, type ShellState } from './state.ts
 // killed, and how long after that before the executor gives up waiting for the prompt.
 const INTERRUPT_GRACE_MS = 3_000;
 const KILL_GRACE_MS = 3_000;
+// How long a block waits for the shell to be back at a clean prompt before it is typed: a
+// person's command in the terminal gets this long to finish, and a prompt cleared with
+// Ctrl-C comes back in milliseconds. Past it the block fails with the reason, timeout= or not.
+export const PROMPT_WAIT_MS = 15_000;
 
 export interface ExecutorHooks {
   /** Called right before a block is sent to the shell (the recorder drops a marker here). */
@@ -26,11 +30,20 @@ export interface ExecutorOptions {
   runbook?: Runbook;
   vars?: Record<string, string>;
   secrets?: readonly string[];
+  /** Names of the secret variables: their values are never written to a file. */
+  secretNames?: readonly string[];
   /** False in a headless run without a terminal: interactive blocks are skipped. */
   interactive?: boolean;
   hooks?: ExecutorHooks;
   /** A resumed run's saved shell state, restored before its first block. */
   restore?: ShellState;
+  /** Overrides PROMPT_WAIT_MS (tests). */
+  promptWaitMs?: number;
+}
+
+/** Why a block was not typed: the shell did not come back to a clean prompt in time. */
+class NotReady {
+  constructor(readonly reason: string) {}
 }
 
 interface Framed {
@@ -45,6 +58,7 @@ export class Executor implements Disposable {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly vars: Record<string, string>;
   private readonly secrets: readonly string[];
+  private readonly secretNames: ReadonlySet<string>;
   private varsExported = false;
   private disposed = false;
   private readonly salt: string;
@@ -52,6 +66,7 @@ export class Executor implements Disposable {
   constructor(readonly session: TerminalSession, private readonly opts: ExecutorOptions = {}) {
     this.vars = opts.vars ?? {};
     this.secrets = opts.secrets ?? [];
+    this.secretNames = new Set(opts.secretNames ?? []);
     this.salt = session.nonce.slice(0, 8);
   }
 
@@ -118,8 +133,10 @@ export class Executor implements Disposable {
     return this.opts.runbook;
   }
 
+  /** Blocks run one at a time, in order; once disposed, queued ones are cancelled unrecorded. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
+    const guarded = () => (this.disposed ? Promise.reject(new Cancelled()) : fn());
+    const next = this.queue.then(guarded, guarded);
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -146,15 +163,10 @@ export class Executor implements Disposable {
         end: 'session-ended',
       });
     }
-    if (!this.varsExported) {
-      this.varsExported = true;
-      if (Object.keys(this.vars).length) await this.frame(exportScript(this.vars), undefined, `# stepwise: export ${Object.keys(this.vars).join(' ')}`);
-      if (this.opts.restore) {
-        await this.frame(restoreScript(this.opts.restore, new Set(Object.keys(this.vars))), undefined, `# stepwise: restore the resumed run's directory and exports`);
-      }
-    }
+    const notReady = await this.prepare();
+    if (notReady) return this.finish(block, { ...notRun(block, notReady.reason), status: 'failed', end: 'interrupted' });
     const castTime = this.opts.hooks?.onBlockStart?.(block);
-    const framed = await this.frame(blockScript(block, this.vars, this.salt), block.interactive ? undefined : block.timeoutSec, shownText(block), block.kind === 'check' ? 'sub' : 'src');
+    const framed = await this.frame(blockScript(block, this.vars, this.salt, this.secretNames), block.interactive ? undefined : block.timeoutSec, shownText(block), block.kind === 'check' ? 'sub' : 'src');
     const { text, digest } = framed.capture.finish();
     const output = maskText(text, this.secrets);
     const judged = judgeBlock(block, {
@@ -176,6 +188,78 @@ export class Executor implements Disposable {
       ...(attempt !== undefined ? { attempt } : {}),
     };
     return this.finish(block, result);
+  }
+
+  /**
+   * Before a block: the shell back at a clean prompt, then (once) the run's variables and a
+   * resumed run's state. Returns why not, when the prompt did not come back in time.
+   */
+  private async prepare(): Promise<NotReady | undefined> {
+    const notReady = await this.cleanPrompt();
+    if (notReady || this.varsExported) return notReady;
+    this.varsExported = true;
+    if (Object.keys(this.vars).length) {
+      const failed = await this.sendVars();
+      if (failed) return failed;
+    }
+    if (this.opts.restore) {
+      await this.frame(restoreScript(this.opts.restore, new Set(Object.keys(this.vars))), undefined, `# stepwise: restore the resumed run's directory and exports`);
+    }
+    return undefined;
+  }
+
+  /**
+   * Waits until no command runs in the terminal, then, if a person typed at the prompt since it
+   * was drawn (half a line, or readline asking "Display all N possibilities?"), clears it with
+   * Ctrl-C and waits for the prompt to be drawn again: a block is never typed into a program.
+   */
+  private async cleanPrompt(): Promise<NotReady | undefined> {
+    const s = this.session;
+    const waitMs = this.opts.promptWaitMs ?? PROMPT_WAIT_MS;
+    if (s.state !== 'idle') {
+      try {
+        await s.waitFor((st) => st === 'idle' || st === 'ended', waitMs);
+      } catch {
+        return new NotReady(`the terminal is still running a command after ${waitMs / 1000} s; finish it (or press Ctrl-C) and run the block again`);
+      }
+    }
+    if (s.state === 'ended' || !s.dirty) return undefined;
+    const drawn = this.nextMarker('P', waitMs);
+    s.write('\x03');
+    return (await drawn) ? undefined : new NotReady(`the terminal did not return to its prompt within ${waitMs / 1000} s after Ctrl-C`);
+  }
+
+  /** Resolves true when the session emits a marker of this kind, false after timeoutMs or on exit. */
+  private nextMarker(kind: Marker['kind'], timeoutMs: number): Promise<boolean> {
+    const s = this.session;
+    return new Promise((resolve) => {
+      const subs: Disposable[] = [];
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        subs.forEach((d) => d.dispose());
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      subs.push(
+        s.onMarker((m) => m.kind === kind && done(true)),
+        s.onExit(() => done(false)),
+      );
+    });
+  }
+
+  /**
+   * Exports the run's variables through the terminal (echo off), never through a file: a
+   * secret never rests on the target's disk, even if Stepwise is killed at any moment.
+   */
+  private async sendVars(): Promise<NotReady | undefined> {
+    const s = this.session;
+    const waitMs = this.opts.promptWaitMs ?? PROMPT_WAIT_MS;
+    const reading = this.nextMarker('R', waitMs);
+    s.write(`\x05\x15 __sw_vars ${Object.keys(this.vars).join(' ')}\r`);
+    if (!(await reading)) return new NotReady('the shell did not start reading the run’s variables');
+    const back = this.nextMarker('P', waitMs);
+    s.write(varsPayload(this.vars, this.secretNames));
+    return (await back) ? undefined : new NotReady('the shell did not return to its prompt after reading the run’s variables');
   }
 
   private finish(block: Block, result: BlockResult): BlockResult {
@@ -250,6 +334,13 @@ function shownText(block: Block): string {
 }
 
 export const ALREADY_SATISFIED = 'already satisfied: its checks passed before its commands ran';
+
+/** Work queued on an executor that was disposed before it ran: nothing is recorded. */
+export class Cancelled extends Error {
+  constructor() {
+    super('cancelled: the run ended before this block ran');
+  }
+}
 
 function notRun(block: Block, reason: string): BlockResult {
   return { id: block.id, status: 'skipped', exitCode: null, output: '', durationMs: 0, end: 'skipped', reason };

@@ -3,6 +3,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import compression from 'compression';
+import { interruptOrphanedRuns, removeOrphanedSessionDirs } from '../run/orphans.ts';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { AppContext } from './context.ts';
 import { apiRouter, sendFailure } from './api.ts';
@@ -15,7 +16,7 @@ import { tokensRouter } from './tokens.ts';
 import { Users, roleAtLeast } from '../record/users.ts';
 import { defaultUser } from '../run/runs.ts';
 import { failure } from '../errors.ts';
-import { loadCatalog } from '../runbook/catalog.ts';
+import { cachedCatalog } from '../runbook/catalog.ts';
 import { RunStore } from '../record/store.ts';
 import { AuditLog } from '../record/audit.ts';
 import { Runs } from '../run/runs.ts';
@@ -61,12 +62,14 @@ const NO_STORE = 'no-store';
 export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   const log = opts.log ?? createLogger();
   const store = RunStore.open(opts.dataDir);
-  const interrupted = store.markInterrupted();
-  if (interrupted) log.warn('runs interrupted by a previous stop', { count: interrupted });
   const runbooksDir = path.resolve(opts.runbooksDir);
-  const catalog = () => loadCatalog(runbooksDir);
+  const catalog = cachedCatalog(runbooksDir); // parsed again only after a runbook changed
   const targets = opts.targets ?? targetKinds();
   const audit = new AuditLog(store, opts.dataDir);
+  // Runs of a process that died (this server's last life, or a killed CLI run) end interrupted.
+  const interrupted = interruptOrphanedRuns(store, audit, log);
+  if (interrupted.length) log.warn('runs interrupted by a previous stop', { runs: interrupted });
+  removeOrphanedSessionDirs();
   const runs = new Runs({ catalog, store, audit, dataDir: opts.dataDir, log, targets });
   const token = opts.token ?? generateToken();
   const users = new Users(store.database);

@@ -47,6 +47,8 @@ export interface NewRun {
   startedAt?: string;
   castPath?: string | null;
   parentRunId?: string | null;
+  /** The process running it (server/owner.ts). */
+  owner?: string | null;
 }
 
 export interface StoredBlockResult extends BlockResult {
@@ -205,6 +207,8 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX tokens_user ON tokens(user);
   `,
+  // The process that runs a run (see server/owner.ts): a dead owner's running runs are interrupted.
+  `ALTER TABLE runs ADD COLUMN owner TEXT NULL;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -351,9 +355,9 @@ export class RunStore {
     };
     this.stmt(
       `INSERT INTO runs (id, runbook_id, runbook_file, content_hash, runbook_title, target, user, vars_json,
-         options_json, status, started_at, ended_at, cast_path, parent_run_id)
+         options_json, status, started_at, ended_at, cast_path, parent_run_id, owner)
        VALUES (@id, @runbook_id, @runbook_file, @content_hash, @runbook_title, @target, @user, @vars_json,
-         @options_json, @status, @started_at, NULL, @cast_path, @parent_run_id)`,
+         @options_json, @status, @started_at, NULL, @cast_path, @parent_run_id, @owner)`,
     ).run({
       id: rec.id,
       runbook_id: rec.runbookId,
@@ -368,6 +372,7 @@ export class RunStore {
       started_at: rec.startedAt,
       cast_path: rec.castPath,
       parent_run_id: rec.parentRunId,
+      owner: r.owner ?? null,
     });
     return rec;
   }
@@ -423,11 +428,14 @@ export class RunStore {
     return this.stmt('UPDATE runs SET cast_path = ? WHERE id = ?').run(castPath, id).changes > 0;
   }
 
-  /** Runs still `running` (left over from a crash) become `interrupted`. Returns how many. */
-  markInterrupted(endedAt: string = nowIso()): number {
-    return this.stmt(
-      "UPDATE runs SET status = 'interrupted', ended_at = COALESCE(ended_at, ?) WHERE status = 'running'",
-    ).run(endedAt).changes;
+  /** A running run becomes interrupted; false when it is no longer running (someone else ended it). */
+  interruptRun(id: string, endedAt: string = nowIso()): boolean {
+    return this.stmt("UPDATE runs SET status = 'interrupted', ended_at = ? WHERE id = ? AND status = 'running'").run(endedAt, id).changes > 0;
+  }
+
+  /** Runs still `running`, with the process that owns each (null: recorded before owners were). */
+  runningRuns(): Array<{ id: string; owner: string | null }> {
+    return this.stmt("SELECT id, owner FROM runs WHERE status = 'running'").all() as Array<{ id: string; owner: string | null }>;
   }
 
   // --- block results ---

@@ -1,27 +1,27 @@
-// One run: a runbook (or a bare terminal) on a target, with its shell session, executor,
-// recording and records. Everything the browser, the API and the CLI do to a run goes here.
-import fs from 'node:fs';
-import path from 'node:path';
+// One run's lifecycle: a runbook (or a bare terminal) on a target, with its shell session and
+// executor, from start to end. What it leaves behind is written by its Recorder; the browser,
+// the API and the CLI all act on a run through here.
 import type { Block, Runbook, Step } from '../runbook/model.ts';
 import type { Target } from '../target/target.ts';
 import type { BlockResult, CheckResult, StepVerdict } from '../exec/result.ts';
 import type { ServerMessage } from '../../common/protocol.ts';
 import type { Logger } from '../log.ts';
 import type { RunStore, RunRecord, RunStatus } from '../record/store.ts';
-import { AsciicastWriter } from '../record/asciicast.ts';
 import type { AuditLog } from '../record/audit.ts';
-import { sha256 } from '../record/chain.ts';
+import { Recorder } from '../record/recorder.ts';
 import { maskText } from '../terminal/mask.ts';
 import type { ShellState } from '../exec/state.ts';
 import { newRunId } from '../record/ids.ts';
 import { TerminalSession } from '../terminal/session.ts';
 import type { Disposable } from '../../common/disposable.ts';
 import { ScreenMirror } from '../terminal/screen.ts';
-import { Executor } from '../exec/executor.ts';
+import { Cancelled, Executor } from '../exec/executor.ts';
 import { judgeStep } from '../exec/verifier.ts';
 import { failure, type Failure } from '../errors.ts';
 import type { Outcome } from '../../common/outcome.ts';
+import { selfOwner } from '../owner.ts';
 import type { ResolvedVars } from './vars.ts';
+import { decideStatus } from './status.ts';
 
 export interface RunOptions {
   /** Training mode: Next stays locked until the step passes. */
@@ -59,11 +59,16 @@ export interface ExecutionReport {
   checks: CheckResult[];
 }
 
+// After an interruption (Ctrl-C of the CLI, SIGTERM), how long the running block gets to stop
+// and be recorded as interrupted before the run ends without it.
+const INTERRUPT_WAIT_MS = 3_000;
+
 export class Run implements Disposable {
   private readonly listeners = new Set<(m: ServerMessage) => void>();
   private readonly subs: Disposable[] = [];
-  private readonly decoder = new TextDecoder('utf-8');
   private executing = 0;
+  /** The block being run now, so an end in the middle of it records it. */
+  private inFlight: Block | undefined;
   /** The server's copy of the screen, for clients that (re)connect. */
   readonly screen: ScreenMirror;
   /** Websocket clients attached now, and when anyone last did anything with this run. */
@@ -74,15 +79,15 @@ export class Run implements Disposable {
   /** Set when this run resumes another: where it picks up. */
   resumedFrom?: { runId: string; stepId: string; notes: string[] };
   private ended = false;
+  private finalStatus: RunStatus | undefined;
 
   private constructor(
     readonly id: string,
     readonly runbook: Runbook | undefined,
     readonly session: TerminalSession,
     readonly executor: Executor,
-    readonly cast: AsciicastWriter,
+    private readonly recorder: Recorder,
     private readonly store: RunStore,
-    private readonly audit: AuditLog,
     private readonly log: Logger,
     readonly options: RunOptions,
     readonly user: string,
@@ -91,11 +96,21 @@ export class Run implements Disposable {
     this.screen = new ScreenMirror(session.cols, session.rows, (over) => (over ? session.pause('screen') : session.resume('screen')));
   }
 
+  /** The recording's path. */
+  get castPath(): string {
+    return this.recorder.castPath;
+  }
+
+  /** Writes the buffered recording to disk, for a reader of the live run's file. */
+  flushRecording(): void {
+    this.recorder.flush();
+  }
+
   /** Resizes the terminal, its recording and the server's screen together. */
   resize(cols: number, rows: number): void {
     if (this.ended) return;
     this.session.resize(cols, rows);
-    this.cast.resize(cols, rows);
+    this.recorder.resize(cols, rows);
     this.screen.resize(cols, rows);
   }
 
@@ -108,27 +123,37 @@ export class Run implements Disposable {
     return this.executing > 0 || this.session.state === 'busy';
   }
 
+  /** Starts the shell and the records; on any failure, whatever it had made is removed. */
   static async start(o: StartRun): Promise<Outcome<Run>> {
     const id = newRunId();
-    const castPath = path.join(o.dataDir, 'casts', `${id}.cast`);
-    const session = await TerminalSession.start(o.target, { cols: o.cols, rows: o.rows, secrets: o.vars.secrets });
-    let cast: AsciicastWriter;
-    let run: Run | undefined;
+    let session: TerminalSession;
     try {
-      fs.mkdirSync(path.dirname(castPath), { recursive: true, mode: 0o700 });
-      cast = AsciicastWriter.open(castPath, {
-        width: session.cols,
-        height: session.rows,
-        title: o.runbook ? `${o.runbook.title} (${o.runbook.id})` : 'terminal',
-        env: { SHELL: '/bin/bash', TERM: 'xterm-256color' },
-      }, { onError: (err) => run?.onRecordingError(err) });
+      session = await TerminalSession.start(o.target, { cols: o.cols, rows: o.rows, secrets: o.vars.secrets });
     } catch (e) {
-      session.dispose();
-      return { ok: false, error: failure('RECORDING_FAILED', `cannot create recording ${castPath}: ${(e as Error).message}`) };
+      return { ok: false, error: failure('TARGET_FAILED', `the shell on ${o.target.id} did not start: ${(e as Error).message}`, 'target') };
     }
     const options = { ...o.options };
-    o.store.createRun({
-      id,
+    let run: Run | undefined;
+    const opened = Recorder.open(id, {
+      width: session.cols,
+      height: session.rows,
+      title: o.runbook ? `${o.runbook.title} (${o.runbook.id})` : 'terminal',
+      env: { SHELL: '/bin/bash', TERM: 'xterm-256color' },
+    }, {
+      store: o.store,
+      audit: o.audit,
+      dataDir: o.dataDir,
+      log: o.log,
+      mode: options.record,
+      onFailure: (message, failClosed) => run?.onRecordingFailure(message, failClosed),
+    });
+    if (!opened.ok) {
+      session.dispose();
+      return opened;
+    }
+    const recorder = opened.value;
+    const targetInfo = o.target.info();
+    recorder.started({
       runbookId: o.runbook?.id ?? null,
       runbookFile: o.runbook?.file ?? null,
       contentHash: o.runbook?.contentHash ?? null,
@@ -136,25 +161,31 @@ export class Run implements Disposable {
       target: o.target.id,
       user: o.user,
       vars: o.vars.masked,
-      options: { ...options, targetInfo: o.target.info() },
-      castPath,
+      options: { ...options, targetInfo },
       parentRunId: o.parentRunId ?? null,
-    });
-    o.audit.append(id, 'run-started', {
+      owner: selfOwner(),
+    }, {
       parentRunId: o.parentRunId ?? null,
       runbookId: o.runbook?.id ?? null,
       runbookFile: o.runbook?.file ?? null,
       contentHash: o.runbook?.contentHash ?? null,
       user: o.user,
       target: o.target.id,
-      targetInfo: o.target.info(),
+      targetInfo,
       vars: o.vars.masked,
       options,
     });
+    if (recorder.failure !== undefined && options.record !== 'best-effort') {
+      // Its start could not be recorded: a strict run does not begin unrecorded.
+      recorder.end('failed');
+      session.dispose();
+      return { ok: false, error: failure('RECORDING_FAILED', `run ${id} could not be recorded: ${recorder.failure}`) };
+    }
     const executor = new Executor(session, {
       runbook: o.runbook,
       vars: o.vars.values,
       secrets: o.vars.secrets,
+      secretNames: o.vars.secretNames,
       interactive: options.interactive,
       restore: o.restore,
       hooks: {
@@ -162,24 +193,21 @@ export class Run implements Disposable {
         onBlockEnd: (b, r) => run!.onBlockEnd(b, r),
       },
     });
-    run = new Run(id, o.runbook, session, executor, cast, o.store, o.audit, o.log, options, o.user, o.vars.secrets);
+    run = new Run(id, o.runbook, session, executor, recorder, o.store, o.log, options, o.user, o.vars.secrets);
     run.wire();
     o.log.info('run started', { runId: id, runbook: o.runbook?.id ?? null, target: o.target.id, user: o.user });
     return { ok: true, value: run };
   }
 
-  private onRecordingError(err: Error): void {
-    const bestEffort = this.options.record === 'best-effort';
-    this.log.error('recording failed', { runId: this.id, error: err.message, continuing: bestEffort });
-    this.audit.append(this.id, 'recording-failed', { error: err.message, continuing: bestEffort });
-    if (bestEffort) {
-      this.emit({ type: 'error', code: 'RECORDING_FAILED', message: `recording failed: ${err.message}; the run goes on unrecorded (best-effort)` });
+  private onRecordingFailure(message: string, failClosed: boolean): void {
+    if (!failClosed) {
+      this.emit({ type: 'error', code: 'RECORDING_FAILED', message: `recording failed: ${message}; the run goes on unrecorded (best-effort)` });
       return;
     }
     // Strict recording: a run never goes on unrecorded.
-    this.stopReason = `recording failed (${err.message}): the run was stopped rather than run unrecorded`;
+    this.stopReason = `recording failed (${message}): the run was stopped rather than run unrecorded`;
     this.emit({ type: 'error', code: 'RECORDING_FAILED', message: this.stopReason });
-    this.end('failed');
+    this.end({ stopped: 'failed' });
   }
 
   get isEnded(): boolean {
@@ -204,22 +232,18 @@ export class Run implements Disposable {
     const pre = this.precondition([block], opts.confirmed);
     if (pre) return { ok: false, error: pre };
     this.recordConfirmation([block], opts.by);
-    this.executing++;
-    try {
+    return this.executing_(async () => {
       const result = await this.executor.runBlock(block);
       const step = this.runbook!.steps.find((s) => s.id === block.stepId)!;
       const verdict = this.verdictFromLatest(step);
       if (verdict) this.recordVerdict(verdict);
-      const report: ExecutionReport = {
+      return {
         status: result.status,
         ...(result.reason ? { reason: result.reason } : {}),
         blocks: block.kind === 'check' ? [] : [result],
         checks: block.kind === 'check' ? [result] : [],
       };
-      return { ok: true, value: report };
-    } finally {
-      this.executing--;
-    }
+    });
   }
 
   async executeStep(stepId: string, opts: { confirmed?: boolean; converge?: boolean; by?: string } = {}): Promise<Outcome<StepVerdict>> {
@@ -230,52 +254,89 @@ export class Run implements Disposable {
     const pre = this.precondition(blocks, opts.confirmed);
     if (pre) return { ok: false, error: pre };
     this.recordConfirmation(blocks, opts.by);
-    this.executing++;
-    try {
+    return this.executing_(async () => {
       const verdict = await this.executor.runStep(step, { converge: opts.converge ?? this.options.converge });
       this.recordVerdict(verdict);
-      return { ok: true, value: verdict };
+      return verdict;
+    });
+  }
+
+  /** Runs executor work, counting it as busy; work cancelled by the run's end is a SESSION_ENDED failure. */
+  private async executing_<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+    this.executing++;
+    try {
+      const value = await fn();
+      if (this.ended) return { ok: false, error: failure('SESSION_ENDED', this.stopReason ?? `run ${this.id} ended`) };
+      return { ok: true, value };
+    } catch (e) {
+      if (e instanceof Cancelled) return { ok: false, error: failure('SESSION_ENDED', `run ${this.id} ended before this ran`) };
+      throw e;
     } finally {
       this.executing--;
     }
   }
 
-  /** Ends the session; the records stay. */
-  end(status?: RunStatus): void {
+  /**
+   * Interrupts the run (Ctrl-C of the CLI, SIGTERM): Ctrl-C to the running block, a bounded wait
+   * for it to be recorded as interrupted, then the run ends `interrupted`, sealed.
+   */
+  async interrupt(reason: string): Promise<void> {
     if (this.ended) return;
+    this.stopReason = reason;
+    if (this.executing > 0) {
+      this.session.write('\x03');
+      const until = Date.now() + INTERRUPT_WAIT_MS;
+      while (this.executing > 0 && Date.now() < until && !this.ended) await new Promise((r) => setTimeout(r, 20));
+    }
+    if (!this.ended) this.end({ stopped: 'interrupted', reason });
+  }
+
+  /**
+   * Ends the session; the records stay. The final status is decided from the verdicts (see
+   * status.ts) unless the run was stopped. Queued blocks are cancelled; a block still running
+   * is recorded as interrupted before the run-ended event, after which nothing is written.
+   */
+  end(how: { stopped?: 'interrupted' | 'failed'; reason?: string } = {}): RunStatus {
+    if (this.finalStatus) return this.finalStatus;
     this.ended = true;
+    this.executor.dispose();
+    if (this.inFlight) {
+      const b = this.inFlight;
+      this.inFlight = undefined;
+      this.recorder.blockFinished(b, {
+        id: b.id,
+        status: 'failed',
+        exitCode: null,
+        output: '',
+        durationMs: 0,
+        end: 'interrupted',
+        reason: `the run ended while it ran${how.reason ? ` (${how.reason})` : ''}`,
+      });
+    }
     this.emit({ type: 'session-ended', runId: this.id, exitCode: this.session.exitCode });
     this.subs.forEach((s) => s.dispose());
-    this.executor.dispose();
     this.session.dispose();
     this.session.target.release?.();
     this.screen.dispose();
-    this.cast.output(this.decoder.decode());
-    this.cast.dispose(); // synchronous: the file is complete before it is sealed
-    const final = status ?? this.overallStatus();
-    this.store.finishRun(this.id, final);
-    this.audit.append(this.id, 'run-ended', { status: final });
-    this.sealRecording();
-    this.audit.forget(this.id);
-    this.log.info('run ended', { runId: this.id, status: final, head: this.audit.head(this.id) });
+    const status = decideStatus({
+      steps: this.runbook?.steps.map((s) => s.id) ?? [],
+      verdicts: this.store.stepVerdicts(this.id),
+      ...(this.resumedFrom ? { resumedFromStep: this.resumedFrom.stepId } : {}),
+      ...(how.stopped ? { stopped: how.stopped } : {}),
+    });
+    this.finalStatus = status;
+    const head = this.recorder.end(status, how.reason ? { reason: how.reason } : {});
+    this.log.info('run ended', { runId: this.id, status, head });
     this.listeners.clear();
+    return status;
   }
 
   dispose(): void {
     this.end();
   }
 
-  /** passed when every step has a non-failed verdict; failed on any failure; else ended. */
-  overallStatus(): RunStatus {
-    const verdicts = this.store.stepVerdicts(this.id);
-    if (verdicts.some((v) => v.status === 'failed')) return 'failed';
-    const steps = this.runbook?.steps ?? [];
-    if (steps.length && steps.every((s) => verdicts.some((v) => v.stepId === s.id))) return 'passed';
-    return 'ended';
-  }
-
   private precondition(blocks: Block[], confirmed?: boolean): Failure | undefined {
-    if (this.stopReason) return failure('RECORDING_FAILED', this.stopReason);
+    if (this.stopReason) return failure(this.ended ? 'SESSION_ENDED' : 'RECORDING_FAILED', this.stopReason);
     if (this.ended || this.session.state === 'ended') return failure('SESSION_ENDED', `run ${this.id}: the shell session has ended`);
     if (this.executing === 0 && this.session.state !== 'idle') {
       return failure('SESSION_BUSY', 'the terminal is running a command; wait for the prompt or press Ctrl-C');
@@ -302,66 +363,43 @@ export class Run implements Disposable {
 
   /** The head of the run's audit chain: print it so it can be kept outside this machine. */
   auditHead(): string | undefined {
-    return this.audit.head(this.id);
+    return this.store.auditEvents(this.id).at(-1)?.hash;
   }
 
-  private saveShellState(): void {
+  /** The shell's exported changes and directory, secrets masked, as a resumed run restores them. */
+  private shellState(): ShellState | undefined {
     const st = this.executor.shellState();
-    if (!st) return;
+    if (!st) return undefined;
     const env = Object.fromEntries(Object.entries(st.env).map(([k, v]) => [k, maskText(v, this.secrets)]));
-    this.store.setRunState(this.id, { cwd: maskText(st.cwd, this.secrets), env });
-  }
-
-  private sealRecording(): void {
-    try {
-      const written = this.cast.writtenDigest();
-      if (written) {
-        this.audit.append(this.id, 'recording-sealed', { castDigest: written.sha256, bytes: written.bytes });
-        return;
-      }
-      const bytes = fs.readFileSync(this.cast.path);
-      this.audit.append(this.id, 'recording-sealed', { castDigest: sha256(bytes), bytes: bytes.length });
-    } catch (e) {
-      this.log.error('recording cannot be sealed', { runId: this.id, error: (e as Error).message });
-    }
+    return { cwd: maskText(st.cwd, this.secrets), env };
   }
 
   private recordConfirmation(blocks: Block[], by: string = this.user): void {
     const confirmed = blocks.filter((b) => b.confirm).map((b) => b.id);
-    if (confirmed.length) this.audit.append(this.id, 'confirmation', { blockIds: confirmed, by });
+    if (confirmed.length) this.recorder.event('confirmation', { blockIds: confirmed, by });
   }
 
   private recordVerdict(v: StepVerdict): void {
-    this.audit.append(this.id, 'step-verdict', { stepId: v.stepId, status: v.status, reason: v.reason ?? null });
-    this.store.setStepVerdict(this.id, { stepId: v.stepId, status: v.status, ...(v.reason ? { reason: v.reason } : {}) });
+    if (this.ended) return;
+    this.recorder.verdict(v);
     this.log.info('step verdict', { runId: this.id, stepId: v.stepId, status: v.status });
     this.emit({ type: 'step-verdict', runId: this.id, verdict: v });
   }
 
-  private onBlockStart(b: Block): number {
-    this.cast.marker(`${b.stepId}/${b.id}`);
-    this.audit.append(this.id, 'block-started', { stepId: b.stepId, blockId: b.id, kind: b.kind });
+  private onBlockStart(b: Block): number | undefined {
+    if (this.ended) return undefined;
+    this.inFlight = b;
+    const castTime = this.recorder.blockStarted(b);
     this.emit({ type: 'block-started', runId: this.id, blockId: b.id, stepId: b.stepId });
-    return this.cast.elapsed();
+    return castTime;
   }
 
   private onBlockEnd(b: Block, r: BlockResult): void {
+    // After the run's end its records are closed: a block the end interrupted was recorded then.
+    if (this.ended) return;
+    this.inFlight = undefined;
     this.touch();
-    this.store.addBlockResult(this.id, b.stepId, b.kind as 'command' | 'check' | 'file', r);
-    if (b.kind !== 'check' && r.end !== 'skipped') this.saveShellState();
-    this.audit.append(this.id, 'block-finished', {
-      stepId: b.stepId,
-      blockId: b.id,
-      kind: b.kind,
-      status: r.status,
-      exitCode: r.exitCode,
-      durationMs: r.durationMs,
-      end: r.end,
-      reason: r.reason ?? null,
-      outputDigest: r.outputDigest ?? null,
-      textDigest: sha256(r.output),
-      attempt: r.attempt ?? null,
-    });
+    this.recorder.blockFinished(b, r, b.kind !== 'check' && r.end !== 'skipped' ? this.shellState() : undefined);
     this.log.info('block finished', { runId: this.id, blockId: b.id, status: r.status, exitCode: r.exitCode, ms: r.durationMs });
     this.emit({ type: 'block-finished', runId: this.id, stepId: b.stepId, result: r });
   }
@@ -369,17 +407,17 @@ export class Run implements Disposable {
   private wire(): void {
     this.subs.push(
       this.session.onData((bytes) => {
-        this.cast.output(this.decoder.decode(bytes, { stream: true }));
+        this.recorder.output(bytes);
         this.screen.write(bytes);
       }),
       this.session.onExit((code) => {
         this.log.warn('session ended', { runId: this.id, exitCode: code });
-        this.end();
+        this.end({ reason: 'the shell exited' });
       }),
     );
   }
 
   private emit(m: ServerMessage): void {
-    for (const fn of this.listeners) fn(m);
+    for (const fn of [...this.listeners]) fn(m);
   }
 }

@@ -9,12 +9,15 @@ export interface ResolvedVars {
   /** The same with secret values replaced by the mask: what is stored and shown. */
   masked: Record<string, string>;
   secrets: string[];
+  /** Names of the secret variables. */
+  secretNames: string[];
 }
 
 export function resolveVars(rb: Runbook | undefined, given: Record<string, unknown> = {}): { ok: true; vars: ResolvedVars } | { ok: false; error: Failure } {
   const values: Record<string, string> = {};
   const masked: Record<string, string> = {};
   const secrets: string[] = [];
+  const secretNames: string[] = [];
   const specs = new Map((rb?.vars ?? []).map((v) => [v.name, v]));
   for (const [name, value] of Object.entries(given)) {
     if (!specs.has(name)) return { ok: false, error: failure('UNKNOWN_VAR', `variable ${name} is not declared by runbook ${rb?.id ?? '(none)'}`, `vars.${name}`) };
@@ -30,6 +33,7 @@ export function resolveVars(rb: Runbook | undefined, given: Record<string, unkno
     values[spec.name] = value;
     masked[spec.name] = spec.secret ? MASK : value;
     if (spec.secret && value) secrets.push(value);
+    if (spec.secret) secretNames.push(spec.name);
   }
-  return { ok: true, vars: { values, masked, secrets } };
+  return { ok: true, vars: { values, masked, secrets, secretNames } };
 }

@@ -5,12 +5,14 @@
 
 /** A marker the shell integration emitted. */
 export type Marker =
-  /** The prompt is about to be drawn: the shell is idle. args[0] = last exit code. */
+  /** The last command finished and the prompt is about to be drawn (not yet readable: see P). */
   | { kind: 'A'; exitCode: number }
   /** The prompt is drawn: readline is reading input. */
   | { kind: 'P' }
   /** A command line was accepted (PS0): the shell is busy. */
   | { kind: 'B' }
+  /** The shell reads the run's variables from the terminal, echo off (see __sw_vars). */
+  | { kind: 'R' }
   /** Output of framed block `seq` starts. */
   | { kind: 'C'; seq: number }
   /** Framed block `seq` finished with `exitCode`. */
@@ -93,6 +95,8 @@ export class MarkerParser {
         return { kind: 'B' };
       case 'P':
         return { kind: 'P' };
+      case 'R':
+        return { kind: 'R' };
       case 'C': {
         const seq = int(f[2]);
         return seq === undefined ? undefined : { kind: 'C', seq };

@@ -6,6 +6,9 @@ import type { PtyLike, Target } from '../target/target.ts';
 import { integrationScript } from './integration.ts';
 import { MarkerParser, type Marker } from './markers.ts';
 import { SecretMasker } from './mask.ts';
+import { track } from '../live.ts';
+import { selfOwner } from '../owner.ts';
+import { OWNER_FILE } from '../run/orphans.ts';
 import type { Disposable } from '../../common/disposable.ts';
 
 export type SessionState = 'starting' | 'idle' | 'busy' | 'ended';
@@ -30,6 +33,12 @@ export class TerminalSession implements Disposable {
   readonly nonce = crypto.randomBytes(16).toString('hex');
   readonly dir: string;
   state: SessionState = 'starting';
+  /**
+   * A person typed at the prompt since it was last drawn: the line may hold half a command,
+   * or readline may be asking "Display all N possibilities? (y or n)". The executor clears
+   * it (Ctrl-C) before typing a block.
+   */
+  dirty = false;
   exitCode: number | null = null;
   cols: number;
   rows: number;
@@ -44,6 +53,7 @@ export class TerminalSession implements Disposable {
   private holdTimer: NodeJS.Timeout | undefined;
   private disposed = false;
   private ptySubs: Array<{ dispose(): void }> = [];
+  private readonly untrack: () => void;
 
   private constructor(readonly target: Target, opts: SessionOptions) {
     this.cols = opts.cols ?? 100;
@@ -51,8 +61,11 @@ export class TerminalSession implements Disposable {
     this.parser = new MarkerParser(this.nonce);
     this.masker = new SecretMasker(opts.secrets ?? []);
     this.dir = target.makeSessionDir();
+    // Whose folder this is: after a kill -9 the next stepwise command removes it (run/orphans.ts).
+    target.writeSessionFile(this.dir, OWNER_FILE, selfOwner());
     const rcFile = target.writeSessionFile(this.dir, 'rc.sh', integrationScript(this.nonce));
     this.pty = target.spawnShell({ rcFile, cols: this.cols, rows: this.rows, env: opts.env });
+    this.untrack = track(this, `shell session pid ${this.pty.pid} on ${target.id} (${this.dir})`);
     this.ptySubs.push(
       this.pty.onData((d) => this.onPtyData(typeof d === 'string' ? Buffer.from(d) : d)),
       this.pty.onExit((e) => {
@@ -96,8 +109,16 @@ export class TerminalSession implements Disposable {
     return { dispose: () => this.exitListeners.delete(fn) };
   }
 
+  /** Writes to the shell as Stepwise (the executor): the prompt's state is known. */
   write(data: string | Buffer): void {
     if (this.state === 'ended') return;
+    this.pty.write(data);
+  }
+
+  /** Writes what a person typed: at the prompt, the line is no longer known to be clean. */
+  input(data: string | Buffer): void {
+    if (this.state === 'ended') return;
+    if (this.state === 'idle') this.dirty = true;
     this.pty.write(data);
   }
 
@@ -164,6 +185,7 @@ export class TerminalSession implements Disposable {
     this.markerListeners.clear();
     this.exitListeners.clear();
     this.target.removeSessionDir(this.dir);
+    this.untrack();
   }
 
   private onPtyData(chunk: Buffer): void {
@@ -187,8 +209,10 @@ export class TerminalSession implements Disposable {
 
   private applyMarker(m: Marker): void {
     if (this.state === 'ended') return;
-    if (m.kind === 'P') this.state = 'idle';
-    else if (m.kind === 'B' || m.kind === 'C') this.state = 'busy';
+    if (m.kind === 'P') {
+      this.state = 'idle';
+      this.dirty = false;
+    } else if (m.kind === 'B' || m.kind === 'C') this.state = 'busy';
   }
 
   private onPtyExit(code: number): void {
