@@ -6,7 +6,7 @@ import type { AppContext } from './context.ts';
 import { failure, httpStatus, type Failure } from '../errors.ts';
 import type { Principal } from '../record/users.ts';
 import { isRunId } from '../record/ids.ts';
-import { exportRun, isReportFormat, REPORT_FORMATS } from '../report/export.ts';
+import { CONTENT_TYPES, exportRun, isReportFormat, recordingFile, REPORT_FORMATS } from '../report/export.ts';
 import { RunHistory } from '../run/history.ts';
 import type { RunFilter, RunStatus } from '../record/store.ts';
 import { resolveVars } from '../run/vars.ts';
@@ -204,6 +204,7 @@ export function apiRouter(ctx: AppContext): Router {
     if (!isRunId(id)) return sendFailure(res, failure('NOT_FOUND', `no run ${JSON.stringify(id)}`));
     if (!isReportFormat(format)) return sendFailure(res, failure('BAD_REQUEST', `unknown report format ${JSON.stringify(format)}; use ${REPORT_FORMATS.join(', ')}`, 'format'));
     ctx.runs.get(id)?.cast.flush(); // a live run: buffered recording onto disk first
+    if (format === 'cast') return streamRecording(ctx, id, res);
     const out = exportRun(new RunHistory(ctx.store, ctx.catalog), id, format);
     if (!out.ok) return sendFailure(res, out.error);
     ctx.audit.append(id, 'recording-viewed', { by: userOf(res), format });
@@ -235,6 +236,22 @@ export function apiRouter(ctx: AppContext): Router {
 
   r.use((req, res) => sendFailure(res, failure('NOT_FOUND', `no API route ${req.method} ${req.path}`)));
   return r;
+}
+
+/**
+ * The cast export, streamed from its file: a long run's recording is tens of MB, which read
+ * whole into memory would sit in the server's heap for the length of the download.
+ */
+function streamRecording(ctx: AppContext, id: string, res: Response): void {
+  const run = ctx.store.getRun(id);
+  if (!run) return sendFailure(res, failure('NOT_FOUND', `no run ${JSON.stringify(id)}`));
+  const file = recordingFile(ctx.dataDir, run);
+  if (!file) return sendFailure(res, failure('NOT_FOUND', `no recording for run ${JSON.stringify(id)}`));
+  ctx.audit.append(id, 'recording-viewed', { by: userOf(res), format: 'cast' });
+  res.attachment(`${id}.cast`).set('content-type', CONTENT_TYPES.cast); // attachment() would type it by extension
+  pipeline(fs.createReadStream(file), res, (err) => {
+    if (err && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') ctx.log.warn('recording export failed', { runId: id, error: err.message });
+  });
 }
 
 function liveRunMissing(ctx: AppContext, id: string): Failure {

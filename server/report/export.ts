@@ -53,15 +53,13 @@ export function exportRun(history: RunHistory, runId: string, format: ReportForm
  * `casts/<file>` next to the database (a data folder that was moved or restored elsewhere).
  */
 function readRecording(dataDir: string, run: RunRecord): Buffer | undefined {
+  const file = recordingFile(dataDir, run);
+  return file === undefined ? undefined : fs.readFileSync(file);
+}
+
+/** Where readRecording finds the recording (the server streams it from there), or undefined. */
+export function recordingFile(dataDir: string, run: RunRecord): string | undefined {
   if (!run.castPath) return undefined;
   const candidates = [path.resolve(run.castPath), path.join(dataDir, 'casts', path.basename(run.castPath))];
-  for (const file of candidates) {
-    try {
-      return fs.readFileSync(file);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EISDIR') throw e;
-    }
-  }
-  return undefined;
+  return candidates.find((file) => fs.statSync(file, { throwIfNoEntry: false })?.isFile());
 }

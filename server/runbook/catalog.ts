@@ -6,6 +6,9 @@
 //
 // Skipped: files and folders whose name starts with `_` or `.`, files named README.md
 // (any case), and anything that is not a regular file or folder.
+//
+// cachedCatalog(dir) is what the server uses: the same catalog, parsed again only after a
+// file under dir changed.
 
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -117,6 +120,59 @@ export function loadCatalog(dir: string): Catalog {
     entries,
     get: (id: string) => entries.find((e) => e.id === id),
   };
+}
+
+/**
+ * loadCatalog(dir) that parses again only when something under dir changed. Each call checks
+ * by stat alone (names, sizes, modification times; no reads, no parsing: well under a
+ * millisecond for the shipped runbooks, against tens of milliseconds for a parse), so an edit
+ * shows on the very next call, with no watcher to miss events or to dispose.
+ */
+export function cachedCatalog(dir: string): () => Catalog {
+  let seen: string | undefined;
+  let catalog: Catalog | undefined;
+  return () => {
+    // Taken before loading: a file changed during the load changes the next fingerprint too.
+    const now = catalogFingerprint(dir);
+    if (now !== seen || !catalog) {
+      catalog = loadCatalog(dir);
+      seen = now;
+    }
+    return catalog;
+  };
+}
+
+/** What loadCatalog would read under dir, by name, size and modification time (same skip rules). */
+export function catalogFingerprint(dir: string): string {
+  const parts: string[] = [];
+  const seenDirs = new Set<string>();
+  const walk = (abs: string, rel: string): void => {
+    let names: string[];
+    try {
+      const real = realpathSync(abs);
+      if (seenDirs.has(real)) return;
+      seenDirs.add(real);
+      names = readdirSync(abs).sort();
+    } catch (e) {
+      parts.push(`${rel}/!${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+      return;
+    }
+    for (const name of names) {
+      if (name.startsWith('_') || name.startsWith('.')) continue;
+      const childAbs = join(abs, name);
+      const childRel = rel ? `${rel}/${name}` : name;
+      const isMd = /\.md$/i.test(name) && name.toLowerCase() !== 'readme.md';
+      try {
+        const st = statSync(childAbs);
+        if (st.isDirectory()) walk(childAbs, childRel);
+        else if (isMd) parts.push(`${childRel}:${st.isFile() ? 'f' : 'o'}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`);
+      } catch (e) {
+        if (isMd) parts.push(`${childRel}:!${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+      }
+    }
+  };
+  walk(dir, '');
+  return parts.join('\n');
 }
 
 function idOf(name: string): string {
