@@ -9,7 +9,7 @@ import { parseServerMessage, type ClientMessage, type ServerMessage } from '../c
 import { fetchRecordedOutput } from './replay.ts';
 import { getJson } from './api.ts';
 import { terminalInput } from './input-filter.ts';
-import { nonceStyles } from './style-nonce.ts';
+import { withNoncedStyles } from './style-nonce.ts';
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline' | 'ended';
 
@@ -78,8 +78,7 @@ export class RunTerminal {
       disableStdin: !o.live,
     });
     this.term.loadAddon(this.fit);
-    nonceStyles(o.host); // before open(): xterm adds its <style> elements there
-    this.term.open(o.host);
+    withNoncedStyles(o.host, () => this.term.open(o.host));
     this.refit();
     new ResizeObserver(() => this.refit()).observe(o.host);
     this.term.onData((d) => {
