@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { launchBrowser, WAIT, waitForTerminal, type TestBrowser } from './helpers/browser.ts';
+import { until } from './helpers/blocks.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const RUNBOOK = 'kvm-2.2-bridge-network';
@@ -59,5 +60,6 @@ test(`walk ${RUNBOOK} in the browser on the lab target`, async () => {
   assert.ok(labId, rec.json.options.targetInfo.host);
   assert.match(netns(), new RegExp(`^sw-${labId}\\b`, 'm'));
   assert.equal((await s.api('DELETE', `/api/runs/${runId}`)).json.status, 'passed');
-  assert.doesNotMatch(netns(), new RegExp(`^sw-${labId}\\b`, 'm'), 'the lab is removed with the run');
+  // The lab is torn down asynchronously once its run ends.
+  await until(() => !new RegExp(`^sw-${labId}\\b`, 'm').test(netns()), 15_000, 'the lab to be removed with the run');
 });
