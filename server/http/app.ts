@@ -100,7 +100,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
     // terminal emulator; it allows WebAssembly compilation only, not eval() or inline scripts.
     // Styles: our stylesheets, and <style> elements with this response's nonce (xterm.js makes
     // some at run time: static/style-nonce.ts); no inline style attributes.
-    const nonce = crypto.randomBytes(16).toString('base64');
+    const nonce = crypto.randomBytes(16).toString('base64url');
     res.locals.cspNonce = nonce;
     res.set({
       'X-Content-Type-Options': 'nosniff',
