@@ -355,4 +355,8 @@ test('8. after the runbook file changes, the report says so and shows the diff o
   assert.equal(await page.$('[data-diff] b'), null, 'the diff is text, not markup');
   // The commands are still shown as they ran.
   assert.equal(await text(page, '[data-block-id="greet"] pre.code'), 'echo "hello-$WHO"');
+  // So does the ended run's step page: it renders the runbook the run pinned, not the edited file.
+  await page.goto(`${s.base}/runs/${failedRun}/steps/greet`);
+  assert.equal(await text(page, '[data-block="greet"] pre.code'), 'echo "hello-$WHO"');
+  assert.equal(await page.$('.callout-warning'), null, 'no "showing the current file" notice: the pinned version is there');
 });
