@@ -481,6 +481,12 @@ export class RunStore {
     return map;
   }
 
+  /** Steps with at least one block result in a run; reads no outputs (RunHistory walks chains with it). */
+  startedSteps(runId: string): Set<string> {
+    const rows = this.stmt('SELECT DISTINCT step_id FROM block_results WHERE run_id = ?').all(runId) as Array<{ step_id: string }>;
+    return new Set(rows.map((r) => r.step_id));
+  }
+
   // --- step verdicts ---
 
   /** Record a step's verdict; a later verdict for the same step replaces it. */

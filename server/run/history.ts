@@ -190,7 +190,7 @@ export class RunHistory {
       this.chain(run).map((r) => ({
         runId: r.id,
         verdicts: this.store.stepVerdicts(r.id),
-        started: new Set([...this.store.latestBlockResults(r.id).values()].map((b) => b.stepId)),
+        started: this.store.startedSteps(r.id),
       })),
     );
   }
