@@ -38,6 +38,8 @@ export class StepPage {
       onState: (s) => this.onConnection(s),
     });
     document.addEventListener('click', (ev) => this.onClick(ev));
+    document.addEventListener('keydown', (ev) => this.onKeyDown(ev));
+    this.refreshFinish();
   }
 
   // ---- user actions ----
@@ -46,7 +48,8 @@ export class StepPage {
     const target = ev.target instanceof Element ? ev.target : null;
     const action = target?.closest<HTMLElement>('[data-action]');
     if (action) {
-      if (action instanceof HTMLButtonElement && action.disabled) return;
+      // Busy buttons are aria-disabled (not disabled), so keyboard focus stays on them.
+      if ((action instanceof HTMLButtonElement && action.disabled) || action.getAttribute('aria-disabled') === 'true') return;
       switch (action.dataset.action) {
         case 'run-block':
           void this.runBlock(action.dataset.blockId ?? '');
@@ -57,13 +60,24 @@ export class StepPage {
         case 'end-run':
           void this.endRun();
           break;
+        case 'finish':
+          void this.finish();
+          break;
       }
       return;
     }
     if (target?.closest('[data-next][aria-disabled="true"]')) {
       ev.preventDefault();
-      document.querySelector<HTMLElement>('[data-lock-note]')?.classList.add('flash');
-      setTimeout(() => document.querySelector<HTMLElement>('[data-lock-note]')?.classList.remove('flash'), 900);
+      flashLockNote();
+    }
+  }
+
+  /** The locked Next is focusable (so its note is read); Enter or Space on it says why it is locked. */
+  private onKeyDown(ev: KeyboardEvent): void {
+    const target = ev.target instanceof Element ? ev.target : null;
+    if ((ev.key === 'Enter' || ev.key === ' ') && target?.closest('[data-next][aria-disabled="true"]')) {
+      ev.preventDefault();
+      flashLockNote();
     }
   }
 
@@ -114,6 +128,7 @@ export class StepPage {
         return;
       }
       if (this.terminal.connection !== 'live') this.applyVerdict(res.value);
+      revealVerdict();
     } finally {
       this.stepBusy = false;
       document.querySelector('.step')?.removeAttribute('aria-busy');
@@ -121,15 +136,27 @@ export class StepPage {
     }
   }
 
-  private async endRun(): Promise<void> {
+  /** The last step, every step done: end the run (its status follows from the verdicts) and open the report. */
+  private async finish(): Promise<void> {
     if (!this.live) return;
-    if (!window.confirm('End this run?\n\nIts shell session is closed and nothing more can run in it. Everything recorded so far is kept.')) return;
-    const res = await deleteJson(`/api/runs/${encodeURIComponent(this.data.runId)}`);
+    const res = await deleteJson<{ status?: string }>(`/api/runs/${encodeURIComponent(this.data.runId)}`);
     if (!res.ok && res.status !== 404) {
       this.setStepError(explain(res.error));
       return;
     }
-    this.setEnded();
+    location.assign(`/runs/${encodeURIComponent(this.data.runId)}/report`);
+  }
+
+  private async endRun(): Promise<void> {
+    if (!this.live) return;
+    if (!window.confirm('End this run?\n\nIts shell session is closed and nothing more can run in it. Everything recorded so far is kept.')) return;
+    const res = await deleteJson<{ status?: string }>(`/api/runs/${encodeURIComponent(this.data.runId)}`);
+    if (!res.ok && res.status !== 404) {
+      this.setStepError(explain(res.error));
+      return;
+    }
+    // The status the run ended with (failed, ended, passed…), as a reload would show it.
+    this.setEnded(res.ok ? res.value.status : undefined);
   }
 
   // ---- live events ----
@@ -240,6 +267,17 @@ export class StepPage {
     const bar = document.querySelector<HTMLProgressElement>('[data-progress]');
     if (bar) bar.value = done;
     if (stepId === this.data.stepId && this.data.training) this.setNextLocked(!isDone(status));
+    this.refreshFinish();
+  }
+
+  /** "Finish run & view report" shows on the last step once every step is done. */
+  private refreshFinish(): void {
+    const finish = document.querySelector<HTMLElement>('[data-action="finish"]');
+    if (!finish) return;
+    const all = [...this.statuses.values()].every(isDone);
+    finish.hidden = !this.live || !all;
+    const other = document.querySelector<HTMLElement>('[data-unfinished]');
+    if (other) other.hidden = !finish.hidden;
   }
 
   /** Training mode: Next is a disabled placeholder until the step is done, then a link. */
@@ -254,20 +292,24 @@ export class StepPage {
     next.dataset.href = href;
     if (locked) {
       next.setAttribute('role', 'link');
+      next.setAttribute('tabindex', '0');
       next.setAttribute('aria-disabled', 'true');
       next.setAttribute('aria-describedby', 'lock-note');
     } else {
       next.setAttribute('href', href);
       next.setAttribute('rel', 'next');
     }
+    next.title = el.title;
     next.append(...el.childNodes);
+    const focused = el.contains(document.activeElement);
     el.replaceWith(next);
+    if (focused) next.focus();
     const note = document.querySelector<HTMLElement>('[data-lock-note]');
     if (note) note.hidden = !locked;
   }
 
   /** No live session any more: recorded results stay, nothing can run. */
-  private setEnded(): void {
+  private setEnded(finalStatus?: string): void {
     if (!this.live) return;
     this.live = false;
     this.terminal.markEnded();
@@ -282,22 +324,29 @@ export class StepPage {
     document.querySelector<HTMLElement>('[data-term-hint]')?.remove();
     const status = document.querySelector<HTMLElement>('[data-run-status]');
     if (status) {
-      status.dataset.status = 'ended';
-      status.textContent = 'ended';
+      status.dataset.status = finalStatus ?? 'ended';
+      status.textContent = finalStatus ?? 'ended';
     }
     document.querySelector('.workspace')?.setAttribute('data-live', 'false');
     this.refreshButtons();
+    this.refreshFinish();
   }
 
+  /**
+   * Without a session a button is disabled; while it runs it is only aria-disabled, so the
+   * keyboard focus stays on it instead of falling to <body>.
+   */
   private refreshButtons(): void {
     for (const b of document.querySelectorAll<HTMLButtonElement>('[data-action="run-block"]')) {
       const id = b.dataset.blockId ?? '';
       const running = this.blockEl(id)?.dataset.state === 'running';
-      b.disabled = !this.live || this.busy.has(id) || running;
+      b.disabled = !this.live;
+      setBusy(b, this.live && (this.busy.has(id) || running));
     }
     const step = document.querySelector<HTMLButtonElement>('[data-action="run-step"]');
     if (step) {
-      step.disabled = !this.live || this.stepBusy;
+      step.disabled = !this.live;
+      setBusy(step, this.live && this.stepBusy);
       step.textContent = this.stepBusy ? 'Running…' : 'Run step';
     }
   }
@@ -318,6 +367,26 @@ export class StepPage {
     el.textContent = message;
     el.hidden = !message;
   }
+}
+
+function setBusy(b: HTMLButtonElement, busy: boolean): void {
+  if (busy) b.setAttribute('aria-disabled', 'true');
+  else b.removeAttribute('aria-disabled');
+}
+
+function flashLockNote(): void {
+  const note = document.querySelector<HTMLElement>('[data-lock-note]');
+  if (!note) return;
+  note.classList.add('flash');
+  setTimeout(() => note.classList.remove('flash'), 900);
+}
+
+/** After Run step: the verdict and the pager below it come into view (focus stays on the button). */
+function revealVerdict(): void {
+  const pager = document.querySelector<HTMLElement>('.pager');
+  const verdict = document.querySelector<HTMLElement>('.verdict');
+  const smooth = !window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+  (pager ?? verdict)?.scrollIntoView({ block: 'nearest', behavior: smooth ? 'smooth' : 'auto' });
 }
 
 function setText(el: Element | null, text: string): void {

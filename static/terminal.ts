@@ -25,6 +25,12 @@ export interface RunTerminalOptions {
 /** Until the server's hello says otherwise (server/terminal/flow.ts ACK_EVERY). */
 const DEFAULT_ACK_EVERY = 32 * 1024;
 const RECONNECT_DELAYS_MS = [300, 1000, 2000, 4000, 8000];
+/**
+ * Esc then Tab (or Shift-Tab) moves the focus out of the terminal, where Tab otherwise
+ * completes. An Esc is held this long to see whether Tab follows (then it is dropped, not
+ * sent); any other key, or the end of the wait, sends it. Readline waits 500 ms after Esc.
+ */
+const ESC_HOLD_MS = 400;
 
 const THEME: ITheme = {
   background: '#0d1117',
@@ -64,6 +70,8 @@ export class RunTerminal {
   /** Connection generation: callbacks of an old socket's writes must not ack on a new one. */
   private gen = 0;
   private attempts = 0;
+  /** An Esc typed and not yet sent: Tab next leaves the terminal (see ESC_HOLD_MS). */
+  private heldEsc: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly o: RunTerminalOptions) {
     this.term = new Terminal({
@@ -81,9 +89,17 @@ export class RunTerminal {
     withNoncedStyles(o.host, () => this.term.open(o.host));
     this.refit();
     new ResizeObserver(() => this.refit()).observe(o.host);
+    this.term.attachCustomKeyEventHandler((ev) => this.leaveOnEscTab(ev));
     this.term.onData((d) => {
       const input = terminalInput(d); // never the terminal's own status replies (input-filter.ts)
-      if (input !== undefined) this.sendBytes(this.encoder.encode(input));
+      if (input === undefined) return;
+      if (input === '\x1b') {
+        this.releaseEsc();
+        this.heldEsc = setTimeout(() => this.releaseEsc(), ESC_HOLD_MS);
+        return;
+      }
+      this.releaseEsc();
+      this.sendBytes(this.encoder.encode(input));
     });
     this.term.onBinary((d) => {
       const bytes = new Uint8Array(d.length);
@@ -105,6 +121,25 @@ export class RunTerminal {
 
   focus(): void {
     this.term.focus();
+  }
+
+  /**
+   * xterm's key hook: false lets the browser have the key. Tab right after a held Esc is the
+   * browser's (focus moves on) and the Esc is dropped.
+   */
+  private leaveOnEscTab(ev: KeyboardEvent): boolean {
+    if (ev.type !== 'keydown' || ev.key !== 'Tab' || this.heldEsc === undefined) return true;
+    clearTimeout(this.heldEsc);
+    this.heldEsc = undefined;
+    return false;
+  }
+
+  /** Sends a held Esc now (another key came, or the wait is over). */
+  private releaseEsc(): void {
+    if (this.heldEsc === undefined) return;
+    clearTimeout(this.heldEsc);
+    this.heldEsc = undefined;
+    this.sendBytes(this.encoder.encode('\x1b'));
   }
 
   /** The session is over (ended here, by another client, or by the server). */

@@ -283,3 +283,144 @@ test('12. unknown runbooks, runs and steps get the 404 page', TEST, async () => 
   assert.match(await text(page, 'main'), /broken\.md:5 UNKNOWN_ATTRIBUTE/);
   assert.equal(await page.$('[data-action="start"]'), null, 'a broken runbook has no Start');
 });
+
+// ---- keyboard only ----
+
+/** Presses Tab until `selector` has the focus (at most `max` times); true when it did. */
+async function tabTo(selector: string, max = 40, shift = false): Promise<boolean> {
+  for (let i = 0; i < max; i++) {
+    if (await page.evaluate((s: string) => document.activeElement?.matches(s) ?? false, selector)) return true;
+    if (shift) await page.keyboard.down('Shift');
+    await page.keyboard.press('Tab');
+    if (shift) await page.keyboard.up('Shift');
+  }
+  return page.evaluate((s: string) => document.activeElement?.matches(s) ?? false, selector);
+}
+
+/** Signs this browser in (so a test also runs alone, with --test-name-pattern). */
+async function signIn(): Promise<void> {
+  await page.goto(`${base}/?token=${encodeURIComponent(TOKEN)}`);
+}
+
+const focusInTerminal = () => page.evaluate(() => document.activeElement?.closest('[data-terminal]') !== null);
+
+test('13. keyboard only: Tab to Run step, Enter, the focus stays on it, the verdict shows, Tab reaches Next, Enter opens it', TEST, async () => {
+  await signIn();
+  await startRun({ who: 'keys' });
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  assert.ok(await tabTo('[data-action="run-step"]'), 'Tab reaches Run step');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('.verdict[data-verdict="passed"]', WAIT);
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-action')), 'run-step', 'the focus did not fall to <body>');
+  await page.waitForFunction(() => document.querySelector('[data-action="run-step"]')?.getAttribute('aria-disabled') === null, WAIT);
+  // The verdict is on screen (scrolled into view), and Next is the next stops away.
+  const visible = await page.$eval('.verdict', (el) => {
+    const r = el.getBoundingClientRect();
+    return r.top >= 0 && r.bottom <= window.innerHeight;
+  });
+  assert.ok(visible, 'the verdict is in view');
+  assert.ok(await tabTo('a[data-next]', 10), 'Tab reaches Next');
+  await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+  assert.equal(await text(page, '#step-title'), 'Korean output');
+});
+
+test('14. training mode: the locked Next is focusable and described by its lock note', TEST, async () => {
+  await signIn();
+  await startRun({ training: true, who: 'trainee' });
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  assert.ok(await tabTo('[data-next][aria-disabled="true"]'), 'Tab reaches the locked Next');
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-describedby')), 'lock-note');
+  assert.match(await text(page, '#lock-note'), /verify this step/);
+  const before = page.url();
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('[data-lock-note].flash', WAIT);
+  assert.equal(page.url(), before, 'Enter on a locked Next goes nowhere');
+  // Unlocked by a keyboard Run step, Next becomes a link and keeps the focus it had.
+  assert.ok(await tabTo('[data-action="run-step"]', 40, true));
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('a[data-next][href]', WAIT);
+  await page.waitForSelector('[data-lock-note][hidden]', WAIT);
+});
+
+test('15. in the terminal Tab stays (it completes), Esc then Tab moves the focus out', TEST, async () => {
+  await signIn();
+  await startRun({ who: 'esc' });
+  await page.click('[data-terminal] .xterm');
+  await page.waitForFunction(() => document.activeElement?.closest('[data-terminal]') !== null, WAIT);
+  await page.keyboard.type('echo tab-sta');
+  await page.keyboard.press('Tab'); // completes nothing here, but stays in the terminal
+  assert.ok(await focusInTerminal(), 'Tab alone stays in the terminal');
+  await page.keyboard.type('ys-$((20+1))\n');
+  await waitForTerminal(page, 'tab-stays-21');
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Tab');
+  assert.equal(await focusInTerminal(), false, 'Esc then Tab left the terminal');
+  // Shift-Tab after Esc leaves backwards.
+  await page.click('[data-terminal] .xterm');
+  await page.waitForFunction(() => document.activeElement?.closest('[data-terminal]') !== null, WAIT);
+  await page.keyboard.press('Escape');
+  await page.keyboard.down('Shift');
+  await page.keyboard.press('Tab');
+  await page.keyboard.up('Shift');
+  assert.equal(await focusInTerminal(), false, 'Esc then Shift-Tab left the terminal');
+  // The dropped Esc did not reach the shell: typing goes on as normal.
+  await page.click('[data-terminal] .xterm');
+  await page.keyboard.type('echo after-esc-$((40+2))\n');
+  await waitForTerminal(page, 'after-esc-42');
+});
+
+test('16. Tab twice in the terminal, then Run step still reaches a verdict', TEST, async () => {
+  await signIn();
+  await startRun({ who: 'tabtab' });
+  await page.click('[data-terminal] .xterm');
+  await page.waitForFunction(() => document.activeElement?.closest('[data-terminal]') !== null, WAIT);
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab'); // bash may ask "Display all N possibilities? (y or n)"
+  await page.click('[data-action="run-step"]');
+  await page.waitForSelector('.verdict[data-verdict="passed"]', WAIT);
+  await waitForTerminal(page, 'hello-tabtab');
+});
+
+test('17. a warning check keeps its warning look after a reload; the last step offers Finish run, which ends it passed', TEST, async () => {
+  await signIn();
+  await page.goto(`${base}/runbooks/e2e-finish`);
+  await Promise.all([page.waitForNavigation(), page.click('[data-action="start"]')]);
+  await page.waitForSelector('.conn[data-conn="live"]', WAIT);
+  const id = /\/runs\/([^/]+)\//.exec(new URL(page.url()).pathname)![1]!;
+  await page.click('[data-action="run-step"]');
+  await page.waitForSelector('.verdict[data-verdict="warning"]', WAIT);
+  const live = await page.$eval('[data-block="soft-check"]', (el) => ({ state: (el as HTMLElement).dataset.state, color: getComputedStyle(el.querySelector('.result-reason')!).color }));
+  await page.reload();
+  await page.waitForSelector('.conn[data-conn="live"]', WAIT);
+  const reloaded = await page.$eval('[data-block="soft-check"]', (el) => ({ state: (el as HTMLElement).dataset.state, color: getComputedStyle(el.querySelector('.result-reason')!).color }));
+  assert.equal(live.state, 'warning');
+  assert.deepEqual(reloaded, live, 'the same state and colour after a reload');
+  assert.match(await text(page, '[data-block="soft-check"] .result-reason'), /disk is nearly full/);
+
+  await Promise.all([page.waitForNavigation(), page.click('a[data-next]')]);
+  await page.waitForSelector('.conn[data-conn="live"]', WAIT);
+  assert.equal(await page.$eval('[data-action="finish"]', (el) => (el as HTMLElement).hidden), true, 'not before every step is done');
+  await page.click('[data-action="run-step"]');
+  await page.waitForSelector('[data-action="finish"]:not([hidden])', WAIT);
+  assert.equal(await page.$eval('[data-unfinished]', (el) => (el as HTMLElement).hidden), true);
+  await Promise.all([page.waitForNavigation(), page.click('[data-action="finish"]')]);
+  assert.equal(new URL(page.url()).pathname, `/runs/${id}/report`);
+  assert.equal(srv.ctx.runs.get(id), undefined, 'the run has ended');
+  assert.equal(srv.ctx.store.getRun(id)?.status, 'passed');
+  assert.equal(await page.$eval('[data-run-status]', (el) => (el as HTMLElement).dataset.status), 'passed');
+});
+
+test('18. ending a run live shows the status a reload shows', TEST, async () => {
+  await signIn();
+  const id = await startRun({ who: 'ender' });
+  await page.click('[data-action="run-step"]');
+  await page.waitForSelector('.verdict[data-verdict="passed"]', WAIT);
+  page.once('dialog', (d) => void d.accept());
+  await page.click('[data-action="end-run"]');
+  await page.waitForSelector('.conn[data-conn="ended"]', WAIT);
+  const live = await page.$eval('[data-run-status]', (el) => el.textContent);
+  await page.reload();
+  await page.waitForSelector('.conn[data-conn="ended"]', WAIT);
+  assert.equal(await page.$eval('[data-run-status]', (el) => el.textContent), live);
+  assert.equal(live, srv.ctx.store.getRun(id)?.status);
+});

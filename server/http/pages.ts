@@ -279,6 +279,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
         steps,
         doneCount,
         progressText: progressText(doneCount, steps.length),
+        allDone: doneCount === steps.length,
         parts,
         hasExecutable: executable,
         verdict,
