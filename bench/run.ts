@@ -5,7 +5,9 @@
 // Environment (all optional):
 //   BENCH_ROUNDS=5        throughput rounds (each contender once per round, interleaved)
 //   BENCH_ECHO_KEYS=300   keystrokes per echo-latency measurement
-//   BENCH_PEERS=off       do not install and run wetty (nor ttyd)
+//   BENCH_ECHO_GAPS=3,30  idle ms between keystrokes, one echo measurement per value
+//   BENCH_RECORDING_PAIRS=12   adjacent with/without-recorder pairs (0: skip; the replay still runs)
+//   BENCH_PEERS=off       do not install and run wetty (nor ttyd, run when on PATH; never installed)
 //   BENCH_WETTY=wetty@2,wetty@latest   npm specs tried in order for the wetty peer
 //   BENCH_ONLY=throughput,echo,memory,pages   run only these parts (default: all)
 //   BENCH_CPU_PROF=1      run the throughput/echo server with --cpu-prof (folder printed at the end)
@@ -17,7 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { loadCatalog } from '../server/runbook/catalog.ts';
+import { cachedCatalog, loadCatalog } from '../server/runbook/catalog.ts';
 import { onCleanup, runCleanup, stopChild, tempDirCleanup } from './lib/cleanup.ts';
 import { api, connectStepwise, createBareRun, rawPty, screenMirrorClass, sessionPipeline, type StepwiseChannel, type StepwiseServer } from './lib/channels.ts';
 import { machine } from './lib/machine.ts';
@@ -30,13 +32,16 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const RUNBOOKS = path.join(ROOT, 'runbooks');
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
 const ECHO_KEYS = Math.max(20, Number(process.env.BENCH_ECHO_KEYS ?? 300));
-const ECHO_GAP_MS = 10;
+// A fast burst (3 ms: key repeat, a paste typed out) and a typist's cadence (30 ms). The
+// batcher must hold neither; the 30 ms one carries the latency targets.
+const ECHO_GAPS_MS = (process.env.BENCH_ECHO_GAPS ?? '3,30').split(',').map((x) => Number(x.trim())).filter((x) => Number.isFinite(x) && x >= 0);
+const TYPIST_GAP_MS = 30;
 const IDLE_SESSIONS = 50;
 const STALL_MS = 5_000;
 const STALL_SAMPLE_MS = 100;
 // Recording cost: adjacent pairs of a shorter flood in ABBA order, so drift and neighbours
 // cancel out better than across the long rounds.
-const RECORDING_PAIRS = 12;
+const RECORDING_PAIRS = Math.max(0, Number(process.env.BENCH_RECORDING_PAIRS ?? 12));
 const RECORDING_INPUT_BYTES = 15_000_000;
 const PAGE_RENDERS = 30;
 const CATALOG_PARSES = 20;
@@ -168,7 +173,7 @@ async function stepwiseThroughput(srv: ServerChild): Promise<TpRun> {
 }
 
 /** The transport floor: a bare ws echo server in another process, no pty. */
-async function wsFloor(): Promise<EchoResult> {
+async function wsFloor(gapMs: number): Promise<EchoResult> {
   const child = fork(path.join(ROOT, 'bench', 'ws-echo-child.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   onCleanup(() => stopChild(child));
   try {
@@ -186,7 +191,7 @@ async function wsFloor(): Promise<EchoResult> {
       onData: (fn) => (fns.add(fn), () => fns.delete(fn)),
       close: async () => ws.terminate(),
     };
-    const r = await echoLatency(ch, ECHO_KEYS, ECHO_GAP_MS, { shell: false });
+    const r = await echoLatency(ch, ECHO_KEYS, gapMs, { shell: false });
     await ch.close();
     return r;
   } finally {
@@ -348,7 +353,7 @@ async function stepPage(srv: ServerChild): Promise<PageResult | { error: string 
   }
 }
 
-function catalogParse(): { runbooks: number; bytes: number; medianMs: number } {
+function catalogParse(): { runbooks: number; bytes: number; medianMs: number; cachedMedianMs: number } {
   let n = 0;
   for (let i = 0; i < 2; i++) n = loadCatalog(RUNBOOKS).entries.length;
   const times: number[] = [];
@@ -359,7 +364,16 @@ function catalogParse(): { runbooks: number; bytes: number; medianMs: number } {
   }
   const cat = loadCatalog(RUNBOOKS);
   const bytes = cat.entries.reduce((a, e) => a + fs.statSync(path.join(RUNBOOKS, e.file)).size, 0);
-  return { runbooks: n, bytes, medianMs: median(times) };
+  // What the server does per request since the catalog is cached: a stat of every runbook file.
+  const cached = cachedCatalog(RUNBOOKS);
+  cached();
+  const cachedTimes: number[] = [];
+  for (let i = 0; i < CATALOG_PARSES; i++) {
+    const t0 = performance.now();
+    cached();
+    cachedTimes.push(performance.now() - t0);
+  }
+  return { runbooks: n, bytes, medianMs: median(times), cachedMedianMs: median(cachedTimes) };
 }
 
 // ---------------- report helpers ----------------
@@ -427,7 +441,7 @@ async function main(): Promise<void> {
       if (t.ok) peers.push(t.peer);
       else peerNotes.push(`ttyd found at ${ttyd} but not measured: ${t.error}`);
     } else {
-      peerNotes.push('ttyd: no ttyd binary on PATH (the bench does not install it)');
+      peerNotes.push('ttyd: not on PATH (the bench does not install it)');
     }
   }
   for (const p of peers) onCleanup(() => p.stop());
@@ -509,26 +523,31 @@ async function main(): Promise<void> {
   }
 
   // 2. Echo latency.
-  const echo = new Map<string, EchoResult>();
+  /** By keystroke gap (ms), then by contender. */
+  const echoByGap = new Map<number, Map<string, EchoResult>>();
   if (PARTS.has('echo')) {
-    noteLoad();
-    log(`echo latency: ${ECHO_KEYS} keys into cat, ${ECHO_GAP_MS} ms apart`);
-    echo.set('raw', await measure(rawPty, (ch) => echoLatency(ch, ECHO_KEYS, ECHO_GAP_MS)));
-    echo.set('ws', await wsFloor());
-    {
-      const runId = await createBareRun(srv!);
-      echo.set('stepwise', await measure(() => connectStepwise(srv!, runId), (ch) => echoLatency(ch, ECHO_KEYS, ECHO_GAP_MS)));
-      await api(srv!, 'DELETE', `/api/runs/${runId}`);
-    }
-    for (const p of peers) {
-      if (peerErrors.has(p.name)) continue;
-      try {
-        echo.set(p.name, await measure(() => p.open(), (ch) => echoLatency(ch, ECHO_KEYS, ECHO_GAP_MS)));
-      } catch (e) {
-        peerErrors.set(p.name, (e as Error).message);
+    for (const gap of ECHO_GAPS_MS) {
+      noteLoad();
+      log(`echo latency: ${ECHO_KEYS} keys into cat, ${gap} ms apart`);
+      const echo = new Map<string, EchoResult>();
+      echoByGap.set(gap, echo);
+      echo.set('raw', await measure(rawPty, (ch) => echoLatency(ch, ECHO_KEYS, gap)));
+      echo.set('ws', await wsFloor(gap));
+      {
+        const runId = await createBareRun(srv!);
+        echo.set('stepwise', await measure(() => connectStepwise(srv!, runId), (ch) => echoLatency(ch, ECHO_KEYS, gap)));
+        await api(srv!, 'DELETE', `/api/runs/${runId}`);
       }
+      for (const p of peers) {
+        if (peerErrors.has(p.name)) continue;
+        try {
+          echo.set(p.name, await measure(() => p.open(), (ch) => echoLatency(ch, ECHO_KEYS, gap)));
+        } catch (e) {
+          peerErrors.set(p.name, (e as Error).message);
+        }
+      }
+      for (const [k, v] of echo) log(`  ${k.padEnd(10)} p50 ${f3(percentile(v.samples, 50))} ms, p99 ${f3(percentile(v.samples, 99))} ms`);
     }
-    for (const [k, v] of echo) log(`  ${k.padEnd(10)} p50 ${f3(percentile(v.samples, 50))} ms, p99 ${f3(percentile(v.samples, 99))} ms`);
   }
 
   // 3. Pages and parsing.
@@ -565,7 +584,7 @@ async function main(): Promise<void> {
   out.push(`Machine: ${m.cpu}, ${m.cores} cores, ${f1(m.memoryGiB)} GiB RAM, ${m.os}, Node ${m.node}`);
   out.push(`Load average (1/5/15 min) at start: ${loadStart}; at end: ${loadEnd}; highest 1-min value seen between measurements: ${f2(maxLoad)}`);
   if (maxLoad > m.cores) out.push(`WARNING: other work kept this ${m.cores}-core machine busy (load up to ${f2(maxLoad)}); every number below is noisier than on an idle machine.`);
-  out.push(`Server-side screen (server/terminal/screen.ts): ${hasScreen ? 'yes, measured in every Stepwise number' : 'none in this checkout'}`);
+  out.push(`Server-side screen (server/terminal/screen.ts, parsed in a worker thread): ${hasScreen ? 'yes, measured in every Stepwise number' : 'none in this checkout'}`);
   out.push(`Peers: ${peers.map((p) => `${p.name} ${p.version}`).join(', ') || 'none'}${peerNotes.length ? `; ${peerNotes.join('; ')}` : ''}`);
   for (const [k, v] of peerErrors) out.push(`Peer error: ${k}: ${v}`);
   out.push('');
@@ -635,10 +654,14 @@ async function main(): Promise<void> {
     }
     out.push('');
     const swRatio = perRound('stepwise', 'raw');
-    targets.push(['throughput ≥ 0.95× raw limit', `${f2(swRatio)}× (median per-round ratio; medians ${f1(sw.median)} vs ${f1(raw.median)} MB/s)`, swRatio >= 0.95]);
+    targets.push(['throughput ≥ 0.9× raw limit (screen and recording on)', `${f2(swRatio)}× (median per-round ratio; medians ${f1(sw.median)} vs ${f1(raw.median)} MB/s)`, swRatio >= 0.9]);
+    for (const [peer, ps] of peerSum) {
+      const r = perRound('stepwise', `peer:${peer}`);
+      targets.push([`throughput above ${peer}`, `${f2(r)}× ${peer} (median per-round ratio; medians ${f1(sw.median)} vs ${f1(ps.median)} MB/s)`, r > 1]);
+    }
     const q1 = percentile(recCostSpread, 25);
     const q3 = percentile(recCostSpread, 75);
-    targets.push([
+    if (recPairs.length) targets.push([
       'recording costs < 10 % of throughput',
       `${f1(recCost * 100)} % (pairs' quartiles ${f1(q1 * 100)} / ${f1(q3 * 100)} %${q1 < 0.1 && q3 > 0.1 ? ': within noise of the limit' : ''}; replay: ${replay ? f2(replay.recorderMsPerMB) : '—'} ms CPU per MB)`,
       recCost < 0.1,
@@ -647,22 +670,32 @@ async function main(): Promise<void> {
   }
 
   if (PARTS.has('echo')) {
-    out.push(`Keystroke echo: ${ECHO_KEYS} single bytes into \`cat\` (the tty echoes), ${ECHO_GAP_MS} ms idle between keys; ms from send to echo`);
-    const rows: string[][] = [['path', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'lost', 'p50 × raw', 'p50 × wetty']];
-    const rawEcho = echoSummary(echo.get('raw')!);
-    const wettyEcho = echo.get('wetty') ? echoSummary(echo.get('wetty')!) : undefined;
     const label = (k: string) =>
       k === 'raw' ? 'raw limit: node-pty in-process' : k === 'ws' ? 'floor: ws round trip to another process, no pty' : k === 'stepwise' ? 'Stepwise over websocket' : `${k} over its websocket`;
-    for (const [k, v] of echo) {
-      const s = echoSummary(v);
-      rows.push([label(k), f3(s.p50), f3(s.p90), f3(s.p99), f3(s.max), String(s.timeouts), ratio(s.p50, rawEcho.p50), ratio(s.p50, wettyEcho?.p50)]);
+    for (const [gap, echo] of echoByGap) {
+      out.push(`Keystroke echo: ${ECHO_KEYS} single bytes into \`cat\` (the tty echoes), ${gap} ms idle between keys; ms from send to echo`);
+      const rows: string[][] = [['path', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'lost', 'p50 × raw', 'p50 × wetty']];
+      const rawEcho = echoSummary(echo.get('raw')!);
+      const wettyEcho = echo.get('wetty') ? echoSummary(echo.get('wetty')!) : undefined;
+      for (const [k, v] of echo) {
+        const s = echoSummary(v);
+        rows.push([label(k), f3(s.p50), f3(s.p90), f3(s.p99), f3(s.max), String(s.timeouts), ratio(s.p50, rawEcho.p50), ratio(s.p50, wettyEcho?.p50)]);
+      }
+      out.push(table(rows));
+      out.push('');
+      const sw = echoSummary(echo.get('stepwise')!);
+      const ws = echoSummary(echo.get('ws')!);
+      const peersNote = [...echo.keys()].filter((k) => !['raw', 'ws', 'stepwise'].includes(k)).map((k) => `${k} ${f3(echoSummary(echo.get(k)!).p50)}/${f3(echoSummary(echo.get(k)!).p99)}`);
+      const context = `raw pty ${f3(rawEcho.p50)}/${f3(rawEcho.p99)}, ws floor ${f3(ws.p50)}/${f3(ws.p99)}${peersNote.length ? ', ' + peersNote.join(', ') : ''}; p50/p99`;
+      if (gap === TYPIST_GAP_MS) {
+        targets.push([`echo at ${gap} ms: p50 ≤ 0.6 ms`, `${f3(sw.p50)} ms (${context})`, sw.p50 <= 0.6 && sw.timeouts === 0]);
+        targets.push([`echo at ${gap} ms: p99 ≤ 1 ms`, `${f3(sw.p99)} ms (${context})`, sw.p99 <= 1 && sw.timeouts === 0]);
+      } else {
+        // No hold at any cadence: a faster typist must not wait longer than a slower one.
+        targets.push([`echo at ${gap} ms: no hold (p50 ≤ 0.6 ms)`, `${f3(sw.p50)} ms (${context})`, sw.p50 <= 0.6 && sw.timeouts === 0]);
+      }
     }
-    out.push(table(rows));
-    out.push('');
-    const swEcho = echoSummary(echo.get('stepwise')!);
-    targets.push(['echo p50 < 0.5 ms', `${f3(swEcho.p50)} ms (raw pty ${f3(rawEcho.p50)}, ws floor ${f3(echoSummary(echo.get('ws')!).p50)})`, swEcho.p50 < 0.5]);
-    targets.push(['echo p99 < 2 ms', `${f3(swEcho.p99)} ms (raw pty ${f3(rawEcho.p99)}, ws floor ${f3(echoSummary(echo.get('ws')!).p99)})`, swEcho.p99 < 2 && swEcho.timeouts === 0]);
-    json.echo = Object.fromEntries([...echo].map(([k, v]) => [k, echoSummary(v)]));
+    json.echo = Object.fromEntries([...echoByGap].map(([gap, echo]) => [gap, Object.fromEntries([...echo].map(([k, v]) => [k, echoSummary(v)]))]));
   }
 
   if (PARTS.has('memory') && idle) {
@@ -694,7 +727,7 @@ async function main(): Promise<void> {
   if (page && parse) {
     if ('error' in page) out.push(`Step page: ${page.error}`);
     else out.push(`Step page: GET /runs/:id/steps/${page.step} of ${page.runbook} (${page.blocks} blocks, ${f1(page.bytes / 1024)} KiB of HTML): median ${f2(page.medianMs)} ms, p90 ${f2(page.p90Ms)} ms over ${PAGE_RENDERS}`);
-    out.push(`Catalog: loadCatalog('runbooks'), ${parse.runbooks} runbooks (${f1(parse.bytes / 1024)} KiB): median ${f2(parse.medianMs)} ms over ${CATALOG_PARSES}`);
+    out.push(`Catalog: loadCatalog('runbooks'), ${parse.runbooks} runbooks (${f1(parse.bytes / 1024)} KiB): median ${f2(parse.medianMs)} ms over ${CATALOG_PARSES}; the server's cached catalog, nothing changed (stat check only): median ${f3(parse.cachedMedianMs)} ms`);
     out.push('');
     json.page = page;
     json.parse = parse;
