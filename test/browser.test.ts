@@ -82,6 +82,11 @@ async function startRun(opts: { training?: boolean; who?: string } = {}): Promis
   return m[1]!;
 }
 
+/** Signs this browser in (so a test also runs alone, with --test-name-pattern). */
+async function signIn(): Promise<void> {
+  await page.goto(`${base}/?token=${encodeURIComponent(TOKEN)}`);
+}
+
 // ---- tests ----
 
 test('1. without the token the page is refused; ?token= signs in and drops the token from the URL', TEST, async () => {
@@ -259,12 +264,20 @@ test('10. ending the run: results stay, Run buttons are disabled, the terminal s
 });
 
 test('11. a variable failing its pattern shows the error next to the field', TEST, async () => {
+  await signIn();
   await page.goto(`${base}/runbooks/e2e-tour`);
   await page.$eval('#var-WHO', (el) => ((el as HTMLInputElement).value = ''));
   await page.type('#var-WHO', 'Not Valid!');
   await page.click('[data-action="start"]');
   const err = await page.waitForSelector('[data-field="vars.WHO"] [data-error-for="vars.WHO"]:not([hidden])', WAIT);
-  assert.match(await err!.evaluate((el) => el.textContent ?? ''), /does not match/);
+  // The runbook's own words (pattern_message), checked before anything is sent.
+  assert.equal(await err!.evaluate((el) => el.textContent ?? ''), 'Use lower-case letters only, like “operator”.');
+  assert.match(await text(page, '[data-field="vars.WHO"] .pattern'), /Use lower-case letters only/);
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'var-WHO', 'the field has the focus');
+  // The server says the same to any client.
+  const refused = await fetch(`${base}/api/runs`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ runbook: 'e2e-tour', vars: { WHO: 'Not Valid!' } }) });
+  assert.equal(refused.status, 400);
+  assert.deepEqual(((await refused.json()) as { error: unknown }).error, { code: 'VAR_PATTERN', message: 'WHO: Use lower-case letters only, like “operator”.', field: 'vars.WHO' });
   assert.equal(await page.$eval('#var-WHO', (el) => el.getAttribute('aria-invalid')), 'true');
   assert.equal(new URL(page.url()).pathname, '/runbooks/e2e-tour', 'no run was started');
   // Editing the field clears its error.
@@ -295,11 +308,6 @@ async function tabTo(selector: string, max = 40, shift = false): Promise<boolean
     if (shift) await page.keyboard.up('Shift');
   }
   return page.evaluate((s: string) => document.activeElement?.matches(s) ?? false, selector);
-}
-
-/** Signs this browser in (so a test also runs alone, with --test-name-pattern). */
-async function signIn(): Promise<void> {
-  await page.goto(`${base}/?token=${encodeURIComponent(TOKEN)}`);
 }
 
 const focusInTerminal = () => page.evaluate(() => document.activeElement?.closest('[data-terminal]') !== null);

@@ -102,6 +102,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
           value: v.secret ? '' : v.default,
           hasDefault: v.default !== '',
           pattern: v.pattern ?? null,
+          patternMessage: v.patternMessage ?? null,
           secret: v.secret,
         })),
         targets: ctx.targetIds,
@@ -170,7 +171,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     const found = findRun(ctx, h, req.params.id);
     if (!found) return notFound(res, 'Run not found', `There is no run with the id “${req.params.id}”.`);
     const { record, live } = found;
-    ctx.runs.get(record.id)?.cast.flush();
+    ctx.runs.get(record.id)?.flushRecording();
     const built = h.report(record.id);
     if (!built.ok) return notFound(res, 'Run not found', built.error.message);
     const resumed = ctx.runs.get(record.id)?.resumedFrom;

@@ -28,7 +28,11 @@ export function resolveVars(rb: Runbook | undefined, given: Record<string, unkno
     const value = typeof raw === 'string' ? raw : spec.default;
     if (spec.pattern !== undefined && !compileVarPattern(spec.pattern).test(value)) {
       const shown = spec.secret ? MASK : JSON.stringify(value);
-      return { ok: false, error: failure('VAR_PATTERN', `${spec.name}=${shown} does not match /${spec.pattern}/ (${spec.describe})`, `vars.${spec.name}`) };
+      // The runbook's own words when it has them (pattern_message), else the pattern itself.
+      const message = spec.patternMessage
+        ? `${spec.name}: ${spec.patternMessage}`
+        : `${spec.name}=${shown} does not match /${spec.pattern}/ (${spec.describe})`;
+      return { ok: false, error: failure('VAR_PATTERN', message, `vars.${spec.name}`) };
     }
     values[spec.name] = value;
     masked[spec.name] = spec.secret ? MASK : value;

@@ -13,6 +13,8 @@ export interface VarSpec {
   describe: string;
   /** Source text of a regex the whole value must match (anchored by the validator). */
   pattern?: string;
+  /** What to tell a person whose value does not match `pattern` (in the runbook's words). */
+  patternMessage?: string;
   secret: boolean;
   line: number;
 }

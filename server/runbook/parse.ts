@@ -43,7 +43,7 @@ export const KNOWN_ATTRIBUTES: readonly string[] = [
 const KNOWN_ATTRS = new Set(KNOWN_ATTRIBUTES);
 
 const FRONT_MATTER_FIELDS = ['id', 'title', 'summary', 'section', 'os', 'requires', 'vars'];
-const VAR_FIELDS = ['default', 'describe', 'pattern', 'secret'];
+const VAR_FIELDS = ['default', 'describe', 'pattern', 'pattern_message', 'secret'];
 const SHELL_LANGS = new Set(['sh', 'bash', 'shell']);
 
 /** A variable's pattern as the validator and engine apply it: the whole value must match. */
@@ -354,7 +354,7 @@ class Parser {
         this.report(line, 'VAR_INVALID', `variable name ${show(name)} is invalid: use letters, digits and _ (not starting with a digit)`);
         continue;
       }
-      const spec: { default: string; describe: string; pattern?: string; secret: boolean } = { default: '', describe: '', secret: false };
+      const spec: { default: string; describe: string; pattern?: string; patternMessage?: string; secret: boolean } = { default: '', describe: '', secret: false };
       let defaultLine = line;
       const value = pair.value as YamlNode | null;
       if (value === null || (isScalar(value) && value.value === null)) {
@@ -370,14 +370,16 @@ class Parser {
           const isNull = fValue === null || (isScalar(fValue) && fValue.value === null);
           switch (fKey) {
             case 'default':
-            case 'describe': {
+            case 'describe':
+            case 'pattern_message': {
               if (isNull) break;
               const v = scalarText(fValue, yamlText);
               if (v === undefined) this.report(fLine, 'VAR_INVALID', `variable ${name}: ${fKey} must be a string`);
               else if (fKey === 'default') {
                 spec.default = v;
                 defaultLine = fLine;
-              } else spec.describe = v;
+              } else if (fKey === 'describe') spec.describe = v;
+              else spec.patternMessage = v;
               break;
             }
             case 'pattern': {
@@ -416,6 +418,7 @@ class Parser {
         default: spec.default,
         describe: spec.describe,
         ...(spec.pattern !== undefined ? { pattern: spec.pattern } : {}),
+        ...(spec.pattern !== undefined && spec.patternMessage !== undefined ? { patternMessage: spec.patternMessage } : {}),
         secret: spec.secret,
         line,
       });
