@@ -1,6 +1,7 @@
-// Takes docs/screenshot.png: the getting-started runbook's first step after running its
-// first block, in Chromium at 1400x900. A script, not a test:
-//   node --import tsx test/screenshot.ts [output.png]
+// Takes docs/screenshot.png and docs/screenshot-phone.png: the getting-started runbook's first
+// step after running its first block, in Chromium at 1400x900 and at a phone's 390x844.
+// A script, not a test:
+//   node --import tsx test/screenshot.ts [output.png]   (the phone shot goes beside it, -phone)
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { createLogger } from '../server/log.ts';
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const OUT = path.resolve(process.argv[2] ?? path.join(ROOT, 'docs/screenshot.png'));
+const PHONE_OUT = OUT.replace(/(\.png)?$/, '-phone.png');
 const WAIT = { timeout: 20_000 };
 
 async function main(): Promise<void> {
@@ -18,7 +20,8 @@ async function main(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-shot-data-'));
   const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-shot-profile-'));
   const token = 'shot-' + Math.random().toString(36).slice(2);
-  const srv = await serve({ host: '127.0.0.1', port: 0, runbooksDir: path.join(ROOT, 'runbooks'), dataDir, token, log: createLogger('warn') });
+  // Test hooks: the script waits on the terminal's buffer (window.__stepwise).
+  const srv = await serve({ host: '127.0.0.1', port: 0, runbooksDir: path.join(ROOT, 'runbooks'), dataDir, token, testHooks: true, log: createLogger('warn') });
   const base = srv.url.replace(/\/$/, '');
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,
@@ -57,6 +60,15 @@ async function main(): Promise<void> {
     fs.mkdirSync(path.dirname(OUT), { recursive: true });
     await page.screenshot({ path: OUT as `${string}.png` });
     console.log(`saved ${path.relative(process.cwd(), OUT) || OUT}`);
+
+    // The same page on a phone: reloaded at that width, from the top.
+    await page.setViewport({ width: 390, height: 844, deviceScaleFactor: 1 });
+    await page.reload();
+    await page.waitForSelector('.conn[data-conn="live"]', WAIT);
+    await page.waitForSelector(`[data-block="${first}"] .badge[data-status="passed"]`, WAIT);
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await page.screenshot({ path: PHONE_OUT as `${string}.png` });
+    console.log(`saved ${path.relative(process.cwd(), PHONE_OUT) || PHONE_OUT}`);
   } finally {
     await browser.close();
     for (const run of srv.ctx.store.listRuns()) srv.ctx.runs.end(run.id);
