@@ -245,7 +245,7 @@ function timeline(report: RunReport, live: boolean) {
         seq: e.seq,
         anchor: `exec-${e.seq}`,
         status: e.status,
-        // Inline style is allowed by the CSP (style-src 'unsafe-inline'); numbers only.
+        // Numbers only: the page puts them in place (data-geometry; the CSP refuses style attributes).
         style: `left:${Math.min(left, 100 - width).toFixed(3)}%;width:${width.toFixed(3)}%`,
         title: `${e.id} · ${e.status} · ${e.end === 'skipped' ? 'not run' : formatDuration(e.durationMs)}`,
       };
