@@ -230,3 +230,29 @@ test('a lab that fails to start removes everything it had made', async () => {
   assert.deepEqual(stateDirsOf('zz3'), [], 'its folder is gone');
   assert.deepEqual(hostState(), before);
 });
+
+test('Ctrl-C of a process owning a lab: its signal handler awaits disposeOwnLabs and the lab is gone', async () => {
+  const owner = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', `import { LabTarget, disposeOwnLabs } from ${JSON.stringify(path.join(ROOT, 'server/target/lab.ts'))};
+process.on('SIGINT', () => void disposeOwnLabs().then(() => process.exit(130)));
+await LabTarget.create({ id: 'zz4', persistent: true });
+console.log('UP');
+setInterval(() => {}, 1000);`],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  owner.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  try {
+    await until(() => out.includes('UP') || owner.exitCode !== null, 60_000, 'the owner to make its lab');
+    assert.ok(netnsNames().includes('sw-zz4'));
+    owner.kill('SIGINT');
+    await until(() => owner.exitCode !== null, 20_000, 'the owner to exit');
+    assert.equal(owner.exitCode, 130);
+    assert.ok(!netnsNames().some((n) => n === 'sw-zz4' || n === 'sw-zz4-lan'), 'the namespaces are gone');
+    assert.deepEqual(stateDirsOf('zz4'), [], 'the folder is gone');
+  } finally {
+    owner.kill('SIGKILL');
+    cli('down', 'zz4');
+  }
+});

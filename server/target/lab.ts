@@ -43,6 +43,15 @@ const RECORDLESS_GRACE_MS = 60_000;
 const STATE_PREFIX = 'stepwise-lab-';
 const RECORD = 'lab.json';
 
+/** The labs this process made and has not removed yet (for disposeOwnLabs on a signal). */
+const ownLabs = new Set<LabTarget>();
+
+/** Removes every lab this process made: a CLI's SIGINT/SIGTERM handler awaits this before
+ *  exiting, so that Ctrl-C does not leave its lab up (kill -9 leaves it to removeStaleLabs). */
+export async function disposeOwnLabs(): Promise<void> {
+  await Promise.all([...ownLabs].map((l) => l.dispose()));
+}
+
 export interface LabOptions {
   id?: string;
   /** Kept across runs (stepwise run --all, lab up): release() then leaves it up. */
@@ -50,7 +59,8 @@ export interface LabOptions {
   /** Owned by no process (stepwise lab up): it lives until `stepwise lab down`. Otherwise the
    *  creating process owns it, and the lab is stale once that process is gone. */
   detached?: boolean;
-  /** Treat /dev/kvm as unusable even where KVM works: mask it and do not offer kvm (tests). */
+  /** Mask /dev/kvm: true even where KVM works (tests simulate an unusable one); false never
+   *  (bench/lab-kvm.ts measures what masking saves); by default when it exists but is unusable. */
   maskKvm?: boolean;
 }
 
@@ -113,7 +123,7 @@ export class LabTarget implements Target {
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `${STATE_PREFIX}${labId}-`));
     const kvm = probeKvm();
     // An unusable /dev/kvm is hidden, or libvirt re-probes QEMU for a minute on every define.
-    const masked = opts.maskKvm === true || (!kvm.usable && kvm.facts.device !== 'missing');
+    const masked = opts.maskKvm ?? (!kvm.usable && kvm.facts.device !== 'missing');
     const record: LabRecord = {
       id: labId,
       netns,
@@ -122,7 +132,7 @@ export class LabTarget implements Target {
       owner: opts.detached ? null : processId()!,
       persistent: opts.persistent ?? false,
       createdAt: new Date().toISOString(),
-      kvm: { usable: kvm.usable && !opts.maskKvm, masked, reason: opts.maskKvm ? 'masked on request' : kvm.reason },
+      kvm: { usable: kvm.usable && !masked, masked, reason: kvm.usable && masked ? 'masked on request' : kvm.reason },
     };
     writeRecord(record);
     try {
@@ -150,7 +160,9 @@ export class LabTarget implements Target {
       if (!init1) throw new Error('lab did not start: its init is gone');
       record.init = init1;
       writeRecord(record);
-      return new LabTarget(record);
+      const lab = new LabTarget(record);
+      if (record.owner) ownLabs.add(lab);
+      return lab;
     } catch (e) {
       await teardownLab(record);
       throw e;
@@ -224,7 +236,7 @@ export class LabTarget implements Target {
 
   /** Starts removing the lab (once); the promise settles when all of it is gone. Never rejects. */
   dispose(): Promise<void> {
-    return (this.teardownDone ??= teardownLab(this.record));
+    return (this.teardownDone ??= teardownLab(this.record).finally(() => ownLabs.delete(this)));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
