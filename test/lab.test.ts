@@ -130,6 +130,11 @@ if grep -qwE 'vmx|svm' /proc/cpuinfo && [ "$(stat -Lc %t:%T /dev/kvm 2>/dev/null
 echo "$VIRT_TYPE"`),
     );
     assert.equal(probe.output, 'qemu\n');
+    // A block that ignores Ctrl-C past its timeout: its process group is killed, not the lab
+    // shell (the shell is nsenter's child in the lab's PID namespace).
+    const stuck = await ex.runBlock(cmd('stuck', "trap '' INT; sh -c 'trap \"\" INT; sleep 30'", { timeoutSec: 0.3 }));
+    assert.equal(stuck.end, 'timeout');
+    assert.equal((await ex.runBlock(cmd('alive', 'echo still-alive'))).output, 'still-alive\n');
     // With /dev/kvm masked, libvirt keeps its probe of QEMU: define and start a TCG guest at
     // once (unmasked on such a machine, each define waited about a minute: issue 8).
     const guest = await ex.runBlock(
