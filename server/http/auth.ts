@@ -8,6 +8,7 @@
 // shows in the timing.
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { parseCookie, stringifySetCookie } from 'cookie';
 import { STARTUP_TOKEN_ID, tokenDigest, type Principal, type Role, type Users } from '../record/users.ts';
 
 export type { Principal, Role } from '../record/users.ts';
@@ -18,27 +19,6 @@ export const CSRF_HEADER = 'x-csrf-token';
 
 export function generateToken(): string {
   return crypto.randomBytes(24).toString('base64url');
-}
-
-/** Constant-time comparison: hashing first makes the lengths equal too. */
-export function tokenMatches(given: string | undefined, expected: string): boolean {
-  if (given === undefined) return false;
-  return crypto.timingSafeEqual(tokenDigest(given), tokenDigest(expected));
-}
-
-export function parseCookies(header: string | undefined): Record<string, string> {
-  const out: Record<string, string> = Object.create(null);
-  for (const part of (header ?? '').split(';')) {
-    const i = part.indexOf('=');
-    if (i < 0) continue;
-    const k = part.slice(0, i).trim();
-    try {
-      out[k] = decodeURIComponent(part.slice(i + 1).trim());
-    } catch {
-      /* malformed cookie: ignore it */
-    }
-  }
-  return out;
 }
 
 export type Via = 'bearer' | 'cookie' | 'query';
@@ -55,16 +35,11 @@ export function credentialsOf(req: IncomingMessage, url: URL): Credential[] {
   const out: Credential[] = [];
   const bearer = bearerOf(req);
   if (bearer !== undefined) out.push({ via: 'bearer', token: bearer });
-  const cookie = parseCookies(req.headers.cookie)[COOKIE_NAME];
+  const cookie = parseCookie(req.headers.cookie ?? '')[COOKIE_NAME];
   if (cookie) out.push({ via: 'cookie', token: cookie });
   const q = url.searchParams.get('token');
   if (q) out.push({ via: 'query', token: q });
   return out;
-}
-
-/** The first token a request carries, if any. */
-export function credentialOf(req: IncomingMessage, url: URL): Credential | undefined {
-  return credentialsOf(req, url)[0];
 }
 
 /** A browser's Origin must be this server itself (cross-site websocket hijacking). */
@@ -76,13 +51,16 @@ export function originAllowed(req: IncomingMessage): boolean {
   return origin === `http://${host}` || origin === `https://${host}`;
 }
 
+// A session cookie: not readable by scripts, and never sent on another site's requests.
+const COOKIE_OPTIONS = { path: '/', httpOnly: true, sameSite: 'strict' } as const;
+
 export function authCookie(token: string): string {
-  return `${COOKIE_NAME}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`;
+  return stringifySetCookie(COOKIE_NAME, token, COOKIE_OPTIONS);
 }
 
 /** Removes a cookie that no longer signs in (a revoked token, an old server's token). */
 export function clearAuthCookie(): string {
-  return `${COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`;
+  return stringifySetCookie(COOKIE_NAME, '', { ...COOKIE_OPTIONS, maxAge: 0 });
 }
 
 /**

@@ -54,10 +54,6 @@ export class Views {
     }
   }
 
-  get handlebars(): typeof Handlebars {
-    return this.hb;
-  }
-
   /**
    * `locals` are the request's (res.locals): the layout reads `@csrfToken` from them for its
    * <meta name="csrf-token">, which the page script sends back as X-CSRF-Token, and

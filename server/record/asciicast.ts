@@ -54,11 +54,11 @@ function roundTime(sec: number): number {
   return Math.round(sec * 1e6) / 1e6;
 }
 
-/** Replace lone surrogates with U+FFFD so every event line is valid UTF-8. */
-const toWellFormed: (s: string) => string =
-  typeof (String.prototype as { toWellFormed?: unknown }).toWellFormed === 'function'
-    ? (s) => (s as unknown as { toWellFormed(): string }).toWellFormed()
-    : (s) => s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+/**
+ * Replace lone surrogates with U+FFFD so every event line is valid UTF-8. Node 20 has
+ * String.prototype.toWellFormed (ES2024); the cast only because our TypeScript lib is ES2022.
+ */
+const toWellFormed = (s: string): string => (s as unknown as { toWellFormed(): string }).toWellFormed();
 
 function eventLine(time: number, code: CastEventCode, data: string): string {
   return `[${time}, ${JSON.stringify(code)}, ${JSON.stringify(toWellFormed(data))}]\n`;
@@ -163,14 +163,6 @@ export class AsciicastWriter {
     this.pendingParts.push(text);
     this.pendingChars += text.length;
     if (this.pendingChars >= this.maxBuffer) this.commitPending();
-    this.afterAppend();
-  }
-
-  /** Record input sent to the terminal. Never throws. */
-  input(text: string): void {
-    if (this.closed || this.error || text.length === 0) return;
-    this.commitPending();
-    this.pushLine(eventLine(this.stamp(performance.now()), 'i', text));
     this.afterAppend();
   }
 
