@@ -27,14 +27,15 @@ async function newRun(body: Record<string, unknown> = { runbook: 'basics' }) {
   return r.json as { id: string; runbook: string | null; terminal: string };
 }
 
-test('healthz needs no token; the API does, and a wrong one is refused', async () => {
+// Wrong tokens, origins, CSRF, oversized and malformed input: test/security.test.ts.
+
+test('healthz needs no token; the API does (401 UNAUTHORIZED)', async () => {
   const h = await fetch(s.base + '/healthz');
   assert.equal(h.status, 200);
   assert.deepEqual(await h.json(), { ok: true });
-  assert.equal((await fetch(s.base + '/api/runbooks')).status, 401);
-  const wrong = await s.api('GET', '/api/runbooks', undefined, { authorization: 'Bearer nope' });
-  assert.equal(wrong.status, 401);
-  assert.equal(wrong.json.error.code, 'UNAUTHORIZED');
+  const none = await fetch(s.base + '/api/runbooks');
+  assert.equal(none.status, 401);
+  assert.equal(((await none.json()) as { error: { code: string } }).error.code, 'UNAUTHORIZED');
 });
 
 test('runbooks: list with diagnostics, and the model by id', async () => {
@@ -157,7 +158,7 @@ test('a run over HTTP and websocket: live output, events, records, recording', a
   assert.deepEqual(viewed, ["cast", "json", "junit"]);
 });
 
-test('a bare terminal session: keystrokes in, output out, resize, acks, bad messages', async () => {
+test('a bare terminal session: keystrokes in, output out, resize, acks', async () => {
   const run = await newRun({ runbook: null });
   assert.equal(run.runbook, null);
   const t = await TermClient.connect(wsBase + run.terminal, auth());
@@ -166,11 +167,6 @@ test('a bare terminal session: keystrokes in, output out, resize, acks, bad mess
   t.type('echo $((6*7))-$(tput cols)\r');
   await t.waitOutput(/42-120/);
   t.send({ type: 'ack', bytes: 10 });
-  t.send({ type: 'launch-missiles' });
-  const err = await t.waitEvent('error');
-  assert.match(err.message, /unknown message type/);
-  t.ws.send('{"type":"resize","cols":-1,"rows":5}');
-  await t.waitEvent('error', (e) => /resize/.test(e.message));
   t.type('echo still-here\r');
   await t.waitOutput(/still-here/);
   assert.equal(t.closed, false);
@@ -197,10 +193,8 @@ test('a user command at the prompt makes the terminal busy: executing answers 40
   await s.api('DELETE', `/api/runs/${run.id}`);
 });
 
-test('websocket upgrades: no token 401, wrong origin 403, unknown run 404', async () => {
+test('websocket upgrades: an unknown run is 404; same-origin bearer and cookie clients connect', async () => {
   const run = await newRun();
-  await assert.rejects(TermClient.connect(wsBase + run.terminal, {}), /HTTP 401/);
-  await assert.rejects(TermClient.connect(wsBase + run.terminal, { ...auth(), origin: 'http://evil.example' }), /HTTP 403/);
   await assert.rejects(TermClient.connect(`${wsBase}/ws/runs/r00000000000000-aaaaaa`, auth()), /HTTP 404/);
   const ok = await TermClient.connect(wsBase + run.terminal, { ...auth(), origin: s.base });
   await ok.waitEvent('hello');
@@ -212,7 +206,7 @@ test('websocket upgrades: no token 401, wrong origin 403, unknown run 404', asyn
   await s.api('DELETE', `/api/runs/${run.id}`);
 });
 
-test('cookie sessions: ?token= sets the cookie; cross-origin or non-JSON writes are refused', async () => {
+test('cookie sessions: ?token= sets an HttpOnly, SameSite=Strict cookie that signs the API in', async () => {
   const r = await fetch(`${s.base}/?token=${s.token}`, { redirect: 'manual' });
   assert.equal(r.status, 303);
   assert.equal(r.headers.get('location'), '/');
@@ -221,15 +215,6 @@ test('cookie sessions: ?token= sets the cookie; cross-origin or non-JSON writes 
   assert.match(cookie, /SameSite=Strict/);
   const jar = cookie.split(';')[0];
   assert.equal((await fetch(s.base + '/api/runbooks', { headers: { cookie: jar } })).status, 200);
-  const form = await fetch(s.base + '/api/runs', { method: 'POST', headers: { cookie: jar, 'content-type': 'application/x-www-form-urlencoded' }, body: 'runbook=basics' });
-  assert.equal(form.status, 403);
-  const cross = await fetch(s.base + '/api/runs', { method: 'POST', headers: { cookie: jar, origin: 'http://evil.example', 'content-type': 'application/json' }, body: '{"runbook":"basics"}' });
-  assert.equal(cross.status, 403);
-  const page = await fetch(s.base + '/');
-  assert.equal(page.status, 401);
-  assert.match(await page.text(), /token/i);
-  const big = await s.api('POST', '/api/runs', { runbook: 'basics', vars: { WHO: 'x'.repeat(100_000) } });
-  assert.equal(big.status, 413);
 });
 
 test('a non-loopback bind needs an explicit token', async () => {
