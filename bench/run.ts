@@ -12,8 +12,8 @@
 //   BENCH_ONLY=throughput,echo,memory,pages   run only these parts (default: all)
 //   BENCH_CPU_PROF=1      run the throughput/echo server with --cpu-prof (folder printed at the end)
 //   BENCH_JSON=<file>     also write every measurement as JSON to <file>
-//   BENCH_SERVER_NODE_ARGS="--max-semi-space-size=4"   extra node flags for every Stepwise server
-//                         process (an experiment: the default measures the server as it ships)
+//   BENCH_SERVER_NODE_ARGS="--max-old-space-size=64"   extra node flags for every Stepwise server
+//                         process, after those of `npm start` (which the server always gets)
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -46,8 +46,22 @@ const RECORDING_INPUT_BYTES = 15_000_000;
 const PAGE_RENDERS = 30;
 const CATALOG_PARSES = 20;
 const TIME_LIMIT_MS = 30 * 60_000;
-const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+// The server is measured as `npm start` runs it: the node flags of that script, then any extra.
+const START_NODE_ARGS = startScriptNodeFlags();
+const SERVER_NODE_ARGS = [...START_NODE_ARGS, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
 const PARTS = new Set((process.env.BENCH_ONLY ?? 'throughput,echo,memory,pages').split(',').map((s) => s.trim()));
+
+/** The `--flags` between `node` and the script in package.json's start script. */
+function startScriptNodeFlags(): string[] {
+  const start = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }).scripts?.start ?? '';
+  const words = start.split(/\s+/);
+  const flags: string[] = [];
+  for (const w of words.slice(words.indexOf('node') + 1)) {
+    if (!w.startsWith('--')) break;
+    flags.push(w);
+  }
+  return words.includes('node') ? flags : [];
+}
 
 const MB = 1e6;
 const MiB = 2 ** 20;
@@ -585,6 +599,7 @@ async function main(): Promise<void> {
   out.push(`Load average (1/5/15 min) at start: ${loadStart}; at end: ${loadEnd}; highest 1-min value seen between measurements: ${f2(maxLoad)}`);
   if (maxLoad > m.cores) out.push(`WARNING: other work kept this ${m.cores}-core machine busy (load up to ${f2(maxLoad)}); every number below is noisier than on an idle machine.`);
   out.push(`Server-side screen (server/terminal/screen.ts, parsed in a worker thread): ${hasScreen ? 'yes, measured in every Stepwise number' : 'none in this checkout'}`);
+  out.push(`Stepwise server process started with: ${['--expose-gc', ...SERVER_NODE_ARGS].join(' ')} (${START_NODE_ARGS.length ? `${START_NODE_ARGS.join(' ')} as in npm start` : 'npm start passes no node flags'}; --expose-gc for the memory readings)`);
   out.push(`Peers: ${peers.map((p) => `${p.name} ${p.version}`).join(', ') || 'none'}${peerNotes.length ? `; ${peerNotes.join('; ')}` : ''}`);
   for (const [k, v] of peerErrors) out.push(`Peer error: ${k}: ${v}`);
   out.push('');

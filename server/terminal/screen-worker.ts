@@ -18,7 +18,7 @@ interface Screen {
 const port = parentPort;
 if (!port) throw new Error('screen-worker.ts runs only as a worker thread (screen.ts starts it)');
 const screens = new Map<number, Screen>();
-const post = (m: FromScreenWorker) => port.postMessage(m);
+const post = (m: FromScreenWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
 
 port.on('message', (m: ToScreenWorker) => {
   switch (m.t) {
@@ -32,9 +32,11 @@ port.on('message', (m: ToScreenWorker) => {
     case 'write': {
       const s = screens.get(m.id);
       const n = m.data.length;
+      // The buffer goes back to be filled again once xterm is done with it (the callback).
       // A screen closed meanwhile still answers, so the parent's unparsed count settles.
-      if (!s) post({ t: 'parsed', id: m.id, n });
-      else s.term.write(m.data, () => post({ t: 'parsed', id: m.id, n }));
+      const done = () => post({ t: 'parsed', id: m.id, n, buffer: m.data.buffer as ArrayBuffer }, [m.data.buffer as ArrayBuffer]);
+      if (!s) done();
+      else s.term.write(m.data, done);
       break;
     }
     case 'resize':

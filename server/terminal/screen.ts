@@ -21,6 +21,14 @@ export const SCREEN_LOW = 256 * 1024;
 const BATCH_BYTES = 128 * 1024;
 // …or this long after its first byte, whichever comes first.
 const BATCH_MS = 10;
+// Batch buffers go to the worker and come back after parsing, to be filled again: a fresh
+// buffer per batch left the worker's heap holding tens of MB of dead ones between its GCs.
+// Enough are kept for every screen's unparsed bytes (SCREEN_HIGH) plus one gathering.
+const POOL_BUFFERS = SCREEN_HIGH / BATCH_BYTES + 2;
+// The worker's young generation: V8 grows it to 16 MB under a flood, for no parsing speed
+// (7.5 MB parsed in 180 ms with that, 189 ms with 2 MB). A process-wide
+// --max-semi-space-size (npm start sets one) takes precedence over this.
+const WORKER_YOUNG_MB = 2;
 // With no screen open for this long the worker ends (it holds a V8 isolate, ~10 MB); the
 // next screen starts another.
 const WORKER_IDLE_MS = 30_000;
@@ -34,7 +42,7 @@ export type ToScreenWorker =
   | { t: 'close'; id: number };
 
 /** Messages from the worker. */
-export type FromScreenWorker = { t: 'parsed'; id: number; n: number } | { t: 'screen'; id: number; seq: number; data: string };
+export type FromScreenWorker = { t: 'parsed'; id: number; n: number; buffer: ArrayBuffer } | { t: 'screen'; id: number; seq: number; data: string };
 
 export class ScreenMirror implements Disposable {
   private readonly host: ScreenHost;
@@ -43,8 +51,9 @@ export class ScreenMirror implements Disposable {
   /** Bytes written and not yet parsed (gathering, or sent to the worker). */
   pending = 0;
   private backlogged = false;
-  private gathering: Uint8Array[] = [];
-  private gatheringBytes = 0;
+  /** The batch being filled (a pool buffer), and how much of it is. */
+  private batch: Uint8Array | undefined;
+  private batchBytes = 0;
   private seq = 0;
   private batchTimer: NodeJS.Timeout | undefined;
   private readonly snapshots = new Map<number, (screen: string) => void>();
@@ -57,16 +66,21 @@ export class ScreenMirror implements Disposable {
 
   write(bytes: Uint8Array): void {
     if (this.disposed || bytes.length === 0) return;
-    // The caller's buffer is shared with other consumers: the batch gets its own copy.
-    this.gathering.push(bytes);
-    this.gatheringBytes += bytes.length;
     this.pending += bytes.length;
     if (!this.backlogged && this.pending > SCREEN_HIGH) {
       this.backlogged = true;
       this.onBacklog(true);
     }
-    if (this.gatheringBytes >= BATCH_BYTES) this.sendBatch();
-    else if (!this.batchTimer) {
+    // The caller's buffer is shared with other consumers: the batch gets its own copy.
+    for (let at = 0; at < bytes.length; ) {
+      this.batch ??= this.host.take();
+      const n = Math.min(bytes.length - at, this.batch.length - this.batchBytes);
+      this.batch.set(bytes.subarray(at, at + n), this.batchBytes);
+      this.batchBytes += n;
+      at += n;
+      if (this.batchBytes === this.batch.length) this.sendBatch();
+    }
+    if (this.batchBytes > 0 && !this.batchTimer) {
       this.batchTimer = setTimeout(() => this.sendBatch(), BATCH_MS);
       this.batchTimer.unref(); // a snapshot sends the batch itself; nothing else waits for it
     }
@@ -96,8 +110,7 @@ export class ScreenMirror implements Disposable {
     if (this.disposed) return;
     this.disposed = true;
     clearTimeout(this.batchTimer);
-    this.gathering = [];
-    this.gatheringBytes = 0;
+    this.dropBatch();
     this.host.close(this.id);
     this.answerAll();
   }
@@ -124,8 +137,8 @@ export class ScreenMirror implements Disposable {
   /** From the host: the worker is gone. Nothing more will be parsed; nobody is left waiting. */
   hostFailed(): void {
     clearTimeout(this.batchTimer);
-    this.gathering = [];
-    this.gatheringBytes = 0;
+    this.batch = undefined;
+    this.batchBytes = 0;
     this.pending = 0;
     if (this.backlogged) {
       this.backlogged = false;
@@ -146,18 +159,19 @@ export class ScreenMirror implements Disposable {
   private sendBatch(): void {
     clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
-    if (this.gatheringBytes === 0 || this.host.failed) return;
-    // A fresh ArrayBuffer the worker can take over (transferred, not copied again).
-    const data = new Uint8Array(this.gatheringBytes);
-    let at = 0;
-    for (const part of this.gathering) {
-      data.set(part, at);
-      at += part.length;
-    }
-    this.gathering = [];
-    this.gatheringBytes = 0;
+    if (!this.batch || this.batchBytes === 0 || this.host.failed) return;
+    // Transferred, not copied: the worker owns the buffer until it hands it back parsed.
+    const data = new Uint8Array(this.batch.buffer, 0, this.batchBytes);
+    this.batch = undefined;
+    this.batchBytes = 0;
     this.host.hold();
-    this.host.post({ t: 'write', id: this.id, data }, [data.buffer]);
+    this.host.post({ t: 'write', id: this.id, data }, [data.buffer as ArrayBuffer]);
+  }
+
+  private dropBatch(): void {
+    if (this.batch) this.host.give(this.batch.buffer as ArrayBuffer);
+    this.batch = undefined;
+    this.batchBytes = 0;
   }
 }
 
@@ -170,6 +184,7 @@ class ScreenHost {
   /** Answers the worker owes (batches to parse, snapshots): the process waits for them. */
   private owed = 0;
   private idleTimer: NodeJS.Timeout | undefined;
+  private readonly pool: ArrayBuffer[] = [];
   failed = false;
 
   static shared(): ScreenHost {
@@ -183,6 +198,7 @@ class ScreenHost {
     this.worker.on('message', (m: FromScreenWorker) => {
       const s = this.screens.get(m.id);
       if (m.t === 'parsed') {
+        this.give(m.buffer);
         if (s) s.parsed(m.n);
         else this.release(); // its mirror was disposed; the batch is still accounted
       } else if (s) {
@@ -213,6 +229,15 @@ class ScreenHost {
 
   post(m: ToScreenWorker, transfer?: ArrayBuffer[]): void {
     if (!this.failed) this.worker.postMessage(m, transfer);
+  }
+
+  /** An empty batch buffer: a returned one, or a new one. */
+  take(): Uint8Array {
+    return new Uint8Array(this.pool.pop() ?? new ArrayBuffer(BATCH_BYTES));
+  }
+
+  give(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === BATCH_BYTES && this.pool.length < POOL_BUFFERS) this.pool.push(buffer);
   }
 
   hold(): void {
@@ -255,5 +280,5 @@ function startWorker(): Worker {
   // after it. (A worker's own `--import tsx` does not reach its entry file on Node 20.)
   // execArgv [] so an inherited `--import tsx` does not register it twice.
   const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_FILE.href)}); });`;
-  return new Worker(boot, { eval: true, execArgv: [] });
+  return new Worker(boot, { eval: true, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
 }
