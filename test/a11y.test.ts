@@ -114,6 +114,26 @@ test('axe-core: no serious or critical WCAG 2 A/AA violation on any page, wide a
   assert.deepEqual(found, [], found.join('\n'));
 });
 
+test('axe-core and 390 px: the sign-in page (a browser without the session cookie)', TEST, async () => {
+  const context = await chromium.browser.createBrowserContext();
+  try {
+    const anon = await context.newPage();
+    const found: string[] = [];
+    for (const viewport of [{ width: 1400, height: 900 }, PHONE]) {
+      await anon.setViewport(viewport);
+      const res = await anon.goto(`${s.base}/runs`);
+      assert.equal(res?.status(), 401);
+      await anon.waitForSelector('input[name="token"]', WAIT);
+      for (const v of describe(await axe(anon), ['serious', 'critical'])) found.push(`sign-in at ${viewport.width} px: ${v}`);
+      const width = await anon.evaluate(() => document.documentElement.scrollWidth);
+      if (width > viewport.width) found.push(`sign-in at ${viewport.width} px: ${width} px wide`);
+    }
+    assert.deepEqual(found, [], found.join('\n'));
+  } finally {
+    await context.close();
+  }
+});
+
 test('at 390 px no page scrolls sideways', TEST, async () => {
   await page.setViewport(PHONE);
   const wide: string[] = [];
