@@ -227,11 +227,13 @@ test('9. training mode: Next is locked until the step passes, then unlocks witho
   const locked = await page.$eval('[data-next]', (el) => ({ tag: el.tagName, disabled: el.getAttribute('aria-disabled'), href: el.getAttribute('href') }));
   assert.deepEqual(locked, { tag: 'SPAN', disabled: 'true', href: null });
   assert.equal(await page.$eval('[data-lock-note]', (el) => (el as HTMLElement).hidden), false);
+  // a navigation the click started would drop __noReload (checked once the step has passed)
+  await page.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
   const before = page.url();
   await page.click('[data-next]');
+  await page.waitForSelector('[data-lock-note].flash', WAIT); // the click was handled
   assert.equal(page.url(), before, 'a locked Next goes nowhere');
 
-  await page.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
   await page.click('[data-action="run-step"]');
   await page.waitForSelector('.verdict[data-verdict="passed"]', WAIT);
   await page.waitForSelector('a[data-next][href]', WAIT);

@@ -13,6 +13,7 @@ import type { Page } from 'puppeteer-core';
 import { serve, type RunningServer } from '../server/http/server.ts';
 import { createLogger } from '../server/log.ts';
 import { launchBrowser, terminalLines, text, WAIT, waitForTerminal, type TestBrowser } from './helpers/browser.ts';
+import { until } from './helpers/blocks.ts';
 
 const TOKEN = 'hostile-token-' + Math.random().toString(36).slice(2);
 const TEST = { timeout: 90_000 };
@@ -120,11 +121,12 @@ before(async () => {
   });
   // Traps, installed before any page script: clipboard writes and every frame the page sends.
   await page.evaluateOnNewDocument(() => {
-    const w = window as unknown as { __clip: string[]; __wsSent: number[][] };
+    const w = window as unknown as { __clip: string[]; __wsSent: number[][]; __ws?: WebSocket };
     w.__clip = [];
     w.__wsSent = [];
     const send = WebSocket.prototype.send;
     WebSocket.prototype.send = function (this: WebSocket, d: string | ArrayBufferLike | Blob | ArrayBufferView) {
+      w.__ws = this; // the terminal's socket, for a probe sent after the page's own frames
       if (typeof d !== 'string') {
         const bytes = ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array();
         w.__wsSent.push(Array.from(bytes));
@@ -181,8 +183,8 @@ async function unsafeDom(p: Page): Promise<string[]> {
 }
 
 async function assertInert(p: Page, where: string): Promise<void> {
-  // img onerror fires once the (failing) load finishes: give any such load a moment.
-  await p.evaluate(() => new Promise((r) => setTimeout(r, 150)));
+  // img onerror fires in the task that marks a failed load complete: wait until every load is.
+  await p.waitForFunction(() => Array.from(document.images).every((img) => img.complete), WAIT);
   assert.equal(await p.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned), undefined, `${where}: script ran`);
   assert.deepEqual(await unsafeDom(p), [], `${where}: unsafe markup in the DOM`);
   assert.deepEqual(dialogs, [], `${where}: a dialog opened`);
@@ -229,20 +231,32 @@ test('2. the step page: hostile step title, prose, hints and page data stay iner
 
 test('3. hostile escape sequences in output: no title change, no clipboard, nothing typed into the shell', TEST, async () => {
   const live = srv.ctx.runs.get(runId)!;
+  // Every byte that reaches the shell: the executor's (write) and the browser's (input).
   const written: string[] = [];
-  const write = live.session.write.bind(live.session);
-  live.session.write = (d: string | Buffer) => {
-    written.push(Buffer.from(d).toString('latin1'));
-    write(d);
-  };
+  for (const method of ['write', 'input'] as const) {
+    const original = live.session[method].bind(live.session);
+    live.session[method] = (d: string | Buffer) => {
+      written.push(Buffer.from(d).toString('latin1'));
+      original(d);
+    };
+  }
   const titleBefore = await page.title();
   const sentBefore = await page.evaluate(() => (window as unknown as { __wsSent: number[][] }).__wsSent.length);
 
   await page.click('[data-block="print-hostile"] [data-action="run-block"]');
   await page.waitForSelector('[data-block="print-hostile"] .badge[data-status="passed"]', WAIT);
   await waitForTerminal(page, 'after-hostile');
-  // let xterm answer whatever it answers, and any answer reach the shell and run
-  await page.evaluate(() => new Promise<void>((r) => (window as unknown as { __stepwise: { term: { write(d: string, cb: () => void): void } } }).__stepwise.term.write('', () => setTimeout(r, 300))));
+  // xterm answers while it parses, so its answers are sent by the time its write callback runs;
+  // a resize probe sent after them on the same socket has reached the server only once they have.
+  await page.evaluate(() => new Promise<void>((r) => (window as unknown as { __stepwise: { term: { write(d: string, cb: () => void): void } } }).__stepwise.term.write('', r)));
+  const size = { cols: live.session.cols, rows: live.session.rows };
+  const probe = size.cols === 97 ? 98 : 97;
+  const resize = (cols: number, rows: number) =>
+    page.evaluate((m) => (window as unknown as { __ws: WebSocket }).__ws.send(JSON.stringify(m)), { type: 'resize', cols, rows });
+  await resize(probe, size.rows);
+  await until(() => live.session.cols === probe, WAIT.timeout, 'the probe resize reached the server');
+  await resize(size.cols, size.rows);
+  await until(() => live.session.cols === size.cols, WAIT.timeout, 'the size restored');
 
   assert.equal(await page.title(), titleBefore, 'OSC 0/2 do not change the document title');
   assert.deepEqual(await page.evaluate(() => (window as unknown as { __clip: string[] }).__clip), [], 'OSC 52 does not write the clipboard');
