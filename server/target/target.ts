@@ -33,7 +33,7 @@ export interface Target {
   readonly id: string;
   /** Platform identity used to choose blocks (`os=` attribute), e.g. `debian`, `rhel9`. */
   readonly platform: string;
-  /** Capabilities blocks may require (`requires=`), e.g. `vmx`, `pci-passthrough`. */
+  /** Capabilities blocks may require (`requires=`), e.g. `hw-virt`, `kvm`, `pci-passthrough` (docs/format.md). */
   readonly capabilities: ReadonlySet<string>;
   info(): TargetInfo;
   /** A new private directory reachable by the target's shell, for staging scripts. */
