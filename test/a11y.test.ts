@@ -134,12 +134,21 @@ test('axe-core and 390 px: the sign-in page (a browser without the session cooki
   }
 });
 
-test('at 390 px no page scrolls sideways', TEST, async () => {
+test('at 390 px no page scrolls sideways, and the top bar keeps to one line', TEST, async () => {
   await page.setViewport(PHONE);
   const wide: string[] = [];
   try {
     for (const pg of pages()) {
       await open(page, pg.path, pg.ready);
+      // The bar keeps to one line, and the breadcrumb ends before the navigation starts.
+      const bar = await page.evaluate(() => {
+        const nav = document.querySelector('.topnav')!.getBoundingClientRect();
+        const crumbs = [...document.querySelectorAll<HTMLElement>('.crumbs li > *')].filter((el) => el.offsetParent !== null);
+        const right = Math.max(0, ...crumbs.map((el) => el.getBoundingClientRect().right));
+        return { overlap: right > nav.left + 0.5, height: document.querySelector('.topbar')!.getBoundingClientRect().height };
+      });
+      if (bar.overlap) wide.push(`${pg.name}: the breadcrumb runs under the navigation`);
+      if (bar.height > 60) wide.push(`${pg.name}: the top bar is ${bar.height} px high`);
       const width = await page.evaluate(() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth));
       if (width > PHONE.width) {
         const culprits = await page.evaluate((w: number) => {
