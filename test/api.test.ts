@@ -7,6 +7,7 @@ import { startTestServer, type TestServer } from './helpers/server.ts';
 import { TermClient } from './helpers/ws-client.ts';
 import { serve } from '../server/http/server.ts';
 import { readCast } from '../server/record/asciicast.ts';
+import { CODES, httpStatus, isApiCode, type Code } from '../server/errors.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/api');
 let s: TestServer;
@@ -36,6 +37,16 @@ test('healthz needs no token; the API does (401 UNAUTHORIZED)', async () => {
   const none = await fetch(s.base + '/api/runbooks');
   assert.equal(none.status, 401);
   assert.equal(((await none.json()) as { error: { code: string } }).error.code, 'UNAUTHORIZED');
+});
+
+test("docs/api.md's status table is the error table's", () => {
+  const doc = fs.readFileSync(path.resolve(import.meta.dirname, '../docs/api.md'), 'utf8');
+  const documented = new Map<string, number>();
+  for (const m of doc.matchAll(/^\| (\d{3}) \| (.+) \|$/gm)) {
+    for (const c of m[2]!.matchAll(/`([A-Z_]+)`/g)) documented.set(c[1]!, Number(m[1]));
+  }
+  const table = new Map((Object.keys(CODES) as Code[]).filter(isApiCode).map((c) => [c, httpStatus(c)] as const));
+  assert.deepEqual(Object.fromEntries([...documented].sort()), Object.fromEntries([...table].sort()));
 });
 
 test('runbooks: list with diagnostics, and the model by id', async () => {

@@ -15,7 +15,7 @@ import { Auth, authCookie, clearAuthCookie, CSRF_HEADER, generateToken, localPat
 import { tokensRouter } from './tokens.ts';
 import { Users, roleAtLeast } from '../record/users.ts';
 import { defaultUser } from '../run/runs.ts';
-import { failure } from '../errors.ts';
+import { failure, httpStatus } from '../errors.ts';
 import { cachedCatalog } from '../runbook/catalog.ts';
 import { RunStore } from '../record/store.ts';
 import { AuditLog } from '../record/audit.ts';
@@ -193,7 +193,7 @@ function authenticate(ctx: AppContext, views: Views) {
       if (req.headers.cookie?.includes('stepwise_token=')) res.append('Set-Cookie', clearAuthCookie());
       if (isApi) return sendFailure(res, failure('UNAUTHORIZED', 'a valid token is required (Authorization: Bearer <token>)'));
       const given = !!req.headers.authorization || url.searchParams.has('token') || !!req.headers.cookie?.includes('stepwise_token=');
-      return res.status(401).type('html').send(views.render('login', { wrong: given, next: localPath(url.pathname) }));
+      return res.status(httpStatus('UNAUTHORIZED')).type('html').send(views.render('login', { wrong: given, next: localPath(url.pathname) }));
     }
     const { principal, via } = found;
     res.locals.principal = principal;

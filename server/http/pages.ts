@@ -5,7 +5,7 @@
 import express, { type Response, type Router } from 'express';
 import type { AppContext } from './context.ts';
 import type { Views } from './render.ts';
-import { formatDiagnostic } from '../errors.ts';
+import { formatDiagnostic, httpStatus } from '../errors.ts';
 import { isRunId } from '../record/ids.ts';
 import type { RunRecord, StoredBlockResult, StoredStepVerdict } from '../record/store.ts';
 import type { Block, Runbook, Step } from '../runbook/model.ts';
@@ -42,7 +42,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
   const history = () => new RunHistory(ctx.store, ctx.catalog);
 
   const notFound = (res: Response, heading: string, message: string) =>
-    res.status(404).type('html').send(views.render('not-found', { title: heading, heading, message }, res.locals));
+    res.status(httpStatus('NOT_FOUND')).type('html').send(views.render('not-found', { title: heading, heading, message }, res.locals));
 
   r.get('/', (_req, res) => {
     const catalog = ctx.catalog();
@@ -133,7 +133,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     const runbookOptions = catalog.entries.map((e) => ({ id: e.id, title: e.runbook?.title ?? e.id, selected: e.id === form.runbook }));
     if (form.runbook && !runbookOptions.some((o) => o.selected)) runbookOptions.push({ id: form.runbook, title: form.runbook, selected: true });
     const targets = [...new Set([...ctx.targetIds, ...(form.target ? [form.target] : [])])].map((t) => ({ id: t, selected: t === form.target }));
-    res.status(filter.ok ? 200 : 400).type('html').send(
+    res.status(filter.ok ? 200 : httpStatus('BAD_REQUEST')).type('html').send(
       views.render('runs', {
         title: 'Runs',
         crumbs: [{ label: 'Runbooks', href: '/' }, { label: 'Runs' }] satisfies Crumb[],
