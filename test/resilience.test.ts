@@ -234,7 +234,7 @@ test('server killed (kill -9) mid-block: restart marks the run interrupted, reco
   }
 });
 
-test('no request crashes the server: resets mid-download, an unreadable recording, resets during refused upgrades', async () => {
+test('no request crashes the server: resets mid-download, an unreadable recording, resets during refused upgrades, unparsable URLs', async () => {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-crash-'));
   const token = 'crash-test-token';
   const srv = await serverProcess(data, token, 'error'); // hundreds of refusals are logged as warnings
@@ -282,6 +282,23 @@ test('no request crashes the server: resets mid-download, an unreadable recordin
       `GET /ws/runs/${run.id} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`;
     for (let i = 0; i < 100; i++) {
       for (const extra of ['Origin: http://evil.example\r\n', '', `Authorization: Bearer ${token}\r\n`]) await resetAfter(upgrade(extra), () => true);
+    }
+    await alive();
+    // request targets no URL parser accepts: a 400 for an upgrade, a 4xx (never a 500) otherwise
+    const reply = (request: string) =>
+      new Promise<string>((resolve) => {
+        let text = '';
+        const c = net.connect(Number(port), '127.0.0.1', () => c.write(request));
+        c.on('data', (d) => (text += d));
+        c.on('end', () => c.end());
+        c.on('close', () => resolve(text));
+        c.on('error', () => {});
+      });
+    for (const target of ['//[', 'http://[/ws/runs/x', `//[/ws/runs/${run.id}`]) {
+      const up = await reply(upgrade('').replace(`GET /ws/runs/${run.id} `, `GET ${target} `));
+      assert.match(up, /^HTTP\/1\.1 400 /, `upgrade to ${target}: ${up.slice(0, 40)}`);
+      const plain = await reply(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+      assert.match(plain, /^HTTP\/1\.1 4\d\d /, `GET ${target}: ${plain.slice(0, 40)}`);
     }
     await alive();
   } finally {

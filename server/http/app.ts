@@ -185,7 +185,12 @@ function refuseDeclaredTooLarge(req: Request, res: Response, next: NextFunction)
  */
 function authenticate(ctx: AppContext, views: Views) {
   return (req: Request, res: Response, next: NextFunction) => {
-    const url = new URL(req.originalUrl, 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.originalUrl, 'http://localhost');
+    } catch {
+      return sendFailure(res, failure('BAD_REQUEST', 'the request target is not a valid URL'));
+    }
     const isApi = url.pathname.startsWith('/api/');
     const found = ctx.auth.authenticate(req, url);
     if (!found) {

@@ -35,7 +35,15 @@ export class Gateway implements Disposable {
   }
 
   attach(server: Server): void {
-    server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+    server.on('upgrade', (req, socket, head) => {
+      // An exception here would have no caller to catch it: it would end the process.
+      try {
+        this.upgrade(req, socket, head);
+      } catch (err) {
+        this.ctx.log.error('websocket upgrade failed', { error: (err as Error).message, stack: (err as Error).stack });
+        socket.destroy();
+      }
+    });
   }
 
   get connections(): number {
@@ -53,11 +61,17 @@ export class Gateway implements Disposable {
     // client resets while we write a refusal) has no listener and would end the process.
     const onSocketError = (err: Error) => this.ctx.log.info('websocket upgrade: socket error', { error: err.message });
     socket.on('error', onSocketError);
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL | undefined;
+    // Logged by path only: the query may carry a token.
     const refuse = (status: number, text: string) => {
-      this.ctx.log.warn('websocket refused', { path: url.pathname, status, reason: text, origin: req.headers.origin ?? null });
+      this.ctx.log.warn('websocket refused', { path: url?.pathname ?? null, status, reason: text, origin: req.headers.origin ?? null });
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
     };
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return refuse(httpStatus('BAD_REQUEST'), 'Bad request target');
+    }
     if (!originAllowed(req)) return refuse(httpStatus('FORBIDDEN'), 'Forbidden origin');
     const principal = this.ctx.auth.principalOf(req, url);
     if (!principal) return refuse(httpStatus('UNAUTHORIZED'), 'Unauthorized');
