@@ -167,3 +167,25 @@ test('at 390 px no page scrolls sideways, and the top bar keeps to one line', TE
   }
   assert.deepEqual(wide, [], wide.join('\n'));
 });
+
+test('keyboard focus shows a 2 px ring on fields, checkboxes, buttons and the terminal', TEST, async () => {
+  await page.setViewport({ width: 1400, height: 900 });
+  const ring = (selector: string) =>
+    page.$eval(selector, (el) => {
+      const cs = getComputedStyle(el);
+      return { width: cs.outlineWidth, style: cs.outlineStyle, focused: document.activeElement === el };
+    });
+  await open(page, '/runbooks/e2e-tour', '#start-form');
+  // Focus by keyboard (Tab after Tab from the top), so :focus-visible applies.
+  for (const selector of ['#var-WHO', '#training', '#converge', '[data-action="start"]']) {
+    for (let i = 0; i < 60 && !(await ring(selector)).focused; i++) await page.keyboard.press('Tab');
+    assert.deepEqual(await ring(selector), { width: '2px', style: 'solid', focused: true }, selector);
+  }
+  await open(page, `/runs/${liveRun}/steps/say-hello`, '.conn[data-conn="live"]');
+  const before = await page.$eval('.terminal-host', (el) => getComputedStyle(el).boxShadow);
+  await page.click('[data-terminal] .xterm');
+  await page.waitForFunction(() => document.activeElement?.closest('[data-terminal]') !== null, WAIT);
+  const after = await page.$eval('.terminal-host', (el) => getComputedStyle(el).boxShadow);
+  assert.equal(before, 'none');
+  assert.match(after, /0px 0px 0px 2px inset$/, 'a 2 px ring inside the focused terminal');
+});
