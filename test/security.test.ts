@@ -17,7 +17,7 @@ import { until } from './helpers/blocks.ts';
 import { localPath } from '../server/http/auth.ts';
 import { Users, tokenDigest, type Role } from '../server/record/users.ts';
 import { CLOSE_REVOKED } from '../server/http/gateway.ts';
-import { REVOCATION_POLL_MS } from '../server/http/revocation.ts';
+import { REVOCATION_POLL_MS, RevocationWatch } from '../server/http/revocation.ts';
 import { runStepwise } from './helpers/cli.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/api');
@@ -233,6 +233,40 @@ test('revoking a token closes every websocket opened with it, over the API and f
   await until(() => s.gateway.connections === 1, 5_000, 'only the other socket left');
   other.close();
   await call('DELETE', `/api/runs/${run.id}`, tokens.operator);
+});
+
+test('RevocationWatch: a revoked token tells each holder once; a failing check keeps them', () => {
+  const revoked = new Set<string>();
+  let failing = false;
+  const errors: string[] = [];
+  const watch = new RevocationWatch({
+    isRevoked: (id) => {
+      if (failing) throw new Error('database is locked');
+      return revoked.has(id);
+    },
+    onError: (id) => errors.push(id),
+    pollMs: 60_000, // the test calls check() itself
+  });
+  const told: string[] = [];
+  watch.watch('tk_a', () => told.push('a1'));
+  watch.watch('tk_a', () => told.push('a2'));
+  const gone = watch.watch('tk_a', () => told.push('a3'));
+  watch.watch('tk_b', () => told.push('b'));
+  gone.dispose();
+  assert.equal(watch.size, 3);
+  watch.check();
+  assert.deepEqual(told, [], 'nothing revoked yet');
+  revoked.add('tk_a');
+  failing = true;
+  watch.check();
+  assert.deepEqual([told, errors], [[], ['tk_a', 'tk_b']], 'a check that fails closes nothing');
+  failing = false;
+  watch.check();
+  watch.check();
+  assert.deepEqual(told, ['a1', 'a2'], 'each holder of the revoked token once; a disposed one never');
+  assert.equal(watch.size, 1);
+  watch.dispose();
+  assert.equal(watch.size, 0);
 });
 
 test('roles: a viewer reads everything but changes nothing; runs and confirmations name who did them', async () => {
