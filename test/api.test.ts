@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { TermClient } from './helpers/ws-client.ts';
+import { until } from './helpers/blocks.ts';
 import { serve } from '../server/http/server.ts';
 import { readCast } from '../server/record/asciicast.ts';
 import { CODES, httpStatus, isApiCode, type Code } from '../server/errors.ts';
@@ -191,9 +192,7 @@ test('a user command at the prompt makes the terminal busy: executing answers 40
   const t = await TermClient.connect(wsBase + run.terminal, auth());
   await t.waitEvent('hello');
   t.type('sleep 30\r');
-  await new Promise((r) => setTimeout(r, 0));
   const live = s.ctx.runs.get(run.id)!;
-  const { until } = await import('./helpers/blocks.ts');
   await until(() => live.session.state === 'busy');
   const busy = await s.api('POST', `/api/runs/${run.id}/blocks/greet/execute`, {});
   assert.deepEqual([busy.status, busy.json.error.code], [409, 'SESSION_BUSY']);
