@@ -189,3 +189,32 @@ test('keyboard focus shows a 2 px ring on fields, checkboxes, buttons and the te
   assert.equal(before, 'none');
   assert.match(after, /0px 0px 0px 2px inset$/, 'a 2 px ring inside the focused terminal');
 });
+
+test('runs list on a phone: filters folded behind a disclosure, each run a card with its Report link', TEST, async () => {
+  const state = () =>
+    page.evaluate(() => {
+      const field = document.querySelector<HTMLElement>('#f-runbook')!;
+      const report = document.querySelector<HTMLElement>('table.runs [data-report-link]')!.getBoundingClientRect();
+      return {
+        // checkVisibility(): a closed <details> hides its content by content-visibility.
+        fieldShown: field.checkVisibility(),
+        summaryShown: document.querySelector<HTMLElement>('.filters-fold > summary')!.getBoundingClientRect().height > 0,
+        reportInView: report.width > 0 && report.left >= 0 && report.right <= window.innerWidth,
+      };
+    });
+  try {
+    await page.setViewport(PHONE);
+    await open(page, '/runs', 'table.runs');
+    assert.deepEqual(await state(), { fieldShown: false, summaryShown: true, reportInView: true });
+    await page.click('.filters-fold > summary');
+    assert.equal((await state()).fieldShown, true, 'opening the disclosure shows the filters');
+    // Filtered, the page opens with the filters shown.
+    await open(page, '/runs?status=failed', 'table.runs');
+    assert.equal((await state()).fieldShown, true);
+    await page.setViewport({ width: 1400, height: 900 });
+    await open(page, '/runs', 'table.runs');
+    assert.deepEqual(await state(), { fieldShown: true, summaryShown: false, reportInView: true });
+  } finally {
+    await page.setViewport({ width: 1400, height: 900 });
+  }
+});
