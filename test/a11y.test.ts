@@ -218,3 +218,37 @@ test('runs list on a phone: filters folded behind a disclosure, each run a card 
     await page.setViewport({ width: 1400, height: 900 });
   }
 });
+
+test('long titles, ids and paths: Previous/Next end in an ellipsis inside the pager, block ids and file paths are never cut', TEST, async () => {
+  // The 2.2 guide runbook: long step titles, file blocks writing to long paths. Starting a run
+  // only opens a shell; nothing of the runbook runs here.
+  const id = await newRun({ runbook: 'kvm-2.2-bridge-network' });
+  try {
+    for (const viewport of [{ width: 1400, height: 900 }, PHONE]) {
+      await page.setViewport(viewport);
+      await open(page, `/runs/${id}`, '.step-list');
+      const href = await page.$eval('.step-list li:nth-child(4) a', (a) => a.getAttribute('href')!);
+      await open(page, href, '.file-path');
+      const found = await page.evaluate(() => {
+        const bad: string[] = [];
+        const pager = document.querySelector('.pager')!.getBoundingClientRect();
+        for (const b of document.querySelectorAll<HTMLElement>('.pager .btn')) {
+          const r = b.getBoundingClientRect();
+          if (r.left < pager.left - 0.5 || r.right > pager.right + 0.5) bad.push(`pager button "${b.textContent!.trim()}" sticks out`);
+        }
+        for (const t of document.querySelectorAll<HTMLElement>('.pager-title')) {
+          if (t.scrollWidth > t.clientWidth && getComputedStyle(t).textOverflow !== 'ellipsis') bad.push(`"${t.textContent}" is clipped without an ellipsis`);
+        }
+        for (const el of document.querySelectorAll<HTMLElement>('.block-id, .file-path')) {
+          if (el.scrollWidth > el.clientWidth + 1) bad.push(`"${el.textContent}" is cut (${el.scrollWidth} > ${el.clientWidth})`);
+        }
+        return bad;
+      });
+      assert.deepEqual(found, [], `at ${viewport.width} px: ${found.join('; ')}`);
+      assert.ok(await page.$$eval('.file-path', (els) => els.some((el) => /\/etc\/sysconfig\/network-scripts\//.test(el.textContent ?? ''))), 'the long path is on the page');
+    }
+  } finally {
+    await page.setViewport({ width: 1400, height: 900 });
+    await s.api('DELETE', `/api/runs/${id}`);
+  }
+});
