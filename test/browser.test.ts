@@ -329,6 +329,7 @@ test('13. keyboard only: Tab to Run step, Enter, the focus stays on it, the verd
     return r.top >= 0 && r.bottom <= window.innerHeight;
   });
   assert.ok(visible, 'the verdict is in view');
+  assert.equal(await page.evaluate(() => document.scrollingElement!.scrollTop), 0, 'only the step pane scrolled, not the page under the top bar');
   assert.ok(await tabTo('a[data-next]', 10), 'Tab reaches Next');
   await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
   assert.equal(await text(page, '#step-title'), 'Korean output');
