@@ -114,6 +114,23 @@ test('axe-core: no serious or critical WCAG 2 A/AA violation on any page, wide a
   assert.deepEqual(found, [], found.join('\n'));
 });
 
+test('no page reports a Content-Security-Policy violation (xterm.js styles carry the nonce)', TEST, async () => {
+  const violations: string[] = [];
+  const onConsole = (m: { text(): string }) => {
+    if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+  };
+  page.on('console', onConsole);
+  try {
+    for (const pg of pages()) await open(page, pg.path, pg.ready);
+    // The live terminal drew its prompt with xterm's own (nonced) styles: rows have a height.
+    await open(page, `/runs/${liveRun}/steps/say-hello`, '.conn[data-conn="live"]');
+    await page.waitForFunction(() => (document.querySelector<HTMLElement>('.xterm-rows > div')?.getBoundingClientRect().height ?? 0) > 0, WAIT);
+  } finally {
+    page.off('console', onConsole);
+  }
+  assert.deepEqual(violations, []);
+});
+
 test('axe-core and 390 px: the sign-in page (a browser without the session cookie)', TEST, async () => {
   const context = await chromium.browser.createBrowserContext();
   try {

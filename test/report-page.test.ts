@@ -109,6 +109,9 @@ test('1. a run through the API: the report shows its header, steps, commands, ou
   const timeline = await page.$$eval('[data-timeline-step]', (rows) => rows.map((r) => `${(r as HTMLElement).dataset.timelineStep}=${(r as HTMLElement).dataset.status}`));
   assert.deepEqual(timeline, ['step-greet=passed', 'step-already-there=passed', 'step-use-the-key=passed', 'step-failing=failed', 'step-wipe=not-run']);
   assert.equal(await page.$$eval('[data-timeline-step="step-greet"] .tl-seg', (els) => els.length), 3);
+  // Placed from data-geometry by the page (the CSP refuses style attributes).
+  const placed = await page.$$eval('[data-timeline-step="step-greet"] .tl-seg', (els) => els.map((e) => [(e as HTMLElement).style.left, (e as HTMLElement).style.width]));
+  assert.ok(placed.every(([left, width]) => /%$/.test(left!) && /%$/.test(width!)), JSON.stringify(placed));
   const steps = await page.$$eval('[data-step]', (els) => els.map((e) => `${(e as HTMLElement).dataset.step}=${(e as HTMLElement).dataset.status}`));
   assert.deepEqual(steps, ['greet=passed', 'already-there=passed', 'use-the-key=passed', 'failing=failed', 'wipe=not-run']);
   assert.match(await text(page, '[data-step="failing"] .step-reason'), /exited with 3/);
