@@ -128,7 +128,10 @@ export class RunTerminal {
    * browser's (focus moves on) and the Esc is dropped.
    */
   private leaveOnEscTab(ev: KeyboardEvent): boolean {
-    if (ev.type !== 'keydown' || ev.key !== 'Tab' || this.heldEsc === undefined) return true;
+    if (ev.type !== 'keydown' || ev.key !== 'Tab') return true;
+    // A read-only terminal (an ended run's recording) takes no input: Tab just moves on.
+    if (this.term.options.disableStdin) return false;
+    if (this.heldEsc === undefined) return true;
     clearTimeout(this.heldEsc);
     this.heldEsc = undefined;
     return false;

@@ -434,4 +434,10 @@ test('18. ending a run live shows the status a reload shows', TEST, async () => 
   await page.waitForSelector('.conn[data-conn="ended"]', WAIT);
   assert.equal(await page.$eval('[data-run-status]', (el) => el.textContent), live);
   assert.equal(live, srv.ctx.store.getRun(id)?.status);
+  // An ended run's terminal is read-only: Tab moves on from it at once.
+  await waitForTerminal(page, 'hello-ender');
+  await page.click('[data-terminal] .xterm');
+  await page.waitForFunction(() => document.activeElement?.closest('[data-terminal]') !== null, WAIT);
+  await page.keyboard.press('Tab');
+  assert.equal(await focusInTerminal(), false, 'Tab left the read-only terminal');
 });
