@@ -324,11 +324,11 @@ test('13. keyboard only: Tab to Run step, Enter, the focus stays on it, the verd
   assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-action')), 'run-step', 'the focus did not fall to <body>');
   await page.waitForFunction(() => document.querySelector('[data-action="run-step"]')?.getAttribute('aria-disabled') === null, WAIT);
   // The verdict is on screen (scrolled into view), and Next is the next stops away.
-  const visible = await page.$eval('.verdict', (el) => {
-    const r = el.getBoundingClientRect();
+  // The verdict comes into view (scrolled smoothly: polled, not sampled once).
+  await page.waitForFunction(() => {
+    const r = document.querySelector('.verdict')!.getBoundingClientRect();
     return r.top >= 0 && r.bottom <= window.innerHeight;
-  });
-  assert.ok(visible, 'the verdict is in view');
+  }, WAIT);
   assert.equal(await page.evaluate(() => document.scrollingElement!.scrollTop), 0, 'only the step pane scrolled, not the page under the top bar');
   assert.ok(await tabTo('a[data-next]', 10), 'Tab reaches Next');
   await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
