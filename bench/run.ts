@@ -6,6 +6,7 @@
 //   BENCH_ROUNDS=5        throughput rounds (each contender once per round, interleaved)
 //   BENCH_ECHO_KEYS=300   keystrokes per echo-latency measurement
 //   BENCH_ECHO_GAPS=3,30  idle ms between keystrokes, one echo measurement per value
+//   BENCH_CONTENDERS=raw,stepwise   throughput rounds with only these contenders (experiments)
 //   BENCH_RECORDING_PAIRS=12   adjacent with/without-recorder pairs (0: skip; the replay still runs)
 //   BENCH_PEERS=off       do not install and run wetty (nor ttyd, run when on PATH; never installed)
 //   BENCH_WETTY=wetty@2,wetty@latest   npm specs tried in order for the wetty peer
@@ -486,6 +487,9 @@ async function main(): Promise<void> {
       { key: 'recorded', label: 'session + recording', run: () => inProcessThroughput(() => sessionPipeline({ record: true, screen: false }, tmp)) },
       ...(hasScreen ? [{ key: 'full', label: 'session + recording + screen', run: () => inProcessThroughput(() => sessionPipeline({ record: true, screen: true }, tmp)) }] : []),
     ];
+    // BENCH_CONTENDERS=raw,stepwise (keys as in the JSON) narrows the rounds, for experiments.
+    const only = process.env.BENCH_CONTENDERS?.split(',').map((k) => k.trim());
+    if (only) contenders.splice(0, contenders.length, ...contenders.filter((c) => only.includes(c.key) || only.includes(c.key.replace(/^peer:/, ''))));
     for (let r = 1; r <= ROUNDS; r++) {
       noteLoad();
       log(`throughput round ${r}/${ROUNDS}: ${THROUGHPUT_COMMAND} (load ${loadavg()})`);
