@@ -190,3 +190,51 @@ test('file block paths substitute declared variables', async () => {
   assert.equal(r.status, 'passed', r.reason);
   assert.equal(fs.readFileSync(path.join(work, 'hello world.conf'), 'utf8'), 'x=1\n');
 });
+
+test('Tab Tab at the prompt (readline asks "Display all N possibilities?") does not wedge the next block', async () => {
+  const mark = screen.length;
+  session.input('\t\t');
+  await until(() => /Display all \d+ possibilities|--More--/.test(screen.slice(mark)), 10_000, 'the completion question');
+  const r = await ex.runBlock(cmd('after-tab', 'echo after-tab-ok'));
+  assert.equal(r.status, 'passed', r.reason);
+  assert.equal(r.output, 'after-tab-ok\n');
+});
+
+test('half a line typed at the prompt is cleared before a block is typed', async () => {
+  session.input('echo half-typed-');
+  const r = await ex.runBlock(cmd('after-half', 'echo clean'));
+  assert.equal(r.output, 'clean\n');
+});
+
+test('a block waits while a person runs a command in the terminal, and is typed after it', async () => {
+  const marker = path.join(work, 'person-done');
+  session.input(`sleep 0.5; touch ${marker}\r`);
+  await until(() => session.state === 'busy', 5000, 'the person\'s command to start');
+  const r = await ex.runBlock(cmd('queued', `test -e ${marker} && echo typed-after`));
+  assert.equal(r.status, 'passed', r.reason);
+  assert.equal(r.output, 'typed-after\n');
+});
+
+test('a block whose terminal stays busy fails with the reason, without a timeout= of its own', async () => {
+  const quick = new Executor(session, { promptWaitMs: 300 });
+  session.input('sleep 3\r');
+  await until(() => session.state === 'busy', 5000, 'the person\'s command to start');
+  const r = await quick.runBlock(cmd('never-typed', 'echo should-not-run'));
+  assert.equal(r.status, 'failed');
+  assert.match(r.reason!, /still running a command/);
+  assert.ok(!screen.includes('should-not-run'), 'nothing was typed into the running program');
+  session.write('\x03');
+  await until(() => session.state === 'idle', 5000, 'the prompt');
+  quick.dispose();
+});
+
+test('blocks queued on a disposed executor are cancelled, not run', async () => {
+  const ex2 = new Executor(session);
+  const first = ex2.runBlock(cmd('slow', 'sleep 0.3; echo slow-done'));
+  const second = ex2.runBlock(cmd('queued2', 'echo must-not-run'));
+  await until(() => session.state === 'busy', 5000, 'the first block to start');
+  ex2.dispose();
+  assert.equal((await first).output, 'slow-done\n', 'the block already running finishes');
+  await assert.rejects(second, /cancelled/);
+  assert.ok(!screen.includes('must-not-run'));
+});

@@ -19,6 +19,8 @@ const KILL_GRACE_MS = 3_000;
 // person's command in the terminal gets this long to finish, and a prompt cleared with
 // Ctrl-C comes back in milliseconds. Past it the block fails with the reason, timeout= or not.
 export const PROMPT_WAIT_MS = 15_000;
+// Bash redraws its prompt within milliseconds of Ctrl-C; a shell that ignores SIGINT never does.
+const CLEAR_WAIT_MS = 2_000;
 
 export interface ExecutorHooks {
   /** Called right before a block is sent to the shell (the recorder drops a marker here). */
@@ -211,7 +213,8 @@ export class Executor implements Disposable {
   /**
    * Waits until no command runs in the terminal, then, if a person typed at the prompt since it
    * was drawn (half a line, or readline asking "Display all N possibilities?"), clears it with
-   * Ctrl-C and waits for the prompt to be drawn again: a block is never typed into a program.
+   * Ctrl-C and waits for the prompt to be drawn again: a block is never typed into a program,
+   * nor into a readline question.
    */
   private async cleanPrompt(): Promise<NotReady | undefined> {
     const s = this.session;
@@ -224,9 +227,16 @@ export class Executor implements Disposable {
       }
     }
     if (s.state === 'ended' || !s.dirty) return undefined;
-    const drawn = this.nextMarker('P', waitMs);
+    const drawn = this.nextMarker('P', CLEAR_WAIT_MS);
     s.write('\x03');
-    return (await drawn) ? undefined : new NotReady(`the terminal did not return to its prompt within ${waitMs / 1000} s after Ctrl-C`);
+    if (!(await drawn)) {
+      // A shell that ignores SIGINT (a block ran `trap '' INT`) draws no new prompt. Ctrl-G
+      // leaves readline's question or search (sent apart: Ctrl-C flushes the terminal's input),
+      // and the Ctrl-E Ctrl-U before the block clears the line.
+      s.write('\x07');
+      s.dirty = false;
+    }
+    return undefined;
   }
 
   /** Resolves true when the session emits a marker of this kind, false after timeoutMs or on exit. */
