@@ -1,5 +1,6 @@
 // Faults the service must survive: reconnects, observers, stalled viewers, floods, a shell
 // that dies, an idle run past its grace period, and the server killed mid-block.
+import { runStepwise, sessionDirsOf } from './helpers/cli.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -212,6 +213,13 @@ test('server killed (kill -9) mid-block: restart marks the run interrupted, reco
   first.child.kill('SIGKILL');
   await new Promise((r) => first.child.once('exit', r));
   term.close();
+  // The next stepwise command of any kind (not only serve) closes what the dead server left:
+  // its run is interrupted, chained and sealed, and its session folder removed.
+  assert.equal(sessionDirsOf(first.child.pid!).length, 1, 'the killed server could not remove its session folder');
+  const listed = runStepwise(['runs', '--data', data]);
+  assert.match(listed.stdout, new RegExp(`^${run.id}\\s+interrupted`, 'm'), listed.stdout + listed.stderr);
+  assert.deepEqual(sessionDirsOf(first.child.pid!), [], 'the dead server\'s session folder is removed');
+  assert.equal(runStepwise(['audit', 'verify', run.id, '--data', data]).code, 0, 'the chain verifies, the recording sealed');
 
   const second = await startServer();
   try {

@@ -10,7 +10,7 @@ import { RunStore } from '../record/store.ts';
 import { AuditLog } from '../record/audit.ts';
 import { Runs, defaultUser } from '../run/runs.ts';
 import type { Run } from '../run/run.ts';
-import { LabTarget } from '../target/lab.ts';
+import { LabTarget, disposeOwnLabs } from '../target/lab.ts';
 import { fixedKind, targetKinds } from '../target/registry.ts';
 import { createLogger } from '../log.ts';
 import { formatDiagnostic } from '../errors.ts';
@@ -208,7 +208,9 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
   } finally {
     runs?.dispose();
     store?.close();
-    await shared?.dispose();
+    // Every lab this process made (a per-run lab is being removed by its run's end): gone
+    // before the command exits, however it ended.
+    await disposeOwnLabs();
     stop.dispose();
   }
 }

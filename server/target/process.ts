@@ -57,3 +57,49 @@ export function childrenOf(pid: number): number[] {
   }
   return out;
 }
+
+/** Every process of a session (stat field 6, the session id), e.g. all a terminal's shell started. */
+export function sessionMembers(sid: number): ProcessId[] {
+  const out: ProcessId[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = readStat(Number(name));
+    if (!stat) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[3]) === sid && fields[0] !== 'Z') out.push({ pid: Number(name), start: fields[19] });
+  }
+  return out;
+}
+
+// A program that ignores the hangup gets this long before it is killed.
+const HANGUP_GRACE_MS = 1_000;
+
+/**
+ * Hangs up a terminal's session as closing a terminal window would (SIGHUP and SIGCONT to every
+ * process in it: the shell does not always pass the hangup on to a job it waits for), then
+ * kills what is still there after a grace period, so a closed session leaves no process.
+ */
+export function hangUpSession(sid: number): void {
+  const members = sessionMembers(sid);
+  for (const sig of ['SIGHUP', 'SIGCONT'] as const) {
+    for (const m of members) {
+      try {
+        process.kill(m.pid, sig);
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+  if (!members.length) return;
+  // Not unref'd: a process exiting right after still kills the stragglers first.
+  setTimeout(() => {
+    for (const m of members) {
+      if (!isRunning(m)) continue;
+      try {
+        process.kill(m.pid, 'SIGKILL');
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+  }, HANGUP_GRACE_MS);
+}

@@ -7,6 +7,7 @@ import { integrationScript } from './integration.ts';
 import { MarkerParser, type Marker } from './markers.ts';
 import { SecretMasker } from './mask.ts';
 import { track } from '../live.ts';
+import { hangUpSession } from '../target/process.ts';
 import { selfOwner } from '../owner.ts';
 import { OWNER_FILE } from '../run/orphans.ts';
 import type { Disposable } from '../../common/disposable.ts';
@@ -172,13 +173,8 @@ export class TerminalSession implements Disposable {
     if (this.disposed) return;
     this.disposed = true;
     clearTimeout(this.holdTimer);
-    if (this.state !== 'ended') {
-      try {
-        this.pty.kill('SIGHUP');
-      } catch {
-        /* already gone */
-      }
-    }
+    // Every process the shell started goes with it, even a job it was waiting for.
+    hangUpSession(this.pty.pid);
     this.ptySubs.forEach((s) => s.dispose());
     this.setEnded(this.exitCode);
     this.dataListeners.clear();

@@ -1,5 +1,7 @@
 // Runs the `stepwise` command as a separate process, as a user would, for the CLI tests.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os, { constants as osConstants } from 'node:os';
 import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -22,4 +24,52 @@ export function runStepwise(args: string[], env: Record<string, string> = {}): C
     maxBuffer: 64 * 1024 * 1024,
   });
   return { code: r.status, bytes: r.stdout, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') };
+}
+
+/** A `stepwise` process running in the background, for tests that signal or kill it. */
+export interface CliProcess {
+  child: import('node:child_process').ChildProcess;
+  /** stdout and stderr so far. */
+  output(): string;
+  /** Resolves once the output matches; rejects after timeoutMs. */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<void>;
+  /** Exit code (128 + n for a signal death, as a shell reports it). */
+  exited: Promise<number>;
+}
+
+export function spawnStepwise(args: string[], env: Record<string, string> = {}): CliProcess {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, STEPWISE_LOG: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (b) => (out += b));
+  child.stderr!.on('data', (b) => (out += b));
+  const exited = new Promise<number>((resolve) =>
+    child.once('exit', (code, sig) => resolve(code ?? 128 + (sig ? osConstants.signals[sig] : 0))),
+  );
+  return {
+    child,
+    output: () => out,
+    exited,
+    async waitFor(re, timeoutMs = 30_000) {
+      const end = Date.now() + timeoutMs;
+      while (!re.test(out)) {
+        if (Date.now() > end) throw new Error(`timed out waiting for ${re} in:\n${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  };
+}
+
+/** Session folders (in the temp dir) that the process with this pid owns. */
+export function sessionDirsOf(pid: number): string[] {
+  return fs
+    .readdirSync(os.tmpdir())
+    .filter((n) => n.startsWith('stepwise-'))
+    .map((n) => path.join(os.tmpdir(), n))
+    .filter((d) => {
+      try {
+        return fs.readFileSync(path.join(d, 'owner'), 'utf8').startsWith(`${pid}:`);
+      } catch {
+        return false;
+      }
+    });
 }
