@@ -238,3 +238,13 @@ test('blocks queued on a disposed executor are cancelled, not run', async () => 
   await assert.rejects(second, /cancelled/);
   assert.ok(!screen.includes('must-not-run'));
 });
+
+test('a resumed working directory is restored as a name: `$(…)` in it is never run', async () => {
+  const evil = `${work}/$(touch ${work}/pwned)`;
+  const ex3 = new Executor(session, { restore: { cwd: evil, env: { CARRIED_BACK: '$(touch pwned-too)' } } });
+  const r = await ex3.runBlock(cmd('after-restore', 'echo "$CARRIED_BACK"'));
+  assert.equal(r.output, '$(touch pwned-too)\n');
+  assert.match(screen, /cannot restore the working directory .*\$\(touch/);
+  assert.ok(!fs.existsSync(path.join(work, 'pwned')), 'the command in the directory name did not run');
+  ex3.dispose();
+});

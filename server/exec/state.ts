@@ -29,7 +29,8 @@ export function stateDiff(before: Record<string, string>, after: Record<string, 
 
 /** The script that puts a fresh shell back into a saved state (the run's own vars excluded). */
 export function restoreScript(state: ShellState, exclude: ReadonlySet<string>): string {
-  const lines = [`cd -- ${shellQuote(state.cwd)} || echo "stepwise: cannot restore the working directory ${state.cwd.replace(/"/g, '')}"`];
+  // Every value is single-quoted: a directory named `$(…)` is a name, never a command.
+  const lines = [`cd -- ${shellQuote(state.cwd)} || echo ${shellQuote(`stepwise: cannot restore the working directory ${state.cwd}`)}`];
   for (const [k, v] of Object.entries(state.env)) {
     if (!exclude.has(k) && /^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) lines.push(`export ${k}=${shellQuote(v)}`);
   }
