@@ -2,6 +2,7 @@
 // WCAG 2 A/AA violation on any page, and no page scrolls sideways on a 390 px wide phone.
 // Run: node --import tsx --test test/a11y.test.ts
 // Needs Chromium at /usr/bin/chromium: without it these tests FAIL (they never skip).
+import { noLeaks } from './helpers/leaks.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -269,3 +270,5 @@ test('long titles, ids and paths: Previous/Next end in an ellipsis inside the pa
     await s.api('DELETE', `/api/runs/${id}`);
   }
 });
+
+noLeaks();

@@ -1,4 +1,5 @@
 // The HTTP API and the websocket, driven over the network as a client would.
+import { noLeaks } from './helpers/leaks.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -235,3 +236,5 @@ test('nothing live is left behind', () => {
   assert.equal(s.ctx.runs.size, 0);
   assert.equal(s.gateway.connections, 0);
 });
+
+noLeaks();

@@ -1,3 +1,4 @@
+import { noLeaks } from './helpers/leaks.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -180,3 +181,5 @@ test('dispose flushes synchronously and is idempotent; readCast tolerates a cut-
   fs.appendFileSync(file, '[1.5, "o", "trunc');
   assert.deepEqual(readCast(file).events.map((e) => e[2]), ['hello']);
 });
+
+noLeaks();

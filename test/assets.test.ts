@@ -2,6 +2,7 @@
 // for good and served compressed; pages compressed and never cached; no sources and no test
 // hooks served; a CSP without inline styles; the styled 404 for every unknown path.
 // Run: node --import tsx --test test/assets.test.ts
+import { noLeaks } from './helpers/leaks.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -180,3 +181,5 @@ test('every unknown path gets the styled 404 page; unknown API routes a JSON 404
   assert.equal(api.status, 404);
   assert.equal((JSON.parse(text(api)) as { error: { code: string } }).error.code, 'NOT_FOUND');
 });
+
+noLeaks();

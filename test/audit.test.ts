@@ -1,4 +1,5 @@
 // Tamper evidence: a CLI run's records are verified intact; each kind of tampering is caught.
+import { noLeaks } from './helpers/leaks.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -155,3 +156,5 @@ test('a rebuilt chain verifies by itself: only the head kept elsewhere shows it 
   assert.ok(head, r.out);
   assert.notEqual(head, keptHead, 'but its head is not the one kept elsewhere');
 });
+
+noLeaks();

@@ -1,6 +1,7 @@
 // End-to-end: the real server and a real Chromium, driven as an operator would.
 // Run: node --import tsx --test test/browser.test.ts
 // Needs Chromium at /usr/bin/chromium: without it these tests FAIL (they never skip).
+import { noLeaks } from './helpers/leaks.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -441,3 +442,5 @@ test('18. ending a run live shows the status a reload shows', TEST, async () => 
   await page.keyboard.press('Tab');
   assert.equal(await focusInTerminal(), false, 'Tab left the read-only terminal');
 });
+
+noLeaks();

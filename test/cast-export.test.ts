@@ -1,4 +1,5 @@
 // The cast export (GET /api/runs/:id/report.cast) is streamed from the recording's file.
+import { noLeaks } from './helpers/leaks.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -42,3 +43,5 @@ test('report.cast: the recording file byte for byte, as an attachment, audited; 
   const unknown = await s.api('GET', '/api/runs/r20200101000000-zzzzzz/report.cast');
   assert.equal(unknown.status, 404);
 });
+
+noLeaks();

@@ -1,4 +1,5 @@
 // The server's catalog is parsed once and again only after a runbook file changed.
+import { noLeaks } from './helpers/leaks.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -75,3 +76,5 @@ test('files the catalog skips do not cause a parse', (t) => {
   assert.equal(catalogFingerprint(dir), fp);
   assert.equal(get(), first);
 });
+
+noLeaks();

@@ -1,4 +1,5 @@
 // The CLI as a user runs it: a separate process, its output and exit code, and its records.
+import { noLeaks } from './helpers/leaks.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -158,3 +159,5 @@ test('the runbooks folder comes from STEPWISE_RUNBOOKS too', () => {
   const r = stepwise(['list'], { STEPWISE_RUNBOOKS: rbDir });
   assert.match(r.out, /two-steps/);
 });
+
+noLeaks();

@@ -1,4 +1,5 @@
 // A run stays pinned to the runbook as it was: snapshots and per-step drift.
+import { noLeaks } from './helpers/leaks.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -32,3 +33,5 @@ test('snapshots are content-addressed and verified on load', () => {
   assert.equal(loadSnapshot(dir, rb.contentHash), undefined);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+noLeaks();

@@ -1,4 +1,5 @@
 // The executor against a real bash pty: framing, exit codes, output capture, edge cases.
+import { noLeaks } from './helpers/leaks.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -248,3 +249,5 @@ test('a resumed working directory is restored as a name: `$(…)` in it is never
   assert.ok(!fs.existsSync(path.join(work, 'pwned')), 'the command in the directory name did not run');
   ex3.dispose();
 });
+
+noLeaks();

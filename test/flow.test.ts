@@ -1,4 +1,5 @@
 // Flow-control accounting and output batching.
+import { noLeaks } from './helpers/leaks.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FlowWindow, FLOW_HIGH, FLOW_LOW, ACK_EVERY } from '../server/terminal/flow.ts';
@@ -110,3 +111,5 @@ test('batcher: flush sends the queue now; clear drops it; a late sent() is harml
   b.push(Buffer.from('e'));
   assert.equal(frames.length, 3, 'nothing after dispose');
 });
+
+noLeaks();

@@ -2,6 +2,7 @@
 // runbook parser, fence info strings and websocket client messages. Plus very large runbooks:
 // what they parse to is asserted, their times are printed (never pass/fail); only the test
 // timeout catches a parse that never ends.
+import { noLeaks } from './helpers/leaks.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -415,3 +416,5 @@ test('terminalInput (what the page sends from xterm.js) never throws; keystrokes
     assert.equal(terminalInput(key), key, JSON.stringify(key));
   }
 });
+
+noLeaks();

@@ -4,6 +4,7 @@
 // sections are all there, in order, every step has a check and every destructive command
 // asks for confirmation; 4. the whole folder replays on a lab with no failed step, at least
 // 90% of the guide's steps executed, and skips only for missing capabilities or platforms.
+import { noLeaks } from './helpers/leaks.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -399,3 +400,5 @@ test('lab replay: no failed step, >= 90% of the guide steps executed, skips only
   }
   assert.deepEqual(bad, [], 'steps skipped for another reason than a missing capability or another platform');
 });
+
+noLeaks();

@@ -1,6 +1,7 @@
 // Recorded runs read through RunHistory: the resume chain and its merged verdicts, the
 // pinned runbook, drift against the current file, the report, and resume's starting step.
 // In-process, on a temp store and a temp runbooks folder.
+import { noLeaks } from './helpers/leaks.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -289,3 +290,5 @@ test('markdown: variable values cannot break the table or carry control characte
   assert.ok(line.includes('``NAME=a\\|b`c`␛[31mred␇ nextevil\uFFFD``'), line);
   assert.ok(line.includes('`X*=<b>**bold**</b>`'), line);
 });
+
+noLeaks();

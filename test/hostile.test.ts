@@ -4,6 +4,7 @@
 // reports). Everything must render inert, and nothing the output provokes may reach the shell.
 // The page's CSP is bypassed on purpose: escaping is what is tested; the CSP is a second layer.
 // Needs Chromium at /usr/bin/chromium: without it these tests FAIL (they never skip).
+import { noLeaks } from './helpers/leaks.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -332,3 +333,5 @@ test('4. the report page shows the hostile output escaped', TEST, async () => {
   assert.equal(md.status, 200);
   assert.match(md.headers.get('content-disposition') ?? '', /attachment/, 'exports download, they are not rendered by the browser');
 });
+
+noLeaks();

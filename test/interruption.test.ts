@@ -1,6 +1,7 @@
 // A CLI run interrupted the ways people interrupt it — Ctrl-C, SIGTERM, SIGHUP, a second Ctrl-C,
 // kill -9 — loses no record and leaves no process, session folder, lab or secret behind.
 // Every run here is a real `stepwise run` process sent real signals.
+import { noLeaks } from './helpers/leaks.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -175,3 +176,5 @@ test('Ctrl-C of a run on a lab target removes the lab', async () => {
   assert.deepEqual(left, [], 'the lab\'s namespaces are gone');
   await until(() => !napping(), 5_000, 'the lab\'s processes to be gone');
 });
+
+noLeaks();

@@ -1,6 +1,7 @@
 // A trainee walks one guide runbook (2.2, bridge networking) in Chromium on the lab target:
 // starts a run on "lab", runs every step from its page (accepting the confirmations for the
 // destructive blocks), and sees each step verify; the lab is gone afterwards.
+import { noLeaks } from './helpers/leaks.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -63,3 +64,5 @@ test(`walk ${RUNBOOK} in the browser on the lab target`, async () => {
   // The lab is torn down asynchronously once its run ends.
   await until(() => !new RegExp(`^sw-${labId}\\b`, 'm').test(netns()), 15_000, 'the lab to be removed with the run');
 });
+
+noLeaks();

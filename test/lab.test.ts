@@ -1,6 +1,7 @@
 // The lab target: a disposable host made of namespaces. It does what the guide needs, never
 // touches this machine's network, /etc or devices, and leaves nothing behind: no namespace,
 // no folder, no process (not even a zombie), also when its owner was killed.
+import { noLeaks } from './helpers/leaks.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -261,3 +262,5 @@ setInterval(() => {}, 1000);`],
     cli('down', 'zz4');
   }
 });
+
+noLeaks();

@@ -1,4 +1,5 @@
 // The marker parser is pure: feed it bytes split every possible way and compare.
+import { noLeaks } from './helpers/leaks.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MarkerParser, type MarkerEvent } from '../server/terminal/markers.ts';
@@ -77,3 +78,5 @@ test('ESC alone at the end is held, then released', () => {
   assert.equal(evs.length, 1);
   assert.equal(evs[0].type === 'data' && evs[0].bytes.toString(), '\x1b[0m');
 });
+
+noLeaks();

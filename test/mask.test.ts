@@ -1,4 +1,5 @@
 // Secret masking on a byte stream, including secrets split across reads.
+import { noLeaks } from './helpers/leaks.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SecretMasker, maskText } from '../server/terminal/mask.ts';
@@ -39,3 +40,5 @@ test('release: a short held prefix is shown, a long one is masked', () => {
   assert.equal(m.push(Buffer.from('y hunter')).toString(), 'y ');
   assert.equal(m.release().toString(), '****');
 });
+
+noLeaks();

@@ -2,6 +2,7 @@
 // Run: node --import tsx --test test/parse.test.ts
 // Goldens live in test/fixtures/runbooks; regenerate with test/fixtures/regen.ts and review the diff.
 
+import { noLeaks } from './helpers/leaks.ts';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -333,3 +334,5 @@ describe('loadCatalog', () => {
     assert.deepStrictEqual(sorted, ['1.1.1', '2', '2.2', '2.9', '2.10', '2.a', '10', 'A', undefined]);
   });
 });
+
+noLeaks();

@@ -1,6 +1,7 @@
 // When the recording cannot be written (disk full), a run stops with a clear error instead of
 // going on unrecorded; --record best-effort lets it go on. The recordings folder is a tiny
 // tmpfs of the test's own, so the disk really fills.
+import { noLeaks } from './helpers/leaks.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -104,3 +105,5 @@ test('best-effort: the run goes on and says so in the audit log', () => {
   assert.match(r.out, /\[2\/2\] after: passed/);
   assert.equal(stepwise(['run', 'flood', '--record', 'sometimes']).code, 2);
 });
+
+noLeaks();

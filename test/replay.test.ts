@@ -1,4 +1,5 @@
 // Replay that resumes: --resume, --converge, --plan and retries, through the CLI as a process.
+import { noLeaks } from './helpers/leaks.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -141,3 +142,5 @@ test('--converge skips the commands of steps whose checks already pass', () => {
     assert.ok(s.blockResults(id).some((b) => b.id === 'prepare-check' && b.status === 'passed'));
   });
 });
+
+noLeaks();

@@ -2,6 +2,7 @@
 // with the real server and a real Chromium.
 // Run: node --import tsx --test test/report-page.test.ts
 // Needs Chromium at /usr/bin/chromium: without it these tests FAIL (they never skip).
+import { noLeaks } from './helpers/leaks.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -363,3 +364,5 @@ test('8. after the runbook file changes, the report says so and shows the diff o
   assert.equal(await text(page, '[data-block="greet"] pre.code'), 'echo "hello-$WHO"');
   assert.equal(await page.$('.callout-warning'), null, 'no "showing the current file" notice: the pinned version is there');
 });
+
+noLeaks();

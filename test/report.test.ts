@@ -1,5 +1,6 @@
 // Run reports and exports, as auditors and CI get them: a real run through the CLI process,
 // then `stepwise report` in every format and `stepwise runs`.
+import { noLeaks } from './helpers/leaks.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -361,3 +362,5 @@ test('markdown and the XML checker hold up against hostile text', () => {
   assert.deepEqual(ok.attrs, { x: '1\n2' });
   assert.equal(textOf(ok), 't&<raw>');
 });
+
+noLeaks();

@@ -1,5 +1,6 @@
 // Faults the service must survive: reconnects, observers, stalled viewers, floods, a shell
 // that dies, an idle run past its grace period, and the server killed mid-block.
+import { noLeaks } from './helpers/leaks.ts';
 import { runStepwise, sessionDirsOf } from './helpers/cli.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -314,3 +315,5 @@ test('no request crashes the server: resets mid-download, an unreadable recordin
     fs.rmSync(data, { recursive: true, force: true });
   }
 });
+
+noLeaks();

@@ -1,5 +1,6 @@
 // A secret variable's value never appears in clear anywhere Stepwise writes or sends: the live
 // terminal stream, the recording, the database, the audit log, the reports, the server logs.
+import { noLeaks } from './helpers/leaks.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -69,3 +70,5 @@ test('secrets are masked in every artifact', async () => {
   assert.ok(!logs.join('\n').includes(SECRET) && !logs.join('\n').includes(GIVEN), 'server logs');
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
+
+noLeaks();

@@ -2,6 +2,7 @@
 // CSRF, path traversal, oversized and malformed input. Everything goes over the network as an
 // attacker's client would send it; the in-process handles (ctx, store) are only used to
 // check what did or did not happen.
+import { noLeaks } from './helpers/leaks.ts';
 import { test, before, after, afterEach, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -632,3 +633,5 @@ test('nothing live is left behind', async () => {
   await until(() => s.gateway.connections === 0, 5_000, 'websockets closed');
   assert.equal(s.ctx.runs.size, 0);
 });
+
+noLeaks();

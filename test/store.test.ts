@@ -1,3 +1,4 @@
+import { noLeaks } from './helpers/leaks.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -240,3 +241,5 @@ test('a database from a newer Stepwise is refused', () => {
   raw.close();
   assert.throws(() => RunStore.open(dir), /newer/);
 });
+
+noLeaks();

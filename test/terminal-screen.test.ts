@@ -1,6 +1,7 @@
 // What a person sees: the terminal screen (rendered by a headless xterm) shows the block's
 // commands after the prompt, as if typed, and never the executor's internal command line; and
 // the server's screen mirror restores exactly that screen to a client that (re)connects.
+import { noLeaks } from './helpers/leaks.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import xtermHeadless from '@xterm/headless';
@@ -153,3 +154,5 @@ test('screen mirror: many screens share the worker and stay apart', async () => 
     ms.forEach((m) => m.dispose());
   }
 });
+
+noLeaks();

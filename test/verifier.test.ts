@@ -1,4 +1,5 @@
 // The verifier and output capture are pure.
+import { noLeaks } from './helpers/leaks.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { judgeBlock, judgeStep, skipReason } from '../server/exec/verifier.ts';
@@ -63,3 +64,5 @@ test('terminalText drops escapes and resolves carriage-return overwrites', () =>
   assert.equal(terminalText('\x1b[1;32mok\x1b[0m\r\n10%\r50%\r100%\n\x1b]0;title\x07done'), 'ok\n100%\ndone');
   assert.equal(lastLine('a\n  b  \n\n'), 'b');
 });
+
+noLeaks();

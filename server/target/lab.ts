@@ -17,6 +17,7 @@ import pty from 'node-pty';
 import type { PtyLike, SpawnOptions, Target, TargetInfo } from './target.ts';
 import { LocalTarget } from './local.ts';
 import { LIBVIRT_DRIVERS, labInitScript } from './lab-init.ts';
+import { track } from '../live.ts';
 import { probeKvm } from './kvm.ts';
 import { childrenOf, isRunning, processId, type ProcessId } from './process.ts';
 
@@ -162,6 +163,7 @@ export class LabTarget implements Target {
       writeRecord(record);
       const lab = new LabTarget(record);
       if (record.owner) ownLabs.add(lab);
+      lab.untrack = track(lab, `lab ${record.id} (${record.netns})`);
       return lab;
     } catch (e) {
       await teardownLab(record);
@@ -229,6 +231,8 @@ export class LabTarget implements Target {
     }
   }
 
+  private untrack: () => void = () => undefined;
+
   /** Called when a run ends: a per-run lab goes away; a persistent one stays for the next. */
   release(): void {
     if (!this.record.persistent) void this.dispose();
@@ -236,7 +240,10 @@ export class LabTarget implements Target {
 
   /** Starts removing the lab (once); the promise settles when all of it is gone. Never rejects. */
   dispose(): Promise<void> {
-    return (this.teardownDone ??= teardownLab(this.record).finally(() => ownLabs.delete(this)));
+    return (this.teardownDone ??= teardownLab(this.record).finally(() => {
+      ownLabs.delete(this);
+      this.untrack();
+    }));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
