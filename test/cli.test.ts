@@ -160,4 +160,30 @@ test('the runbooks folder comes from STEPWISE_RUNBOOKS too', () => {
   assert.match(r.out, /two-steps/);
 });
 
+test('run --all: a runbook whose required runbook failed is reported blocked, not run and not a new failure', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-cli-blocked-'));
+  try {
+    const rb = (id: string, requires: string[], body: string) =>
+      fs.writeFileSync(path.join(dir, `${id}.md`), `---\nid: ${id}\ntitle: ${id}\n${requires.length ? `requires: [${requires.join(', ')}]\n` : ''}---\n# ${id}\n\n${body}`);
+    rb('a-base', [], '## Fails\n\n```sh\nfalse\n```\n');
+    rb('b-needs-base', ['a-base'], '## One\n\n```sh\necho ran-b-one\n```\n\n## Two\n\n```sh\necho ran-b-two\n```\n');
+    rb('c-needs-b', ['b-needs-base'], '## One\n\n```sh\necho ran-c\n```\n');
+    rb('d-free', [], '## One\n\n```sh\necho ran-d\n```\n');
+    const r = stepwise(['run', '--all', '--runbooks', dir]);
+    assert.equal(r.code, 1, r.out + r.err);
+    assert.match(r.out, /^b-needs-base: 2 steps blocked: a-base failed$/m);
+    assert.match(r.out, /^c-needs-b: 1 steps blocked: b-needs-base failed$/m);
+    assert.doesNotMatch(r.out, /^run \S+ (b-needs-base|c-needs-b)/m, 'blocked runbooks are not run');
+    assert.match(r.out, /^run \S+ d-free on local$/m, 'unrelated runbooks still run');
+    const header = r.out.split('\n').find((l) => l.startsWith('runbook'))!.trim().split(/\s+/);
+    assert.deepEqual(header, ['runbook', 'passed', 'failed', 'skipped', 'blocked', 'warnings']);
+    const row = (id: string) => r.out.split('\n').find((l) => l.startsWith(id + ' '))!.trim().split(/\s+/).slice(1).map(Number);
+    assert.deepEqual(row('b-needs-base'), [0, 0, 0, 2, 0]);
+    assert.deepEqual(row('a-base'), [0, 1, 0, 0, 0]);
+    assert.match(r.out, /^1 passed, 1 failed, 3 skipped$/m, 'blocked steps count as skipped, not failed');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 noLeaks();
