@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RunStore } from '../server/record/store.ts';
-import { runStepwise } from './helpers/cli.ts';
+import { runStepwise, sessionDirsOf, spawnStepwise } from './helpers/cli.ts';
 
 let data: string;
 let rbDir: string;
@@ -104,6 +104,27 @@ test('best-effort: the run goes on and says so in the audit log', () => {
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /\[2\/2\] after: passed/);
   assert.equal(stepwise(['run', 'flood', '--record', 'sometimes']).code, 2);
+});
+
+test('a run that cannot start (no room for its recording, no shell) leaves no session folder or shell', async () => {
+  const full = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-full-start-'));
+  const disk = path.join(full, 'casts');
+  fs.mkdirSync(disk);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'stepwise-test-full3', disk]);
+  try {
+    spawnSync('dd', ['if=/dev/zero', `of=${path.join(disk, 'filler')}`, 'bs=4k'], { stdio: 'ignore' });
+    const p = spawnStepwise(['run', 'flood', '--runbooks', rbDir, '--data', full], { STEPWISE_LOG: 'silent' });
+    assert.equal(await p.exited, 2, p.output());
+    assert.match(p.output(), /cannot create recording .*ENOSPC/);
+    assert.deepEqual(sessionDirsOf(p.child.pid!), [], 'its session folder is removed');
+    const noShell = spawnStepwise(['run', 'flood', '--runbooks', rbDir, '--data', data], { STEPWISE_LOG: 'silent', PATH: '/nonexistent' });
+    assert.equal(await noShell.exited, 2, noShell.output());
+    assert.match(noShell.output(), /shell on local did not start/);
+    assert.deepEqual(sessionDirsOf(noShell.child.pid!), []);
+  } finally {
+    spawnSync('umount', [disk]);
+    fs.rmSync(full, { recursive: true, force: true });
+  }
 });
 
 noLeaks();

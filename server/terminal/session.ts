@@ -64,8 +64,14 @@ export class TerminalSession implements Disposable {
     this.dir = target.makeSessionDir();
     // Whose folder this is: after a kill -9 the next stepwise command removes it (run/orphans.ts).
     target.writeSessionFile(this.dir, OWNER_FILE, selfOwner());
-    const rcFile = target.writeSessionFile(this.dir, 'rc.sh', integrationScript(this.nonce));
-    this.pty = target.spawnShell({ rcFile, cols: this.cols, rows: this.rows, env: opts.env });
+    try {
+      const rcFile = target.writeSessionFile(this.dir, 'rc.sh', integrationScript(this.nonce));
+      this.pty = target.spawnShell({ rcFile, cols: this.cols, rows: this.rows, env: opts.env });
+    } catch (e) {
+      // Nothing else holds the folder yet: a shell that cannot start leaves nothing behind.
+      target.removeSessionDir(this.dir);
+      throw e;
+    }
     this.untrack = track(this, `shell session pid ${this.pty.pid} on ${target.id} (${this.dir})`);
     this.ptySubs.push(
       this.pty.onData((d) => this.onPtyData(typeof d === 'string' ? Buffer.from(d) : d)),
