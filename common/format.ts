@@ -2,7 +2,7 @@
 // browser, so a result looks the same whether it was rendered on load or arrived live.
 // No DOM or Node imports.
 
-import type { BlockStatus, StepStatus } from '../server/exec/result.ts';
+import type { BlockStatus, StepStatus } from './result.ts';
 
 /** "85 ms", "1.2 s", "3 min 07 s". */
 export function formatDuration(ms: number): string {

@@ -3,8 +3,8 @@
 // the overview fetches. Written by server/http (pages, report view, API), read by static/.
 // Types only, so the browser imports no route module.
 import type { Block } from '../server/runbook/model.ts';
-import type { StepStatus } from '../server/exec/result.ts';
-import type { PlannedStep } from '../server/exec/plan.ts';
+import type { StepStatus } from './result.ts';
+import type { PlannedStep } from './result.ts';
 
 /** What the step page's script gets (static/step-page.ts). */
 export interface StepPageData {

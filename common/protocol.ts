@@ -2,7 +2,7 @@
 // Binary frames carry raw terminal bytes both ways; text frames carry the JSON messages below.
 // Pure: no Node or DOM imports, so the browser bundle can include it.
 
-import type { BlockResult, StepVerdict } from '../server/exec/result.ts';
+import type { BlockResult, StepVerdict } from './result.ts';
 
 // ---- client → server (text frames) ----
 export type ClientMessage =

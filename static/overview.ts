@@ -1,7 +1,7 @@
 // The runbook overview's Start form: posts the run request as JSON and opens the new run;
 // a refused request shows its message next to the field it names (`vars.NAME`, `target`).
 import type { OverviewPageData, PlanResponse } from '../common/page-data.ts';
-import type { PlannedBlock } from '../server/exec/plan.ts';
+import type { PlannedBlock } from '../common/result.ts';
 import { getJson, postJson, type ApiError } from './api.ts';
 
 export function initOverview(data: OverviewPageData): void {

@@ -3,8 +3,7 @@
 // so far; this keeps it current from the run's websocket events.
 import type { ServerMessage } from '../common/protocol.ts';
 import { assertNever } from '../common/protocol.ts';
-import type { BlockResult, BlockStatus, StepStatus, StepVerdict } from '../server/exec/result.ts';
-import type { ExecutionReport } from '../server/run/run.ts';
+import type { BlockResult, BlockStatus, ExecutionReport, StepStatus, StepVerdict } from '../common/result.ts';
 import type { StepPageData } from '../common/page-data.ts';
 import { deleteJson, postJson, type ApiError } from './api.ts';
 import { RunTerminal, type ConnectionState } from './terminal.ts';

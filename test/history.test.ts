@@ -12,7 +12,7 @@ import { saveSnapshot } from '../server/record/snapshot.ts';
 import { loadCatalog } from '../server/runbook/catalog.ts';
 import { parseRunbook } from '../server/runbook/parse.ts';
 import type { Runbook } from '../server/runbook/model.ts';
-import type { StepStatus } from '../server/exec/result.ts';
+import type { StepStatus } from '../common/result.ts';
 import { RunHistory, mergeChainVerdicts, doneInChain } from '../server/run/history.ts';
 import { resumePoint } from '../server/run/resume.ts';
 import { toMarkdown } from '../server/report/markdown.ts';

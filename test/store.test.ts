@@ -7,7 +7,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { RunStore, SCHEMA_VERSION } from '../server/record/store.ts';
 import { newRunId, isRunId } from '../server/record/ids.ts';
-import type { BlockResult, StepVerdict } from '../server/exec/result.ts';
+import type { BlockResult, StepVerdict } from '../common/result.ts';
 
 function tmpDir(): string {
   return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-store-')), 'data');

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { judgeBlock, judgeStep, skipReason } from '../server/exec/verifier.ts';
 import { OutputCapture, terminalText, lastLine } from '../server/exec/capture.ts';
-import type { BlockResult } from '../server/exec/result.ts';
+import type { BlockResult } from '../common/result.ts';
 import { cmd, check } from './helpers/blocks.ts';
 
 const res = (id: string, status: BlockResult['status'], reason?: string): BlockResult => ({

@@ -15,7 +15,7 @@ import { fixedKind, targetKinds } from '../target/registry.ts';
 import { createLogger } from '../log.ts';
 import { formatDiagnostic } from '../errors.ts';
 import type { Runbook, Step } from '../runbook/model.ts';
-import type { StepVerdict } from '../exec/result.ts';
+import type { StepVerdict } from '../../common/result.ts';
 import { dataDir, runbooksDir } from './config.ts';
 import { resolveVars } from '../run/vars.ts';
 import { formatPlan, planRun } from '../exec/plan.ts';

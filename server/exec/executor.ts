@@ -4,7 +4,7 @@ import type { Block, Runbook, Step } from '../runbook/model.ts';
 import type { TerminalSession } from '../terminal/session.ts';
 import type { Disposable } from '../../common/disposable.ts';
 import type { Marker } from '../terminal/markers.ts';
-import type { BlockEnd, BlockResult, CheckResult, StepVerdict } from './result.ts';
+import type { BlockEnd, BlockResult, CheckResult, StepVerdict } from '../../common/result.ts';
 import { OutputCapture } from './capture.ts';
 import { judgeBlock, judgeStep, skipReason } from './verifier.ts';
 import { blockScript, varsPayload, shellQuote } from './script.ts';

@@ -1,22 +1,9 @@
 // What a run would do on a target, without running anything. Pure.
 import type { Block, Runbook } from '../runbook/model.ts';
 import { skipReason } from './verifier.ts';
+import type { PlannedBlock, PlannedStep } from '../../common/result.ts';
 
-export interface PlannedBlock {
-  id: string;
-  kind: Block['kind'];
-  action: 'run' | 'skip';
-  reason?: string;
-  confirm: boolean;
-  /** The text as it would run, declared variables substituted (secrets masked). */
-  text: string;
-}
-
-export interface PlannedStep {
-  id: string;
-  title: string;
-  blocks: PlannedBlock[];
-}
+export type { PlannedBlock, PlannedStep };
 
 /** Substitutes `$NAME` and `${NAME}` of the given variables (no other expansion). */
 export function substituteShown(text: string, vars: Record<string, string>): string {

@@ -1,6 +1,6 @@
 // Judges blocks and steps from what ran. Pure.
 import type { Block } from '../runbook/model.ts';
-import type { BlockEnd, BlockResult, BlockStatus, CheckResult, StepStatus, StepVerdict } from './result.ts';
+import type { BlockEnd, BlockResult, BlockStatus, CheckResult, StepStatus, StepVerdict } from '../../common/result.ts';
 import { lastLine } from './capture.ts';
 import { compileExpect } from '../runbook/parse.ts';
 

@@ -9,7 +9,7 @@ import { formatDiagnostic, httpStatus } from '../errors.ts';
 import { isRunId } from '../record/ids.ts';
 import type { RunRecord, StoredBlockResult, StoredStepVerdict } from '../record/store.ts';
 import type { Block, Runbook, Step } from '../runbook/model.ts';
-import type { BlockStatus, StepStatus } from '../exec/result.ts';
+import type { BlockStatus, StepStatus } from '../../common/result.ts';
 import { formatDuration, isDone, progressText, resultMeta, splitHint, VERDICT_TITLE } from '../../common/format.ts';
 import type { OverviewPageData, StepPageData } from '../../common/page-data.ts';
 import { RUN_STATUSES, runFilter } from './api.ts';

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Block } from '../runbook/model.ts';
-import type { BlockResult, StepVerdict } from '../exec/result.ts';
+import type { BlockResult, StepVerdict } from '../../common/result.ts';
 import type { Logger } from '../log.ts';
 import type { AuditType } from './chain.ts';
 import { sha256 } from './chain.ts';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { AuditEvent, AuditType } from './chain.ts';
-import type { BlockEnd, BlockResult, BlockStatus, StepStatus } from '../exec/result.ts';
+import type { BlockEnd, BlockResult, BlockStatus, StepStatus } from '../../common/result.ts';
 import { newRunId } from './ids.ts';
 
 export type RunStatus = 'running' | 'passed' | 'failed' | 'interrupted' | 'ended';

@@ -2,7 +2,7 @@
 // Pure: built from the stored records (and the runbook, when it is the version that ran);
 // the renderers (junit.ts, markdown.ts) and the edge (export.ts) work from this.
 
-import type { BlockEnd, BlockStatus, StepStatus } from '../exec/result.ts';
+import type { BlockEnd, BlockStatus, StepStatus } from '../../common/result.ts';
 import type { ResultKind, RunRecord, RunStatus, StoredBlockResult, StoredStepVerdict } from '../record/store.ts';
 import type { Runbook } from '../runbook/model.ts';
 

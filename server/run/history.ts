@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RunFilter, RunRecord, RunStore, StoredBlockResult, StoredStepVerdict } from '../record/store.ts';
-import type { StepStatus } from '../exec/result.ts';
+import type { StepStatus } from '../../common/result.ts';
 import type { ShellState } from '../exec/state.ts';
 import type { Catalog } from '../runbook/catalog.ts';
 import type { Runbook } from '../runbook/model.ts';

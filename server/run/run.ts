@@ -3,7 +3,9 @@
 // the API and the CLI all act on a run through here.
 import type { Block, Runbook, Step } from '../runbook/model.ts';
 import type { Target } from '../target/target.ts';
-import type { BlockResult, CheckResult, StepVerdict } from '../exec/result.ts';
+import type { BlockResult, ExecutionReport, StepVerdict } from '../../common/result.ts';
+
+export type { ExecutionReport };
 import type { ServerMessage } from '../../common/protocol.ts';
 import type { Logger } from '../log.ts';
 import type { RunStore, RunRecord, RunStatus } from '../record/store.ts';
@@ -49,14 +51,6 @@ export interface StartRun {
   /** Resuming: the run this one continues, and the shell state it had reached. */
   parentRunId?: string;
   restore?: ShellState;
-}
-
-/** What a block or step execution returns over the API. */
-export interface ExecutionReport {
-  status: string;
-  reason?: string;
-  blocks: BlockResult[];
-  checks: CheckResult[];
 }
 
 // After an interruption (Ctrl-C of the CLI, SIGTERM), how long the running block gets to stop

@@ -1,6 +1,6 @@
 // How a run ends: the one place its final status is decided. Pure.
 import type { RunStatus } from '../record/store.ts';
-import type { StepStatus } from '../exec/result.ts';
+import type { StepStatus } from '../../common/result.ts';
 
 export interface StatusInput {
   /** The runbook's step ids in order (none for a bare terminal). */

@@ -1,4 +1,4 @@
-// Outcomes of running blocks and judging steps. Plain data shared by the executor,
+// Outcomes of running blocks and judging steps, and plans of what a run would do. Plain data shared by the executor,
 // verifier, store, API, wire protocol and browser.
 
 export type BlockStatus = 'pending' | 'running' | 'passed' | 'failed' | 'warning' | 'skipped';
@@ -37,3 +37,28 @@ export interface StepVerdict {
   blocks: BlockResult[];
   checks: CheckResult[];
 }
+
+/** What a block or step execution returns over the API. */
+export interface ExecutionReport {
+  status: string;
+  reason?: string;
+  blocks: BlockResult[];
+  checks: CheckResult[];
+}
+
+export interface PlannedBlock {
+  id: string;
+  kind: 'command' | 'check' | 'file' | 'display';
+  action: 'run' | 'skip';
+  reason?: string;
+  confirm: boolean;
+  /** The text as it would run, declared variables substituted (secrets masked). */
+  text: string;
+}
+
+export interface PlannedStep {
+  id: string;
+  title: string;
+  blocks: PlannedBlock[];
+}
+
