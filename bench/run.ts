@@ -82,7 +82,7 @@ interface ServerChild extends StepwiseServer {
 
 /** A fresh Stepwise server in its own process (fresh, so memory readings start from nothing). */
 async function startServer(profDir?: string): Promise<ServerChild> {
-  const token = 'bench-' + Math.random().toString(36).slice(2);
+  const token = 'bench-' + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
   const child = fork(path.join(ROOT, 'bench', 'server-child.ts'), [], {
     execArgv: ['--import', 'tsx', '--expose-gc', ...SERVER_NODE_ARGS, ...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [])],
     env: { ...process.env, BENCH_TOKEN: token, BENCH_RUNBOOKS: RUNBOOKS },

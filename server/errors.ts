@@ -24,6 +24,18 @@ export const CODES = {
   NESTED_BLOCK: { severity: 'warning', text: 'fenced block inside a list or quote is shown as text and never run' },
   NESTING_TOO_DEEP: { severity: 'error', text: 'Markdown nested too deeply to parse; what follows may be lost' },
   PARSE_FAILED: { severity: 'error', text: 'internal parser error (a bug in Stepwise)' },
+  // Translations (NAME.<lang>.md checked against NAME.md, server/runbook/translation.ts).
+  TRANSLATION_NO_SOURCE: { severity: 'error', text: 'translation has no source runbook beside it' },
+  TRANSLATION_LANG: { severity: 'error', text: 'translation front matter lang is missing or does not match its file name' },
+  TRANSLATION_FIELD: { severity: 'error', text: 'translation changes a front matter field that must stay as in the source' },
+  TRANSLATION_MISSING_STEP: { severity: 'error', text: 'a step of the source is missing from the translation' },
+  TRANSLATION_EXTRA_STEP: { severity: 'error', text: 'the translation has a step the source does not have' },
+  TRANSLATION_ORDER: { severity: 'error', text: 'the translation has the steps or blocks of the source in another order' },
+  TRANSLATION_MISSING_BLOCK: { severity: 'error', text: 'an executable block of the source is missing from the translation' },
+  TRANSLATION_EXTRA_BLOCK: { severity: 'error', text: 'the translation has an executable block the source does not have' },
+  TRANSLATION_BLOCK_DIFFERS: { severity: 'error', text: 'a command, check or file block differs from the source' },
+  TRANSLATION_ATTRIBUTE_DIFFERS: { severity: 'error', text: 'a block attribute differs from the source' },
+  TRANSLATION_UNTRANSLATED: { severity: 'warning', text: 'a step reads exactly as in the source (not translated)' },
 
   // --- API errors ({error:{code,message,field}}), each with the HTTP status it answers with ---
   UNAUTHORIZED: { severity: 'error', status: 401, text: 'missing or wrong token' },
@@ -41,6 +53,8 @@ export const CODES = {
   CONFIRM_REQUIRED: { severity: 'error', status: 409, text: 'block is destructive and needs confirmation' },
   RECORDING_FAILED: { severity: 'error', status: 500, text: 'the recording cannot be written' },
   PAYLOAD_TOO_LARGE: { severity: 'error', status: 413, text: 'request body too large' },
+  THROTTLED: { severity: 'error', status: 429, text: 'too many failed sign-ins from this address: wait (Retry-After) and try again' },
+  RUN_LIMIT: { severity: 'error', status: 429, text: 'too many live runs: end one before starting another' },
   INTERNAL: { severity: 'error', status: 500, text: 'internal error (a bug in Stepwise; the log has the details)' },
 } as const;
 

@@ -210,18 +210,21 @@ test('websocket upgrades: an unknown run is 404; same-origin bearer and cookie c
   const ok = await TermClient.connect(wsBase + run.terminal, { ...auth(), origin: s.base });
   await ok.waitEvent('hello');
   ok.close();
-  // the cookie authenticates a same-origin browser
-  const viaCookie = await TermClient.connect(wsBase + run.terminal, { cookie: `stepwise_token=${s.token}`, origin: s.base });
+  // the session cookie authenticates a same-origin browser
+  const signIn = await fetch(s.signInUrl(), { redirect: 'manual', headers: { 'sec-fetch-site': 'none' } });
+  const viaCookie = await TermClient.connect(wsBase + run.terminal, { cookie: signIn.headers.get('set-cookie')!.split(';')[0]!, origin: s.base });
   await viaCookie.waitEvent('hello');
   viaCookie.close();
   await s.api('DELETE', `/api/runs/${run.id}`);
 });
 
-test('cookie sessions: ?token= sets an HttpOnly, SameSite=Strict cookie that signs the API in', async () => {
-  const r = await fetch(`${s.base}/?token=${s.token}`, { redirect: 'manual' });
+test('cookie sessions: ?token= opened by the person sets an HttpOnly, SameSite=Strict session cookie that signs the API in', async () => {
+  const r = await fetch(`${s.base}/?token=${s.token}`, { redirect: 'manual', headers: { 'sec-fetch-site': 'none' } });
   assert.equal(r.status, 303);
   assert.equal(r.headers.get('location'), '/');
   const cookie = r.headers.get('set-cookie')!;
+  assert.match(cookie, /^stepwise_session=/);
+  assert.ok(!cookie.includes(s.token), 'the cookie holds a session id, never the token');
   assert.match(cookie, /HttpOnly/);
   assert.match(cookie, /SameSite=Strict/);
   const jar = cookie.split(';')[0];

@@ -14,7 +14,7 @@ import { serve, type RunningServer } from '../server/http/server.ts';
 import { createLogger } from '../server/log.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/e2e');
-const TOKEN = 'assets-' + Math.random().toString(36).slice(2);
+const TOKEN = 'assets-' + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
 
 let srv: RunningServer;
 let base: string;

@@ -13,7 +13,7 @@ import { createLogger } from '../server/log.ts';
 import { launchBrowser, terminalLines, text, WAIT, waitForTerminal, type TestBrowser } from './helpers/browser.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/e2e');
-const TOKEN = 'e2e-token-' + Math.random().toString(36).slice(2);
+const TOKEN = 'e2e-token-' + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
 const TEST = { timeout: 90_000 };
 
 let srv: RunningServer;

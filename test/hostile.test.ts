@@ -16,7 +16,7 @@ import { createLogger } from '../server/log.ts';
 import { launchBrowser, terminalLines, text, WAIT, waitForTerminal, type TestBrowser } from './helpers/browser.ts';
 import { until } from './helpers/blocks.ts';
 
-const TOKEN = 'hostile-token-' + Math.random().toString(36).slice(2);
+const TOKEN = 'hostile-token-' + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
 const TEST = { timeout: 90_000 };
 const PWN = (tag: string) => `window.__pwned='${tag}'`;
 /** YAML accepts JSON strings: every hostile value goes into the front matter exactly. */

@@ -196,7 +196,7 @@ test('a run nobody watches or uses ends after its grace period; a watched one do
 
 test('server killed (kill -9) mid-block: restart marks the run interrupted, records intact, resumable', async () => {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-kill-'));
-  const token = 'kill-test-token';
+  const token = 'kill-test-token-' + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
   const startServer = () => serverProcess(data, token);
   const api = async (url: string, method: string, p: string, body?: unknown) => {
     const res = await fetch(url + p, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -245,7 +245,7 @@ test('server killed (kill -9) mid-block: restart marks the run interrupted, reco
 
 test('no request crashes the server: resets mid-download, an unreadable recording, resets during refused upgrades, unparsable URLs', async () => {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-crash-'));
-  const token = 'crash-test-token';
+  const token = 'crash-test-token-' + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
   const srv = await serverProcess(data, token, 'error'); // hundreds of refusals are logged as warnings
   const { port } = new URL(srv.url);
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is needed at ${CHROMIUM}`);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-shot-data-'));
   const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-shot-profile-'));
-  const token = 'shot-' + Math.random().toString(36).slice(2);
+  const token = 'shot-' + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
   // Test hooks: the script waits on the terminal's buffer (window.__stepwise).
   const srv = await serve({ host: '127.0.0.1', port: 0, runbooksDir: path.join(ROOT, 'runbooks'), dataDir, token, testHooks: true, log: createLogger('warn') });
   const base = srv.url.replace(/\/$/, '');

@@ -21,7 +21,7 @@ function filesUnder(dir: string): string[] {
 test('secrets are masked in every artifact', async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-secret-'));
   const logs: string[] = [];
-  const token = 'secret-test-token';
+  const token = 'secret-test-token-' + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
   const srv = await serve({ host: '127.0.0.1', port: 0, token, runbooksDir: path.join(ROOT, 'test/fixtures/api'), dataDir, log: createLogger('debug', (l) => logs.push(l)) });
   const base = srv.url.replace(/\/$/, '');
   const api = async (method: string, p: string, body?: unknown) => {

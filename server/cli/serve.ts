@@ -1,8 +1,14 @@
-// `stepwise serve`: starts the web service and prints the URL with the token.
+// `stepwise serve`: starts the web service and prints the URL to open (with a one-time
+// sign-in code when printing to a terminal).
 import { serve } from '../http/server.ts';
 import { dataDir, runbooksDir } from './config.ts';
+import { SIGNIN_CODE_TTL_MS } from '../http/signin-codes.ts';
 
-export async function serveCommand(o: { host?: string; port?: string; runbooks?: string; data?: string }, out: (s: string) => void): Promise<number> {
+export async function serveCommand(
+  o: { host?: string; port?: string; runbooks?: string; data?: string },
+  out: (s: string) => void,
+  toTerminal = process.stdout.isTTY === true,
+): Promise<number> {
   const host = o.host ?? process.env.HOST ?? '127.0.0.1';
   const portText = o.port ?? process.env.PORT ?? '7681';
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
@@ -23,7 +29,14 @@ export async function serveCommand(o: { host?: string; port?: string; runbooks?:
     return 2;
   }
   out(`Stepwise is serving ${srv.ctx.catalog().entries.length} runbooks from ${runbooksDir(o.runbooks)}`);
-  out(`Open ${srv.url}?token=${encodeURIComponent(srv.ctx.token)}`);
+  // The token is never printed: STEPWISE_TOKEN's owner has it, and a log keeps what it is
+  // given. A terminal gets a one-time sign-in code instead (dead once used, or after 15 min).
+  if (toTerminal) {
+    out(`Open ${srv.url}?code=${srv.ctx.auth.adminSignInCode()}`);
+    out(`(a one-time sign-in link for ${srv.ctx.auth.adminUser}, valid ${SIGNIN_CODE_TTL_MS / 60_000} minutes; later, sign in with a token: stepwise token create --user NAME --role admin)`);
+  } else {
+    out(`Open ${srv.url} and sign in with ${process.env.STEPWISE_TOKEN ? 'STEPWISE_TOKEN' : 'a token'} (stepwise token create --user NAME --role admin makes one; a sign-in link is printed only to a terminal)`);
+  }
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

@@ -11,11 +11,12 @@ import { pagesRouter } from './pages.ts';
 import { Gateway } from './gateway.ts';
 import { Views } from './render.ts';
 import { buildBundle, type Bundle } from './bundle.ts';
-import { Auth, authCookie, clearAuthCookie, CSRF_HEADER, generateToken, localPath, originAllowed, roleForMethod, SAFE_METHODS } from './auth.ts';
+import { Auth, generateToken, type AuthOptions } from './auth.ts';
+import { authenticate, signInRouter } from './guard.ts';
 import { tokensRouter } from './tokens.ts';
-import { Users, roleAtLeast } from '../record/users.ts';
+import { Users } from '../record/users.ts';
 import { defaultUser } from '../run/runs.ts';
-import { failure, httpStatus } from '../errors.ts';
+import { failure } from '../errors.ts';
 import { cachedCatalog } from '../runbook/catalog.ts';
 import { RunStore } from '../record/store.ts';
 import { AuditLog } from '../record/audit.ts';
@@ -40,6 +41,8 @@ export interface AppOptions {
    * Default: the STEPWISE_TEST_HOOKS=1 environment variable (test/helpers/browser.ts sets it).
    */
   testHooks?: boolean;
+  /** Session limits, the failed-sign-in throttle and the sign-in code lifetime (defaults in auth.ts's modules). */
+  auth?: Pick<AuthOptions, 'sessions' | 'throttle' | 'codeTtlMs'>;
 }
 
 export interface StepwiseApp {
@@ -73,7 +76,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   const runs = new Runs({ catalog, store, audit, dataDir: opts.dataDir, log, targets });
   const token = opts.token ?? generateToken();
   const users = new Users(store.database);
-  const auth = new Auth({ token, adminUser: opts.adminUser ?? defaultUser(), users });
+  const auth = new Auth({ token, adminUser: opts.adminUser ?? defaultUser(), users, ...opts.auth });
   const ctx: AppContext = {
     token,
     auth,
@@ -94,6 +97,9 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
 
   const app = express();
   app.disable('x-powered-by');
+  // One resource, one URL: `/API/tokens` and `/runs/` are not `/api/tokens` and `/runs`.
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
   app.set('query parser', 'simple');
   app.use((_req, res, next) => {
     // 'wasm-unsafe-eval' lets the report page's asciinema player compile its WebAssembly
@@ -117,6 +123,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   app.get('/static/:name', serveAsset(bundle));
   // Pages and API answers are compressed as they are sent; the bundle was compressed once.
   app.use(compression());
+  app.use(signInRouter(ctx, views));
   app.use(authenticate(ctx, views));
   app.use('/api', refuseDeclaredTooLarge, express.json({ limit: JSON_LIMIT, strict: true }), tokensRouter(ctx), apiRouter(ctx));
   app.use(pagesRouter(ctx, views));
@@ -171,56 +178,4 @@ function refuseDeclaredTooLarge(req: Request, res: Response, next: NextFunction)
     return sendFailure(res, failure('PAYLOAD_TOO_LARGE', `request body over ${JSON_LIMIT}`));
   }
   next();
-}
-
-/**
- * Every route below this needs a token: a bearer header, the cookie, or `?token=` once
- * (which sets the cookie and redirects to the same URL without it). It resolves the request's
- * Principal (res.locals.principal) and enforces, in order:
- * - a cookie session's state-changing request must come from this origin, be JSON and carry
- *   the session's CSRF token (X-CSRF-Token, from the page's <meta name="csrf-token">);
- * - reading (GET/HEAD) is for every role, changing anything (POST/DELETE/…) needs operator;
- *   the token routes check admin themselves.
- * Pages get res.locals.csrfToken to embed.
- */
-function authenticate(ctx: AppContext, views: Views) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    let url: URL;
-    try {
-      url = new URL(req.originalUrl, 'http://localhost');
-    } catch {
-      return sendFailure(res, failure('BAD_REQUEST', 'the request target is not a valid URL'));
-    }
-    const isApi = url.pathname.startsWith('/api/');
-    const found = ctx.auth.authenticate(req, url);
-    if (!found) {
-      // A cookie that no longer signs in (revoked, or an earlier server's token) is dropped.
-      if (req.headers.cookie?.includes('stepwise_token=')) res.append('Set-Cookie', clearAuthCookie());
-      if (isApi) return sendFailure(res, failure('UNAUTHORIZED', 'a valid token is required (Authorization: Bearer <token>)'));
-      const given = !!req.headers.authorization || url.searchParams.has('token') || !!req.headers.cookie?.includes('stepwise_token=');
-      return res.status(httpStatus('UNAUTHORIZED')).type('html').send(views.render('login', { wrong: given, next: localPath(url.pathname) }));
-    }
-    const { principal, via } = found;
-    res.locals.principal = principal;
-    if (via === 'query') res.append('Set-Cookie', authCookie(found.token));
-    if (url.searchParams.has('token') && req.method === 'GET' && !isApi) {
-      // Keep the token out of the address bar and history.
-      url.searchParams.delete('token');
-      return res.redirect(303, localPath(url.pathname) + url.search);
-    }
-    const changes = !SAFE_METHODS.has(req.method);
-    if (changes && via === 'cookie') {
-      if (!originAllowed(req)) return sendFailure(res, failure('FORBIDDEN', 'cross-origin request refused'));
-      if (!req.is('application/json')) return sendFailure(res, failure('FORBIDDEN', 'state-changing requests must be JSON'));
-      if (!ctx.auth.csrfValid(principal, req.headers[CSRF_HEADER])) {
-        return sendFailure(res, failure('FORBIDDEN', 'missing or wrong CSRF token (X-CSRF-Token); reload the page'));
-      }
-    }
-    const needed = roleForMethod(req.method);
-    if (!roleAtLeast(principal.role, needed)) {
-      return sendFailure(res, failure('FORBIDDEN', `${principal.user} has the ${principal.role} role: this needs ${needed}`));
-    }
-    res.locals.csrfToken = ctx.auth.csrfToken(principal);
-    next();
-  };
 }

@@ -1,28 +1,46 @@
 // Authentication for HTTP requests and websocket upgrades: who a request is (its Principal),
-// the Origin check, the session cookie and the CSRF token of cookie sessions.
+// the Origin check, browser sessions, sign-in and the CSRF token of cookie sessions.
 //
-// A request carries a token as a bearer header, the `stepwise_token` cookie or `?token=`.
-// The token is either the server's startup token (STEPWISE_TOKEN or generated; the built-in
-// admin) or one issued by `stepwise token create` (server/record/users.ts). Comparisons are
-// of sha256 digests with timingSafeEqual, so neither a token's length nor a shared prefix
-// shows in the timing.
+// A request is authenticated by a bearer token or by the `stepwise_session` cookie. A token is
+// either the server's startup token (STEPWISE_TOKEN or generated; the built-in admin) or one
+// issued by `stepwise token create` (server/record/users.ts). A browser signs in once — with
+// a one-time code from the startup URL, or with a token typed into the sign-in form or put in
+// a page link — and from then on carries only a session id (server/http/sessions.ts): the
+// token never sits in a cookie, which browsers also send to every other port of the host.
+// Token comparisons are of sha256 digests with timingSafeEqual, so neither a token's length
+// nor a shared prefix shows in the timing; failed attempts are throttled per address.
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { parseCookie, stringifySetCookie } from 'cookie';
 import { STARTUP_TOKEN_ID, tokenDigest, type Principal, type Role, type Users } from '../record/users.ts';
+import { Sessions, type SessionOptions } from './sessions.ts';
+import { SignInCodes } from './signin-codes.ts';
+import { FailureThrottle, type ThrottleOptions } from './throttle.ts';
 
 export type { Principal, Role } from '../record/users.ts';
 
-export const COOKIE_NAME = 'stepwise_token';
+export const COOKIE_NAME = 'stepwise_session';
+/** The cookie of earlier versions, which held the token itself: cleared wherever it is seen. */
+export const LEGACY_COOKIE_NAME = 'stepwise_token';
 /** The header a cookie-authenticated state-changing request must carry (see csrfToken). */
 export const CSRF_HEADER = 'x-csrf-token';
+// 128 bits as base64url (6 bits a character): the least a token may carry to be unguessable.
+export const MIN_TOKEN_LENGTH = 22;
 
 export function generateToken(): string {
   return crypto.randomBytes(24).toString('base64url');
 }
 
-export type Via = 'bearer' | 'cookie' | 'query';
-export type Credential = { via: Via; token: string };
+/** Why a startup token is too weak to guard a shell, or undefined when it is long enough. */
+export function weakTokenReason(token: string): string | undefined {
+  if (token.length < MIN_TOKEN_LENGTH) {
+    return `the token is ${token.length} characters: use at least ${MIN_TOKEN_LENGTH} random base64url characters (128 bits), e.g. $(head -c 24 /dev/urandom | base64 | tr '+/' '-_')`;
+  }
+  if (new Set(token).size < 8) return 'the token repeats too few characters to be random';
+  return undefined;
+}
+
+export type Via = 'bearer' | 'cookie';
 
 function bearerOf(req: IncomingMessage): string | undefined {
   // Another scheme (Basic from a proxy in front) is not ours: the cookie still counts then.
@@ -30,16 +48,18 @@ function bearerOf(req: IncomingMessage): string | undefined {
   return m?.[1];
 }
 
-/** Every token a request carries, in order: bearer header, then cookie, then `?token=`. */
-export function credentialsOf(req: IncomingMessage, url: URL): Credential[] {
-  const out: Credential[] = [];
-  const bearer = bearerOf(req);
-  if (bearer !== undefined) out.push({ via: 'bearer', token: bearer });
-  const cookie = parseCookie(req.headers.cookie ?? '')[COOKIE_NAME];
-  if (cookie) out.push({ via: 'cookie', token: cookie });
-  const q = url.searchParams.get('token');
-  if (q) out.push({ via: 'query', token: q });
-  return out;
+function cookieOf(req: IncomingMessage, name: string): string | undefined {
+  return parseCookie(req.headers.cookie ?? '')[name] || undefined;
+}
+
+/**
+ * Whether a browser navigation may sign in straight from its URL: only one the user started
+ * (typed, pasted, a bookmark: `Sec-Fetch-Site: none`) or one from this server's own pages.
+ * A link on another site could otherwise sign the victim's browser in as the attacker.
+ */
+export function directSignInAllowed(req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  return site === 'none' || site === 'same-origin';
 }
 
 /** A browser's Origin must be this server itself (cross-site websocket hijacking). */
@@ -54,13 +74,13 @@ export function originAllowed(req: IncomingMessage): boolean {
 // A session cookie: not readable by scripts, and never sent on another site's requests.
 const COOKIE_OPTIONS = { path: '/', httpOnly: true, sameSite: 'strict' } as const;
 
-export function authCookie(token: string): string {
-  return stringifySetCookie(COOKIE_NAME, token, COOKIE_OPTIONS);
+export function sessionCookie(secret: string): string {
+  return stringifySetCookie(COOKIE_NAME, secret, COOKIE_OPTIONS);
 }
 
-/** Removes a cookie that no longer signs in (a revoked token, an old server's token). */
-export function clearAuthCookie(): string {
-  return stringifySetCookie(COOKIE_NAME, '', { ...COOKIE_OPTIONS, maxAge: 0 });
+/** Removes a cookie that no longer signs in (an ended session, an earlier server's). */
+export function clearSessionCookie(name = COOKIE_NAME): string {
+  return stringifySetCookie(name, '', { ...COOKIE_OPTIONS, maxAge: 0 });
 }
 
 /**
@@ -71,12 +91,12 @@ export function localPath(p: string): string {
   return '/' + p.replace(/^[/\\]+/, '');
 }
 
-export interface Authenticated {
-  principal: Principal;
-  /** How the token that decided came: only a cookie session needs the CSRF token. */
-  via: Via;
-  token: string;
-}
+export type AuthResult =
+  | { ok: true; principal: Principal; via: Via }
+  /** none: no credential; wrong: one that does not sign in; throttled: not even looked at. */
+  | { ok: false; reason: 'none' | 'wrong' | 'throttled'; retryAfterMs?: number; staleCookie?: boolean };
+
+export type SignInResult = { ok: true; principal: Principal } | { ok: false; reason: 'wrong' | 'throttled'; retryAfterMs?: number };
 
 export interface AuthOptions {
   /** The startup token: the built-in admin. */
@@ -86,17 +106,26 @@ export interface AuthOptions {
   users: Users;
   /** Keys the CSRF tokens; random per process when absent. */
   secret?: Buffer;
+  sessions?: Omit<SessionOptions, 'tokenLive'>;
+  throttle?: ThrottleOptions;
+  codeTtlMs?: number;
 }
 
 export class Auth {
   private readonly startupDigest: Buffer;
   private readonly secret: Buffer;
   private readonly admin: Principal;
+  readonly sessions: Sessions;
+  readonly codes: SignInCodes;
+  readonly throttle: FailureThrottle;
 
   constructor(private readonly o: AuthOptions) {
     this.startupDigest = tokenDigest(o.token);
     this.secret = o.secret ?? crypto.randomBytes(32);
     this.admin = { user: o.adminUser, role: 'admin', tokenId: STARTUP_TOKEN_ID };
+    this.sessions = new Sessions({ ...o.sessions, tokenLive: (id) => id === STARTUP_TOKEN_ID || o.users.getToken(id)?.revokedAt === null });
+    this.codes = new SignInCodes({ ttlMs: o.codeTtlMs });
+    this.throttle = new FailureThrottle(o.throttle);
   }
 
   /** The principal a token stands for: the startup token, else an issued, unrevoked one. */
@@ -106,30 +135,69 @@ export class Auth {
     return this.o.users.resolve(token);
   }
 
-  /**
-   * Who a request is, and by which credential. A bearer header decides alone (a wrong one is
-   * not rescued by a cookie); otherwise the cookie if it is valid, else `?token=` — so a
-   * stale cookie never blocks signing in with a fresh link, and a link cannot replace the
-   * identity of a browser that is already signed in.
-   */
-  authenticate(req: IncomingMessage, url: URL): Authenticated | undefined {
-    for (const c of credentialsOf(req, url)) {
-      const principal = this.resolveToken(c.token);
-      if (principal) return { principal, via: c.via, token: c.token };
-      if (c.via === 'bearer') return undefined;
-    }
-    return undefined;
+  /** The built-in admin's user name. */
+  get adminUser(): string {
+    return this.admin.user;
+  }
+
+  /** A one-time sign-in code for the built-in admin (the startup URL carries it). */
+  adminSignInCode(): string {
+    return this.codes.issue(this.admin);
   }
 
   /**
-   * For the websocket gateway: the principal of an upgrade request (same rules as HTTP),
-   * or undefined when it carries no valid token. The Origin check is separate (originAllowed).
+   * Who a request is. A bearer header decides alone (a wrong one is not rescued by a cookie),
+   * and is throttled per address; otherwise the session cookie. A stale cookie (an ended
+   * session, a restarted server) is not counted as a guess: the server chose its value.
    */
-  readonly principalOf = (req: IncomingMessage, url: URL): Principal | undefined => this.authenticate(req, url)?.principal;
+  authenticate(req: IncomingMessage): AuthResult {
+    const bearer = bearerOf(req);
+    const address = req.socket.remoteAddress;
+    if (bearer !== undefined) {
+      const wait = this.throttle.waitMs(address);
+      if (wait > 0) return { ok: false, reason: 'throttled', retryAfterMs: wait };
+      const principal = this.resolveToken(bearer);
+      if (principal) return { ok: true, principal, via: 'bearer' };
+      this.throttle.fail(address);
+      return { ok: false, reason: 'wrong' };
+    }
+    const secret = cookieOf(req, COOKIE_NAME);
+    if (secret !== undefined) {
+      const principal = this.sessions.resolve(secret);
+      if (principal) return { ok: true, principal, via: 'cookie' };
+      return { ok: false, reason: 'wrong', staleCookie: true };
+    }
+    return { ok: false, reason: 'none' };
+  }
 
-  /** The CSRF token of a session: HMAC(server secret, token id); pages carry it in a meta tag. */
+  /**
+   * Whom a sign-in credential (a one-time code or a token) signs in, throttled per address.
+   * `use` spends a code; without it the code is only looked at (for "Sign in as …?").
+   */
+  signIn(kind: 'code' | 'token', value: string, address: string | undefined, use: boolean): SignInResult {
+    const wait = this.throttle.waitMs(address);
+    if (wait > 0) return { ok: false, reason: 'throttled', retryAfterMs: wait };
+    const principal = kind === 'token' ? this.resolveToken(value) : use ? this.codes.redeem(value) : this.codes.peek(value);
+    if (principal) return { ok: true, principal };
+    this.throttle.fail(address);
+    return { ok: false, reason: 'wrong' };
+  }
+
+  /** Opens a browser session; the returned Set-Cookie value is the only copy of its secret. */
+  openSession(principal: Principal): { setCookie: string; principal: Principal } {
+    const { secret, key } = this.sessions.open(principal);
+    return { setCookie: sessionCookie(secret), principal: { ...principal, session: key } };
+  }
+
+  /**
+   * For the websocket gateway: the principal of an upgrade request (bearer or session cookie,
+   * never a URL), or why not. The Origin check is separate (originAllowed).
+   */
+  readonly principalOf = (req: IncomingMessage): AuthResult => this.authenticate(req);
+
+  /** The CSRF token of a session: HMAC(server secret, session key, else token id); pages carry it in a meta tag. */
   csrfToken(p: Principal): string {
-    return crypto.createHmac('sha256', this.secret).update(`csrf\0${p.tokenId}`).digest('base64url');
+    return crypto.createHmac('sha256', this.secret).update(`csrf\0${p.session ?? p.tokenId}`).digest('base64url');
   }
 
   csrfValid(p: Principal, given: string | string[] | undefined): boolean {

@@ -11,7 +11,7 @@ import type { Users } from '../record/users.ts';
 export interface AppContext {
   /** The startup token (the built-in admin's). */
   token: string;
-  /** Who a request is: `auth.principalOf(req, url)` for HTTP and websocket upgrades alike. */
+  /** Who a request is (`auth.authenticate(req)`, HTTP and websocket upgrades alike), sessions and sign-in codes. */
   auth: Auth;
   /** Issued tokens and their users. */
   users: Users;

@@ -1,6 +1,6 @@
 // The websocket gateway: authenticates upgrades (token + Origin) and hands each connection
 // to a TerminalStream (binary frames for bytes, JSON text frames for control and events).
-// A connection lives as long as its token: revoking the token closes it (RevocationWatch).
+// A connection lives as long as its session or token: ending either closes it (RevocationWatch).
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -20,6 +20,8 @@ const PATH = /^\/ws\/runs\/([A-Za-z0-9_-]{1,64})$/;
 
 /** Close code for a connection whose token was revoked: 1008, policy violation (RFC 6455). */
 export const CLOSE_REVOKED = 1008;
+// Sessions and tokens share one RevocationWatch; token ids never start with this.
+const SESSION_PREFIX = 'session:';
 
 export class Gateway implements Disposable {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
@@ -29,7 +31,8 @@ export class Gateway implements Disposable {
 
   constructor(private readonly ctx: AppContext) {
     this.revocations = new RevocationWatch({
-      isRevoked: (id) => ctx.users.getToken(id)?.revokedAt !== null,
+      // A session counts as used while its socket is open (it does not idle out under a terminal).
+      isRevoked: (id) => (id.startsWith(SESSION_PREFIX) ? !ctx.auth.sessions.use(id.slice(SESSION_PREFIX.length)) : ctx.users.getToken(id)?.revokedAt !== null),
       onError: (tokenId, err) => ctx.log.warn('token revocation check failed', { tokenId, error: (err as Error).message }),
     });
   }
@@ -73,8 +76,11 @@ export class Gateway implements Disposable {
       return refuse(httpStatus('BAD_REQUEST'), 'Bad request target');
     }
     if (!originAllowed(req)) return refuse(httpStatus('FORBIDDEN'), 'Forbidden origin');
-    const principal = this.ctx.auth.principalOf(req, url);
-    if (!principal) return refuse(httpStatus('UNAUTHORIZED'), 'Unauthorized');
+    if (url.searchParams.has('token') || url.searchParams.has('code')) return refuse(httpStatus('BAD_REQUEST'), 'No credential in the URL');
+    const found = this.ctx.auth.principalOf(req);
+    if (!found.ok && found.reason === 'throttled') return refuse(httpStatus('THROTTLED'), 'Too many failed sign-ins');
+    if (!found.ok) return refuse(httpStatus('UNAUTHORIZED'), 'Unauthorized');
+    const principal = found.principal;
     const m = PATH.exec(url.pathname);
     const run = m ? this.ctx.runs.get(m[1]) : undefined;
     if (!run) return refuse(httpStatus('NOT_FOUND'), 'No such live run');
@@ -89,15 +95,17 @@ export class Gateway implements Disposable {
   private connect(ws: WebSocket, run: Run, role: StreamRole, principal: Principal): void {
     this.open++;
     const stream = new TerminalStream(ws, run, role, `ws-${++this.seq}`, this.ctx.log);
-    // The startup token lives as long as the process: nothing to watch.
+    // A session socket lives as long as its session (sign-out, expiry, its token revoked); a
+    // bearer socket as long as its token. The startup token lives as long as the process.
+    const watchId = principal.session !== undefined ? SESSION_PREFIX + principal.session : principal.tokenId === STARTUP_TOKEN_ID ? undefined : principal.tokenId;
     const watched =
-      principal.tokenId === STARTUP_TOKEN_ID
+      watchId === undefined
         ? undefined
-        : this.revocations.watch(principal.tokenId, () => {
-            this.ctx.log.info('websocket closed: token revoked', { runId: run.id, user: principal.user, tokenId: principal.tokenId });
+        : this.revocations.watch(watchId, () => {
+            this.ctx.log.info('websocket closed: session ended or token revoked', { runId: run.id, user: principal.user, tokenId: principal.tokenId });
             ws.removeAllListeners('message'); // not one more keystroke, even before the close handshake ends
             stream.dispose();
-            ws.close(CLOSE_REVOKED, 'token revoked');
+            ws.close(CLOSE_REVOKED, 'session ended');
           });
     ws.on('close', () => {
       this.open--;

@@ -37,7 +37,7 @@ export function stepHref(runId: string, stepId: string): string {
 }
 
 export function pagesRouter(ctx: AppContext, views: Views): Router {
-  const r = express.Router();
+  const r = express.Router({ caseSensitive: true, strict: true }); // one resource, one URL
   // Recorded runs are read through one RunHistory per request (never the store directly).
   const history = () => new RunHistory(ctx.store, ctx.catalog);
 

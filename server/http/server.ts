@@ -1,8 +1,9 @@
 // Binds the app to an address: 127.0.0.1 by default; a non-loopback address only with an
-// explicitly configured token.
+// explicitly configured token. A configured token shorter than 128 bits is refused.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp, type AppOptions, type StepwiseApp } from './app.ts';
+import { weakTokenReason } from './auth.ts';
 
 export interface ServeOptions extends AppOptions {
   host: string;
@@ -22,6 +23,10 @@ export function isLoopback(host: string): boolean {
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
   if (!isLoopback(opts.host) && !opts.token) {
     throw new Error(`refusing to listen on ${opts.host} without an explicit token: set STEPWISE_TOKEN (or bind to 127.0.0.1)`);
+  }
+  if (opts.token !== undefined) {
+    const weak = weakTokenReason(opts.token);
+    if (weak) throw new Error(`refusing a weak STEPWISE_TOKEN: ${weak}`);
   }
   const sw = await createApp(opts);
   const server = http.createServer(sw.app);

@@ -15,7 +15,7 @@ export function principal(res: Response): Principal {
 }
 
 export function tokensRouter(ctx: AppContext): Router {
-  const r = express.Router();
+  const r = express.Router({ caseSensitive: true, strict: true }); // one resource, one URL
 
   r.get('/me', (_req, res) => {
     const p = principal(res);
@@ -48,7 +48,9 @@ export function tokensRouter(ctx: AppContext): Router {
     const id = req.params.id as string;
     const out = isTokenId(id) ? ctx.users.revokeToken(id) : 'unknown';
     if (out === 'unknown') return sendFailure(res, failure('NOT_FOUND', `no token ${JSON.stringify(id)}`));
-    ctx.log.info('token revoked', { id, by: principal(res).user });
+    // Sessions check their token on every use anyway; ending them now frees them at once.
+    const ended = ctx.auth.sessions.endToken(id);
+    ctx.log.info('token revoked', { id, by: principal(res).user, sessionsEnded: ended });
     res.json(ctx.users.getToken(id));
   });
 

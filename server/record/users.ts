@@ -23,6 +23,8 @@ export interface Principal {
   role: Role;
   /** The token's id (`tk_…`); `startup` for the server's own token. */
   tokenId: string;
+  /** A browser session's key (server/http/sessions.ts) when the request came with its cookie. */
+  session?: string;
 }
 
 export interface TokenInfo {
