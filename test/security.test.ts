@@ -40,7 +40,8 @@ before(async () => {
   // A valid runbook and a secret file outside the runbooks folder: reaching either is a traversal.
   fs.writeFileSync(path.join(root, 'secret-canary.md'), `# ${CANARY}\n\n## Step\n\n\`\`\`sh\necho ${CANARY}\n\`\`\`\n`);
   fs.writeFileSync(path.join(root, 'secret.txt'), CANARY);
-  s = await startTestServer(rb);
+  // These tests send wrong tokens on purpose; the throttle has its own attack test (hardening.test.ts).
+  s = await startTestServer(rb, undefined, { auth: { throttle: { free: 100_000 } } });
   wsBase = s.base.replace(/^http/, 'ws');
   const make = (user: string, role: Role) => {
     const made = s.ctx.users.createToken(user, role);
@@ -91,7 +92,7 @@ async function newRun(token = tokens.operator, body: Record<string, unknown> = {
 
 /** Signs a cookie session in with `?token=` and returns its cookie and the page's CSRF token. */
 async function cookieSession(token: string): Promise<{ cookie: string; csrf: string }> {
-  const r = await get(`/?token=${encodeURIComponent(token)}`);
+  const r = await get(`/?token=${encodeURIComponent(token)}`, { 'sec-fetch-site': 'none' });
   assert.equal(r.status, 303);
   const cookie = r.headers.get('set-cookie')!.split(';')[0]!;
   const page = await get('/', { cookie });
@@ -128,9 +129,17 @@ test('no token, a wrong token, a malformed header: 401 on the API, pages and the
     assert.doesNotMatch(page.text, /API basics/, 'nothing of the catalog before signing in');
     await assert.rejects(wsConnect(wsBase + run.terminal, headers as Record<string, string>), /HTTP 401/);
   }
-  // a wrong bearer header is not rescued by a valid cookie or ?token=
-  const wrong = await get(`/api/runbooks?token=${s.token}`, { authorization: 'Bearer nope', cookie: `stepwise_token=${s.token}` });
+  // a wrong bearer header is not rescued by a valid session cookie
+  const { cookie } = await cookieSession(s.token);
+  const wrong = await get('/api/runbooks', { authorization: 'Bearer nope', cookie });
   assert.equal(wrong.status, 401);
+  // the API never takes a credential in its URL, not even a valid one
+  for (const q of [`token=${s.token}`, `code=${s.ctx.auth.adminSignInCode()}`]) {
+    const inUrl = await get(`/api/runbooks?${q}`);
+    assert.equal(inUrl.status, 400, q);
+    assert.equal(JSON.parse(inUrl.text).error.field, q.split('=')[0]);
+  }
+  await assert.rejects(wsConnect(`${wsBase}${run.terminal}?token=${s.token}`, {}), /HTTP 400/);
   await call('DELETE', `/api/runs/${run.id}`, tokens.operator);
 });
 
@@ -187,16 +196,16 @@ test('tokens: admin creates, lists and revokes over HTTP; only a digest is store
   assert.ok(revoked.json.revokedAt);
   assert.equal((await call('GET', '/api/me', token)).status, 401);
   assert.equal((await call('POST', '/api/runs', token, { runbook: null })).status, 401);
-  assert.equal((await get(`/?token=${token}`)).status, 401);
+  assert.equal((await get(`/?token=${token}`, { 'sec-fetch-site': 'none' })).status, 401);
   const stale = await get('/', { cookie });
-  assert.equal(stale.status, 401, 'a revoked token in a cookie no longer signs in');
-  assert.match(stale.headers.get('set-cookie') ?? '', /stepwise_token=;.*Max-Age=0/, 'and the stale cookie is cleared');
+  assert.equal(stale.status, 401, "a revoked token's session no longer signs in");
+  assert.match(stale.headers.get('set-cookie') ?? '', /stepwise_session=;.*Max-Age=0/, 'and the stale cookie is cleared');
   await assert.rejects(wsConnect(wsBase + run.terminal, bearer(token)), /HTTP 401/);
   await assert.rejects(wsConnect(wsBase + run.terminal, { cookie, origin: s.base }), /HTTP 401/);
   // a stale cookie does not block signing in with a valid link
-  const fresh = await get(`/?token=${tokens.viewer}`, { cookie });
+  const fresh = await get(`/?token=${tokens.viewer}`, { cookie, 'sec-fetch-site': 'none' });
   assert.equal(fresh.status, 303);
-  assert.match(fresh.headers.get('set-cookie') ?? '', new RegExp(`stepwise_token=${tokens.viewer}`));
+  assert.match(fresh.headers.get('set-cookie') ?? '', /^stepwise_session=[A-Za-z0-9_-]{43};/);
   await call('DELETE', `/api/runs/${run.id}`, tokens.admin);
 });
 
@@ -212,7 +221,7 @@ test('revoking a token closes every websocket opened with it, over the API and f
   for (const how of ['api', 'cli'] as const) {
     const { token, info } = make(`revoked.${how}`);
     const a = await wsConnect(wsBase + run.terminal, bearer(token));
-    const b = await wsConnect(wsBase + run.terminal, { cookie: `stepwise_token=${token}`, origin: s.base });
+    const b = await wsConnect(wsBase + run.terminal, { cookie: (await cookieSession(token)).cookie, origin: s.base });
     await a.waitEvent('hello');
     await b.waitEvent('hello');
     if (how === 'api') {
@@ -225,7 +234,8 @@ test('revoking a token closes every websocket opened with it, over the API and f
     // the watch polls every REVOCATION_POLL_MS; the bound here only stops a hung test
     await until(() => a.closed && b.closed, 10_000, `sockets of the token revoked by ${how} closed`);
     console.log(`# revoked by ${how}: sockets closed ${(performance.now() - t0).toFixed(0)} ms later (poll every ${REVOCATION_POLL_MS} ms)`);
-    for (const c of [a, b]) assert.deepEqual([c.closeCode, c.closeReason], [CLOSE_REVOKED, 'token revoked']);
+    assert.deepEqual([a.closeCode, a.closeReason], [CLOSE_REVOKED, 'token revoked']);
+    assert.deepEqual([b.closeCode, b.closeReason], [CLOSE_REVOKED, 'session ended']);
   }
   // another user's socket on the same run is untouched, and the watch holds only it
   assert.equal(other.closed, false);
@@ -288,7 +298,7 @@ test('roles: a viewer reads everything but changes nothing; runs and confirmatio
   }
   const viewed = s.ctx.store.auditEvents(run.id).filter((e) => e.type === 'recording-viewed').map((e) => e.data.by);
   assert.deepEqual(viewed, ['vera', 'vera'], 'the audit says who read the recording');
-  assert.equal((await get(`/?token=${tokens.viewer}`)).status, 303, 'a viewer can sign in to the pages');
+  assert.equal((await get(`/?token=${tokens.viewer}`, { 'sec-fetch-site': 'none' })).status, 303, 'a viewer can sign in to the pages');
 
   // ...and cannot change anything: 403, and nothing happened
   const before = s.ctx.store.blockResults(run.id).length;
@@ -355,11 +365,12 @@ test("a viewer's websocket watches but its keystrokes never reach the shell", as
 
 test('websocket upgrades from another origin are refused, whatever the token', async () => {
   const run = await newRun();
+  const { cookie } = await cookieSession(tokens.operator);
   for (const origin of ['http://evil.example', 'null', s.base.replace('127.0.0.1', 'localhost'), `${s.base}.evil.example`, s.base + '/', `https://evil.example`]) {
     await assert.rejects(wsConnect(wsBase + run.terminal, { ...bearer(s.token), origin }), /HTTP 403/, origin);
-    await assert.rejects(wsConnect(wsBase + run.terminal, { cookie: `stepwise_token=${tokens.operator}`, origin }), /HTTP 403/, origin);
+    await assert.rejects(wsConnect(wsBase + run.terminal, { cookie, origin }), /HTTP 403/, origin);
   }
-  const ok = await wsConnect(wsBase + run.terminal, { cookie: `stepwise_token=${tokens.operator}`, origin: s.base });
+  const ok = await wsConnect(wsBase + run.terminal, { cookie, origin: s.base });
   await ok.waitEvent('hello');
   ok.close();
   await call('DELETE', `/api/runs/${run.id}`, tokens.operator);
@@ -405,15 +416,21 @@ test('signing in cannot be turned into an open redirect or a form that posts the
   assert.equal(localPath('//evil.example/x'), '/evil.example/x');
   assert.equal(localPath('/\\evil.example'), '/evil.example');
   for (const p of ['/.//evil.example', '/..//evil.example/x', '/%2e//evil.example', '/a/..//evil.example', '//evil.example/']) {
-    const signIn = await raw(`${p}?token=${s.token}`);
+    const signIn = await raw(`${p}?token=${s.token}`, { 'sec-fetch-site': 'none' });
     if (signIn.status === 303) {
       const loc = signIn.headers.location!;
       assert.ok(loc.startsWith('/') && !loc.startsWith('//') && !loc.startsWith('/\\'), `${p} → ${loc}`);
     }
     const login = await raw(p);
     assert.equal(login.status, 401);
-    const action = /<form method="get" action="([^"]*)"/.exec(login.text)?.[1] ?? '';
-    assert.ok(action.startsWith('/') && !action.startsWith('//') && !action.startsWith('/\\'), `${p}: form action ${action}`);
+    assert.match(login.text, /<form method="post" action="\/signin">/);
+    const next = /<input type="hidden" name="next" value="([^"]*)"/.exec(login.text)?.[1] ?? '';
+    assert.ok(next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\'), `${p}: next ${next}`);
+    // and the form's own redirect stays here, whatever `next` it is sent
+    const posted = await fetch(`${s.base}/signin`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ token: s.token, next: p }), headers: { origin: s.base } });
+    assert.equal(posted.status, 303);
+    const loc = posted.headers.get('location')!;
+    assert.ok(loc.startsWith('/') && !loc.startsWith('//') && !loc.startsWith('/\\'), `${p} → ${loc}`);
   }
 });
 

@@ -105,7 +105,7 @@ export class Gateway implements Disposable {
             this.ctx.log.info('websocket closed: session ended or token revoked', { runId: run.id, user: principal.user, tokenId: principal.tokenId });
             ws.removeAllListeners('message'); // not one more keystroke, even before the close handshake ends
             stream.dispose();
-            ws.close(CLOSE_REVOKED, 'session ended');
+            ws.close(CLOSE_REVOKED, principal.session !== undefined ? 'session ended' : 'token revoked');
           });
     ws.on('close', () => {
       this.open--;
