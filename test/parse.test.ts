@@ -67,7 +67,8 @@ describe('golden fixtures', () => {
 
   it('broken fixtures cover every parser diagnostic code', () => {
     const catalogOnly = new Set(['DUPLICATE_RUNBOOK_ID', 'UNKNOWN_REQUIRES', 'READ_FAILED', 'PARSE_FAILED']);
-    const missing = RUNBOOK_CODES.filter((c) => !catalogOnly.has(c) && !seen.has(c));
+    // Translation codes need a source and a translation: test/translation.test.ts covers them.
+    const missing = RUNBOOK_CODES.filter((c) => !catalogOnly.has(c) && !c.startsWith('TRANSLATION_') && !seen.has(c));
     assert.deepStrictEqual(missing, []);
   });
 });

@@ -1,4 +1,4 @@
-// `stepwise validate [dir]`: every problem of every runbook as `file:line CODE message`.
+// `stepwise validate [dir]`: every problem of every runbook and translation as `file:line CODE message`.
 import { loadCatalog } from '../runbook/catalog.ts';
 import { formatDiagnostic } from '../errors.ts';
 import { runbooksDir } from './config.ts';
@@ -8,13 +8,16 @@ export function validateCommand(args: string[], out: (s: string) => void): numbe
   const catalog = loadCatalog(dir);
   let errors = 0;
   let warnings = 0;
-  for (const e of catalog.entries) {
+  // Each translation right after its source; one without a source after all runbooks.
+  const files = [...catalog.entries.flatMap((e) => [e, ...e.translations]), ...catalog.translations.filter((t) => t.sourceId === undefined)];
+  for (const e of files) {
     for (const d of e.diagnostics) {
       out(formatDiagnostic(d));
       if (d.severity === 'error') errors++;
       else warnings++;
     }
   }
-  out(`${catalog.entries.length} runbooks checked in ${dir}: ${errors} errors, ${warnings} warnings`);
+  const translated = catalog.translations.length ? ` and ${catalog.translations.length} translations` : '';
+  out(`${catalog.entries.length} runbooks${translated} checked in ${dir}: ${errors} errors, ${warnings} warnings`);
   return errors ? 1 : 0;
 }

@@ -4,6 +4,10 @@
 // catalog-level diagnostics (DUPLICATE_RUNBOOK_ID, UNKNOWN_REQUIRES). It never throws:
 // unreadable files and folders become READ_FAILED entries.
 //
+// A file named like a translation, `NAME.<lang>.md` (translation.ts), is not a runbook of its
+// own: it is parsed with its source's id, checked against `NAME.md` in the same folder and listed
+// under that entry's translations (or in `translations` with TRANSLATION_NO_SOURCE).
+//
 // Skipped: files and folders whose name starts with `_` or `.`, files named README.md
 // (any case), and anything that is not a regular file or folder.
 //
@@ -15,6 +19,7 @@ import { join } from 'node:path';
 import { CODES, diagnostic, type Diagnostic } from '../errors.ts';
 import type { Runbook } from './model.ts';
 import { parseRunbook } from './parse.ts';
+import { checkTranslation, translationName } from './translation.ts';
 
 export interface CatalogEntry {
   id: string;
@@ -24,12 +29,32 @@ export interface CatalogEntry {
   diagnostics: Diagnostic[];
   /** No error-severity diagnostics (warnings allowed). */
   ok: boolean;
+  /** The runbook in other languages, by file name. */
+  translations: TranslationEntry[];
+}
+
+export interface TranslationEntry {
+  /** The language code of the file name (`ko` for `NAME.ko.md`). */
+  lang: string;
+  /** Path relative to the catalog folder, with `/` separators. */
+  file: string;
+  /** The source's file (`NAME.md`), whether or not it exists. */
+  sourceFile: string;
+  /** The source's id when the source exists. */
+  sourceId?: string;
+  runbook?: Runbook;
+  /** The translation's own parse diagnostics and those of the check against its source. */
+  diagnostics: Diagnostic[];
+  /** Runnable: no error-severity diagnostics and a runnable source. */
+  ok: boolean;
 }
 
 export interface Catalog {
   dir: string;
   /** Sorted by section (numeric-aware: 2.9 before 2.10; entries without a section last), then id. */
   entries: CatalogEntry[];
+  /** Every translation file, paired or not (a paired one is also in its entry's translations). */
+  translations: TranslationEntry[];
   get(id: string): CatalogEntry | undefined;
 }
 
@@ -37,11 +62,12 @@ export function loadCatalog(dir: string): Catalog {
   const entries: CatalogEntry[] = [];
   const seenDirs = new Set<string>();
   const keyLines = new Map<CatalogEntry, Map<string, number>>();
+  const pending: Array<{ rel: string; source: string; lang: string; base: string }> = [];
 
   const readFailed = (rel: string, id: string, what: string, e: unknown): void => {
     const reason = e instanceof Error ? ((e as NodeJS.ErrnoException).code ?? e.message) : String(e);
     const d = diagnostic(rel, 1, 'READ_FAILED', `cannot read ${what}: ${reason}`);
-    entries.push({ id, file: rel, diagnostics: [d], ok: false });
+    entries.push({ id, file: rel, diagnostics: [d], ok: false, translations: [] });
   };
 
   const walk = (abs: string, rel: string): void => {
@@ -77,6 +103,11 @@ export function loadCatalog(dir: string): Catalog {
           readFailed(childRel, idOf(name), 'file', e);
           continue;
         }
+        const named = translationName(childRel);
+        if (named) {
+          pending.push({ rel: childRel, source, ...named });
+          continue;
+        }
         const result = parseRunbook(source, childRel);
         const entry: CatalogEntry = {
           id: result.runbook?.id ?? idOf(name),
@@ -84,6 +115,7 @@ export function loadCatalog(dir: string): Catalog {
           ...(result.runbook ? { runbook: result.runbook } : {}),
           diagnostics: result.diagnostics,
           ok: true,
+          translations: [],
         };
         entries.push(entry);
         keyLines.set(entry, frontMatterKeyLines(source));
@@ -114,10 +146,31 @@ export function loadCatalog(dir: string): Catalog {
     e.ok = !e.diagnostics.some((d) => CODES[d.code].severity === 'error');
   }
 
+  const translations: TranslationEntry[] = pending.map(({ rel, source, lang, base }) => {
+    const src = entries.find((e) => e.file === base);
+    const result = parseRunbook(source, rel, src ? { id: src.id } : {});
+    const diagnostics = [...result.diagnostics];
+    if (!src) diagnostics.push(diagnostic(rel, 1, 'TRANSLATION_NO_SOURCE', `${rel} is named as a ${lang} translation, but there is no ${base} beside it`));
+    else if (src.runbook && result.runbook) diagnostics.push(...checkTranslation(src.runbook, result.runbook, lang, frontMatterKeyLines(source)));
+    diagnostics.sort((a, b) => a.line - b.line);
+    const t: TranslationEntry = {
+      lang,
+      file: rel,
+      sourceFile: base,
+      ...(src ? { sourceId: src.id } : {}),
+      ...(result.runbook ? { runbook: result.runbook } : {}),
+      diagnostics,
+      ok: !!src?.ok && !!result.runbook && !diagnostics.some((d) => CODES[d.code].severity === 'error'),
+    };
+    src?.translations.push(t);
+    return t;
+  });
+
   entries.sort((a, b) => compareSection(a.runbook?.section, b.runbook?.section) || compareText(a.id, b.id) || compareText(a.file, b.file));
   return {
     dir,
     entries,
+    translations,
     get: (id: string) => entries.find((e) => e.id === id),
   };
 }

@@ -77,6 +77,8 @@ export interface Runbook {
   summary: string;
   section?: string;
   os?: Platform[];
+  /** The language the prose is written in, when the front matter says (`lang: ko`); absent means `en`. */
+  lang?: string;
   requires: string[];
   vars: VarSpec[];
   /** Markdown before the first H2. */

@@ -42,7 +42,11 @@ export const KNOWN_ATTRIBUTES: readonly string[] = [
 ];
 const KNOWN_ATTRS = new Set(KNOWN_ATTRIBUTES);
 
-const FRONT_MATTER_FIELDS = ['id', 'title', 'summary', 'section', 'os', 'requires', 'vars'];
+const FRONT_MATTER_FIELDS = ['id', 'title', 'summary', 'section', 'os', 'requires', 'vars', 'lang'];
+/** A language code as in BCP 47, simplified: `en`, `ko`, `pt-BR`, `zh-Hant`. */
+export const LANG_PATTERN = /^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$/;
+/** A heading that ends in `{#id}` gives its step that id instead of the slug (translations keep the source's ids). */
+const HEADING_ID = /\s*\{#([A-Za-z0-9][A-Za-z0-9._-]*)\}$/;
 const VAR_FIELDS = ['default', 'describe', 'pattern', 'pattern_message', 'secret'];
 const SHELL_LANGS = new Set(['sh', 'bash', 'shell']);
 
@@ -93,6 +97,7 @@ interface FrontMatter {
   os?: string[];
   requires?: string[];
   vars: VarSpec[];
+  lang?: string;
 }
 
 interface Heading {
@@ -216,7 +221,9 @@ class Parser {
         const { h, fences } = groups[g]!;
         const end = g + 1 < groups.length ? groups[g + 1]!.h.map[0] : this.lines.length;
         const line = h.map[0] + 1;
-        let stepId = stepSlug(h.text, g + 1);
+        const explicit = HEADING_ID.exec(h.text);
+        const stepTitle = explicit ? h.text.slice(0, explicit.index) : h.text;
+        let stepId = explicit ? explicit[1]! : stepSlug(h.text, g + 1);
         const previous = stepLines.get(stepId);
         if (previous !== undefined) {
           const unique = uniqueId(stepId, (c) => stepLines.has(c));
@@ -243,7 +250,7 @@ class Parser {
         if (commands.length > 0 && checks.length === 0) {
           this.report(line, 'STEP_WITHOUT_CHECK', `step ${stepId} runs commands but has no check; add a \`\`\`sh {verify} block that proves the step worked`);
         }
-        steps.push({ id: stepId, title: h.text, line, parts, commands, checks });
+        steps.push({ id: stepId, title: stepTitle || stepId, line, parts, commands, checks });
       }
     }
 
@@ -256,6 +263,7 @@ class Parser {
       summary: fm.summary ?? '',
       ...(fm.section !== undefined ? { section: fm.section } : {}),
       ...(fm.os !== undefined ? { os: fm.os } : {}),
+      ...(fm.lang !== undefined ? { lang: fm.lang } : {}),
       requires: fm.requires ?? [],
       vars: fm.vars,
       intro,
@@ -299,7 +307,7 @@ class Parser {
     const contents = doc.contents;
     if (contents === null || (isScalar(contents) && contents.value === null)) return fm;
     if (!isMap(contents)) {
-      this.report(nodeLine(contents), 'FRONT_MATTER_FIELD', 'front matter must be a mapping of fields (id, title, summary, section, os, requires, vars)');
+      this.report(nodeLine(contents), 'FRONT_MATTER_FIELD', 'front matter must be a mapping of fields (id, title, summary, section, os, requires, vars, lang)');
       return fm;
     }
     const text = (node: unknown): string | undefined => scalarText(node, yamlText);
@@ -319,6 +327,12 @@ class Parser {
           const v = text(value);
           if (v === undefined || !ID_PATTERN.test(v)) wrong('an id made of letters, digits, ".", "_" and "-" (starting with a letter or digit)');
           else fm.id = v;
+          break;
+        }
+        case 'lang': {
+          const v = text(value);
+          if (v === undefined || !LANG_PATTERN.test(v)) wrong('a language code like en or ko');
+          else fm.lang = v;
           break;
         }
         case 'title':
