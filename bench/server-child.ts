@@ -129,6 +129,8 @@ process.on('message', async (raw) => {
       break;
   }
 });
+// A stop signal still ends through process.exit, so --cpu-prof writes its profile.
+process.once('SIGTERM', () => process.exit(0));
 // The parent went away without saying stop: do not outlive it.
 process.on('disconnect', () => {
   if (stopping) return;

@@ -2,11 +2,21 @@
 import { noLeaks } from './helpers/leaks.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FlowWindow, FLOW_HIGH, FLOW_LOW, ACK_EVERY } from '../server/terminal/flow.ts';
+import { FlowWindow, FLOW_HIGH, FLOW_LOW, ACK_EVERY, BUSY_UNACKED } from '../server/terminal/flow.ts';
 import { OutputBatcher, BATCH_MAX_BYTES } from '../server/terminal/batcher.ts';
 
 test('marks are ordered so a client acking every ACK_EVERY never deadlocks', () => {
-  assert.ok(ACK_EVERY < FLOW_LOW && FLOW_LOW < FLOW_HIGH);
+  assert.ok(ACK_EVERY < BUSY_UNACKED && BUSY_UNACKED < FLOW_LOW && FLOW_LOW < FLOW_HIGH);
+});
+
+test('flow: an acking client with more than BUSY_UNACKED in flight is busy until it acks; a script never is', () => {
+  const f = new FlowWindow();
+  f.sent(BUSY_UNACKED + 1);
+  assert.equal(f.busy, false, 'a client that never acked (a script) is never busy');
+  f.acked(0);
+  assert.equal(f.busy, true);
+  f.acked(ACK_EVERY);
+  assert.equal(f.busy, false, 'the residue a client holds back (< ACK_EVERY) never keeps it busy');
 });
 
 test('an acking client pauses above HIGH and resumes below LOW', () => {
@@ -110,6 +120,29 @@ test('batcher: flush sends the queue now; clear drops it; a late sent() is harml
   release();
   b.push(Buffer.from('e'));
   assert.equal(frames.length, 3, 'nothing after dispose');
+});
+
+test('batcher: while the client is busy output gathers into one frame, sent on the kick after its ack', () => {
+  const frames: Buffer[] = [];
+  let busy = false;
+  const b = new OutputBatcher((f, sent) => {
+    frames.push(f);
+    sent();
+  }, () => busy);
+  b.push(Buffer.from('a'));
+  busy = true;
+  for (let i = 0; i < 10; i++) b.push(Buffer.from('b'));
+  assert.equal(frames.length, 1, 'held while the client is behind');
+  b.kick();
+  assert.equal(frames.length, 1, 'a kick while still busy sends nothing');
+  busy = false;
+  b.kick();
+  assert.equal(frames.length, 2);
+  assert.equal(frames[1]!.toString(), 'b'.repeat(10));
+  busy = true;
+  b.push(Buffer.alloc(BATCH_MAX_BYTES));
+  assert.equal(frames.length, 3, 'a busy client still gets a full batch: the flow window, not the batcher, pauses the pty');
+  b.dispose();
 });
 
 noLeaks();

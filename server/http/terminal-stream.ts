@@ -38,7 +38,10 @@ export class TerminalStream implements Disposable {
     private readonly key: string,
     private readonly log: Logger,
   ) {
-    this.batcher = new OutputBatcher((frame, sent) => this.sendFrame(frame, sent));
+    this.batcher = new OutputBatcher(
+      (frame, sent) => this.sendFrame(frame, sent),
+      () => this.flow.busy,
+    );
     const session = run.session;
     this.subs.push(
       session.onData((bytes) => this.onOutput(bytes)),
@@ -142,6 +145,7 @@ export class TerminalStream implements Disposable {
         break;
       case 'ack':
         if (this.flow.acked(msg.bytes) && this.role === 'operator') this.run.session.resume(this.key);
+        this.batcher.kick();
         break;
       default:
         assertNever(msg);

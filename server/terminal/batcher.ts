@@ -1,8 +1,9 @@
-// Coalesces terminal output into fewer, larger frames only while the socket is busy: output
-// that arrives when the previous frame has left is sent at once, so nothing (a keystroke's
-// echo least of all) ever waits on a timer. While a frame is in flight, output queues and goes
-// as one frame the moment that frame is written, so a slow or busy socket gets fewer, larger
-// frames and a fast one gets each chunk as it comes.
+// Coalesces terminal output into fewer, larger frames only while the way to the client is
+// busy: output that arrives when the previous frame has left (and the client is not behind) is
+// sent at once, so nothing (a keystroke's echo least of all) ever waits on a timer. While a
+// frame is in flight in the socket, or the client still has much unacknowledged (`busy`),
+// output queues and goes as one frame the moment that clears, so a busy socket or client gets
+// fewer, larger frames and an idle one gets each chunk as it comes.
 
 // While a frame is in flight, queued output is sent anyway past this size, so it lands in the
 // socket's own buffer, which the stream bounds (pausing the pty), and never piles up here
@@ -19,7 +20,11 @@ export class OutputBatcher {
   private inFlight = 0;
   private disposed = false;
 
-  constructor(private readonly send: FrameSender) {}
+  /** `busy`: the client is behind (checked before sending; call kick() once it may not be). */
+  constructor(
+    private readonly send: FrameSender,
+    private readonly busy: () => boolean = () => false,
+  ) {}
 
   /** Bytes queued behind a frame in flight. */
   get queued(): number {
@@ -30,7 +35,12 @@ export class OutputBatcher {
     if (this.disposed || bytes.length === 0) return;
     this.parts.push(bytes);
     this.size += bytes.length;
-    if (this.inFlight === 0 || this.size >= BATCH_MAX_BYTES) this.flush();
+    if ((this.inFlight === 0 && !this.busy()) || this.size >= BATCH_MAX_BYTES) this.flush();
+  }
+
+  /** The client may have caught up (it acked): sends what is queued if nothing holds it. */
+  kick(): void {
+    if (this.inFlight === 0 && !this.busy()) this.flush();
   }
 
   /** Sends whatever is queued now, even while a frame is in flight. */
@@ -45,7 +55,7 @@ export class OutputBatcher {
       if (done) return;
       done = true;
       this.inFlight--;
-      if (this.inFlight === 0) this.flush();
+      this.kick();
     });
   }
 

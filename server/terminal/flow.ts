@@ -12,6 +12,11 @@ export const FLOW_LOW = 128 * 1024;
 // Clients ack at least this often. It must be below FLOW_LOW: the residue a client has
 // not acked yet (< ACK_EVERY) must not keep the stream paused forever.
 export const ACK_EVERY = 32 * 1024;
+// Output the client has not acked yet is still in flight to it. Past this much (two acks'
+// worth: more than the residue a client may hold back, < ACK_EVERY), the batcher gathers
+// output into one frame for the next ack instead of a frame per pty read; below it, as after
+// any pause in the output, every read is sent at once.
+export const BUSY_UNACKED = 2 * ACK_EVERY;
 
 export class FlowWindow {
   private unacked = 0;
@@ -42,6 +47,11 @@ export class FlowWindow {
 
   get pending(): number {
     return this.unacked;
+  }
+
+  /** An acking client has more than BUSY_UNACKED in flight: coalesce until its next ack. */
+  get busy(): boolean {
+    return this.acking && this.unacked > BUSY_UNACKED;
   }
 
   /** Whether the client has ever acked (a script may never). */
