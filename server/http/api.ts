@@ -189,7 +189,7 @@ export function apiRouter(ctx: AppContext): Router {
   r.get('/runs/:id/recording.cast', (req, res) => {
     const run = isRunId(req.params.id) ? ctx.store.getRun(req.params.id) : undefined;
     if (!run?.castPath || !fs.existsSync(run.castPath)) return sendFailure(res, failure('NOT_FOUND', `no recording for run ${JSON.stringify(req.params.id)}`));
-    ctx.runs.get(run.id)?.cast.flush();
+    ctx.runs.get(run.id)?.flushRecording();
     ctx.audit.append(run.id, 'recording-viewed', { by: userOf(res), format: 'cast' });
     res.type('application/x-asciicast');
     // A client that hangs up mid-download, or a file that cannot be read: that response ends
@@ -203,7 +203,7 @@ export function apiRouter(ctx: AppContext): Router {
     const { id, format } = req.params;
     if (!isRunId(id)) return sendFailure(res, failure('NOT_FOUND', `no run ${JSON.stringify(id)}`));
     if (!isReportFormat(format)) return sendFailure(res, failure('BAD_REQUEST', `unknown report format ${JSON.stringify(format)}; use ${REPORT_FORMATS.join(', ')}`, 'format'));
-    ctx.runs.get(id)?.cast.flush(); // a live run: buffered recording onto disk first
+    ctx.runs.get(id)?.flushRecording(); // a live run: buffered recording onto disk first
     if (format === 'cast') return streamRecording(ctx, id, res);
     const out = exportRun(new RunHistory(ctx.store, ctx.catalog), id, format);
     if (!out.ok) return sendFailure(res, out.error);
