@@ -16,6 +16,8 @@ import { loadCatalog } from '../server/runbook/catalog.ts';
 import { parseRunbook } from '../server/runbook/parse.ts';
 import { checkTranslation, translationName } from '../server/runbook/translation.ts';
 import { validateCommand } from '../server/cli/validate.ts';
+import { RunStore } from '../server/record/store.ts';
+import { runStepwise } from './helpers/cli.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURES = join(root, 'test/fixtures/translations');
@@ -171,6 +173,54 @@ describe('shipped translations', () => {
     const diags = cat.translations.flatMap((t) => t.diagnostics.map(formatDiagnostic));
     assert.deepEqual(diags, []);
     for (const t of cat.translations) assert.ok(t.ok && t.sourceId, `${t.file} is runnable`);
+  });
+});
+
+describe('runs record the language read', () => {
+  // The runbook is the good fixture pair with trivial commands, so the run is quick and local.
+  const source = SOURCE.replace('sudo apt-get install -y bridge-utils', 'true').replace('sudo ip link add name "$BRIDGE" type bridge', 'true')
+    .replace('command -v brctl', 'true').replace('ip link show "$BRIDGE"', 'echo "state UP"').replace('file=/etc/network/interfaces.d/br0', 'file=/tmp/stepwise-translation-test/br0');
+  const ko = GOOD.replace('sudo apt-get install -y bridge-utils', 'true').replace('sudo ip link add name "$BRIDGE" type bridge', 'true')
+    .replace('command -v brctl', 'true').replace('ip link show "$BRIDGE"', 'echo "state UP"').replace('file=/etc/network/interfaces.d/br0', 'file=/tmp/stepwise-translation-test/br0');
+  const dir = folder({ 'book.md': source, 'book.ko.md': ko, 'drifted.md': source.replace('id: bridge', 'id: drifted'), 'drifted.ko.md': ko.replace('echo "state UP"', 'echo "state DOWN"') });
+  const data = mkdtempSync(join(tmp, 'data-'));
+  after(() => rmSync('/tmp/stepwise-translation-test', { recursive: true, force: true }));
+  const run = (...args: string[]) => runStepwise(['run', ...args, '--runbooks', dir, '--yes'], { STEPWISE_DATA: data });
+  const runId = (out: string) => /^run (\S+) /m.exec(out)?.[1];
+
+  it('--lang ko pins the translation and the source; the default is the source language', () => {
+    const cat = loadCatalog(dir);
+    const entry = cat.get('bridge')!;
+    assert.deepEqual(cat.translations.filter((t) => !t.ok).map((t) => t.file), ['drifted.ko.md']);
+    const ko = run('bridge', '--lang', 'ko');
+    assert.equal(ko.code, 0, ko.stdout + ko.stderr);
+    const en = run('bridge');
+    assert.equal(en.code, 0, en.stdout + en.stderr);
+    const store = RunStore.open(data);
+    try {
+      const kr = store.getRun(runId(ko.stdout)!)!;
+      assert.equal(kr.contentHash, entry.runbook!.contentHash, 'the source is what ran');
+      assert.equal(kr.options.lang, 'ko');
+      assert.deepEqual(kr.options.translation, { file: 'book.ko.md', contentHash: entry.translations[0]!.runbook!.contentHash });
+      const started = store.auditEvents(kr.id).find((e) => e.type === 'run-started')!;
+      assert.equal(started.data.contentHash, entry.runbook!.contentHash);
+      assert.equal(started.data.lang, 'ko');
+      assert.deepEqual(started.data.translation, kr.options.translation);
+      const er = store.getRun(runId(en.stdout)!)!;
+      assert.equal(er.options.lang, 'en');
+      assert.equal(er.options.translation, undefined);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a missing translation or one whose commands differ is refused', () => {
+    const none = run('bridge', '--lang', 'ja');
+    assert.notEqual(none.code, 0);
+    assert.match(none.stdout + none.stderr, /has no "ja" translation \(languages: en, ko\)/);
+    const drifted = run('drifted', '--lang', 'ko');
+    assert.notEqual(drifted.code, 0);
+    assert.match(drifted.stdout + drifted.stderr, /the ko translation of drifted has errors, first: drifted\.ko\.md:\d+ TRANSLATION_BLOCK_DIFFERS/);
   });
 });
 

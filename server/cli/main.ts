@@ -19,8 +19,9 @@ const USAGE = `usage: stepwise <command> [options]
   validate [DIR]          check every runbook; print file:line CODE message
   run <runbook>|--all [--var K=V]... [--var-file FILE] [--from STEP] [--step STEP] [--yes]
       [--runbooks DIR] [--data DIR] [--target local|lab] [--verbose]
-      [--resume RUNID] [--converge] [--plan] [--record strict|best-effort]
+      [--resume RUNID] [--converge] [--plan] [--record strict|best-effort] [--lang LANG]
                           run a runbook headless, recording it like a browser run;
+                          --lang records the run as read in that translation (NAME.LANG.md);
                           --resume continues a failed run from its failed step,
                           --converge skips steps whose checks already pass,
                           --plan prints what would run and runs nothing;
@@ -83,6 +84,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
             plan: { type: 'boolean', default: false },
             record: { type: 'string' },
             all: { type: 'boolean', default: false },
+            lang: { type: 'string' },
           },
         });
         if (positionals.length > 1) {

@@ -39,6 +39,8 @@ export interface RunArgs {
   converge: boolean;
   plan: boolean;
   record?: string;
+  /** Read the runbook in this language (a translation's code); the run pins the translation too. */
+  lang?: string;
 }
 
 const EXIT_FAILED = 1;
@@ -247,6 +249,7 @@ async function runOne(
       target: targetId,
       options: { interactive: false, converge: a.converge, record: a.record as 'strict' | 'best-effort' | undefined },
       ...(a.resume !== undefined ? { resume: a.resume } : {}),
+      ...(a.lang !== undefined ? { lang: a.lang } : {}),
     },
     defaultUser(),
   );

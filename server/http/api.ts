@@ -141,6 +141,7 @@ export function apiRouter(ctx: AppContext): Router {
     if (body.resume !== undefined && (typeof body.resume !== 'string' || !isRunId(body.resume))) {
       return sendFailure(res, failure('BAD_REQUEST', 'resume must be the id of an earlier run', 'resume'));
     }
+    if (body.lang !== undefined && typeof body.lang !== 'string') return sendFailure(res, failure('BAD_REQUEST', 'lang must be a language code, like ko', 'lang'));
     const training = body.training === true;
     const converge = body.converge === true;
     const created = await ctx.runs.create(
@@ -150,6 +151,7 @@ export function apiRouter(ctx: AppContext): Router {
         target: body.target as string | undefined,
         options: { training, ...(converge ? { converge } : {}) },
         ...(body.resume !== undefined ? { resume: body.resume as string } : {}),
+        ...(body.lang !== undefined ? { lang: body.lang as string } : {}),
       },
       userOf(res),
     );

@@ -51,6 +51,9 @@ export interface StartRun {
   /** Resuming: the run this one continues, and the shell state it had reached. */
   parentRunId?: string;
   restore?: ShellState;
+  /** The language the operator reads the runbook in, and the translation pinned when it is not the source's. */
+  lang?: string;
+  translation?: { file: string; contentHash: string };
 }
 
 // After an interruption (Ctrl-C of the CLI, SIGTERM), how long the running block gets to stop
@@ -147,6 +150,8 @@ export class Run implements Disposable {
     }
     const recorder = opened.value;
     const targetInfo = o.target.info();
+    // The prose read is part of what was run: the language, and the translation's hash beside the source's.
+    const language = o.runbook && o.lang !== undefined ? { lang: o.lang, ...(o.translation ? { translation: o.translation } : {}) } : {};
     recorder.started({
       runbookId: o.runbook?.id ?? null,
       runbookFile: o.runbook?.file ?? null,
@@ -155,7 +160,7 @@ export class Run implements Disposable {
       target: o.target.id,
       user: o.user,
       vars: o.vars.masked,
-      options: { ...options, targetInfo },
+      options: { ...options, targetInfo, ...language },
       parentRunId: o.parentRunId ?? null,
       owner: selfOwner(),
     }, {
@@ -168,6 +173,7 @@ export class Run implements Disposable {
       targetInfo,
       vars: o.vars.masked,
       options,
+      ...language,
     });
     if (recorder.failure !== undefined && options.record !== 'best-effort') {
       // Its start could not be recorded: a strict run does not begin unrecorded.

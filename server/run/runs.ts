@@ -17,6 +17,7 @@ import type { Outcome } from '../../common/outcome.ts';
 import { resolveVars } from './vars.ts';
 import { resumePoint, type ResumePoint } from './resume.ts';
 import { RunHistory } from './history.ts';
+import { runbookLang } from '../runbook/translation.ts';
 
 export interface RunRequest {
   runbook: string | null;
@@ -25,6 +26,8 @@ export interface RunRequest {
   options?: RunOptions;
   /** Continue this earlier run of the same runbook from its failed step. */
   resume?: string;
+  /** The language to read the runbook in (a translation's code); default: the source's. */
+  lang?: string;
   cols?: number;
   rows?: number;
 }
@@ -66,6 +69,25 @@ export class Runs implements Disposable {
       runbook = entry.runbook;
       this.pin(runbook);
     }
+    let lang: string | undefined;
+    let translation: { file: string; contentHash: string } | undefined;
+    if (runbook) {
+      lang = req.lang ?? runbookLang(runbook);
+      if (lang !== runbookLang(runbook)) {
+        const entry = this.deps.catalog().get(runbook.id)!;
+        const t = entry.translations.find((x) => x.lang === lang);
+        if (!t) return { ok: false, error: failure('BAD_REQUEST', `runbook ${runbook.id} has no ${JSON.stringify(lang)} translation (languages: ${[runbookLang(runbook), ...entry.translations.map((x) => x.lang)].join(', ')})`, 'lang') };
+        // A translation that drifted from its source is refused: it would show other commands than those run.
+        if (!t.ok || !t.runbook) {
+          const first = t.diagnostics.find((d) => d.severity === 'error');
+          return { ok: false, error: failure('BROKEN_RUNBOOK', `the ${lang} translation of ${runbook.id} has errors${first ? `, first: ${first.file}:${first.line} ${first.code} ${first.message}` : ''}`, 'lang') };
+        }
+        this.pin(t.runbook);
+        translation = { file: t.file, contentHash: t.runbook.contentHash };
+      }
+    } else if (req.lang !== undefined) {
+      return { ok: false, error: failure('BAD_REQUEST', 'lang applies to a runbook run only', 'lang') };
+    }
     let resumed: ResumePoint | undefined;
     if (req.resume !== undefined) {
       if (!runbook) return { ok: false, error: failure('BAD_REQUEST', 'only a runbook run can be resumed', 'resume') };
@@ -97,6 +119,8 @@ export class Runs implements Disposable {
       log: this.deps.log,
       cols: req.cols,
       rows: req.rows,
+      ...(lang !== undefined ? { lang } : {}),
+      ...(translation ? { translation } : {}),
       ...(resumed ? { parentRunId: resumed.parent.id, restore: resumed.state } : {}),
     });
     if (!started.ok) target.release?.();
