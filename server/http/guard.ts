@@ -51,7 +51,13 @@ function refusedSignIn(res: Response, views: Views, r: Extract<SignInResult, { o
 export function signInRouter(ctx: AppContext, views: Views): Router {
   const r = express.Router({ caseSensitive: true, strict: true });
   const form = express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 8 });
-  const sameSite = (req: Request) => originAllowed(req) && (req.headers['sec-fetch-site'] === undefined || req.headers['sec-fetch-site'] === 'same-origin');
+  // A browser says where a request comes from in Sec-Fetch-Site; our pages' forms send
+  // `Origin: null` (they are served with Referrer-Policy: no-referrer), so Origin decides only
+  // for a client that sends no Sec-Fetch-Site (an older browser, or no browser at all).
+  const sameSite = (req: Request) => {
+    const site = req.headers['sec-fetch-site'];
+    return site === undefined ? originAllowed(req) : site === 'same-origin';
+  };
 
   r.post('/signin', form, (req, res) => {
     if (!sameSite(req)) return sendFailure(res, failure('FORBIDDEN', 'sign-in from another site refused'));
@@ -68,7 +74,7 @@ export function signInRouter(ctx: AppContext, views: Views): Router {
     const found = ctx.auth.authenticate(req);
     if (!found.ok || found.via !== 'cookie' || !found.principal.session) return res.status(303).set('Location', '/').send();
     const given = (req.body as Record<string, unknown> | undefined)?.csrf ?? req.headers[CSRF_HEADER];
-    if (!originAllowed(req) || !ctx.auth.csrfValid(found.principal, typeof given === 'string' ? given : undefined)) {
+    if (!sameSite(req) || !ctx.auth.csrfValid(found.principal, typeof given === 'string' ? given : undefined)) {
       return sendFailure(res, failure('FORBIDDEN', 'missing or wrong CSRF token; reload the page'));
     }
     ctx.auth.sessions.end(found.principal.session);

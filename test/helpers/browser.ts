@@ -20,10 +20,14 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-/** Chromium, headless, with a throwaway profile; one 1400x900 page that logs page errors. */
-export async function launchBrowser(): Promise<TestBrowser> {
+/**
+ * Chromium, headless, with a throwaway profile; one 1400x900 page that logs page errors.
+ * Given `keepProfile`, the profile is that folder and outlives close() (a test reads its files).
+ */
+export async function launchBrowser(keepProfile?: string): Promise<TestBrowser> {
   assert.ok(fs.existsSync(CHROMIUM), `these tests need Chromium at ${CHROMIUM}`);
-  const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-e2e-profile-'));
+  const profileDir = keepProfile ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sw-e2e-profile-'));
+  const removeProfile = () => keepProfile === undefined && fs.rmSync(profileDir, { recursive: true, force: true });
   let browser: Browser | undefined;
   try {
     browser = await puppeteer.launch({
@@ -50,12 +54,12 @@ export async function launchBrowser(): Promise<TestBrowser> {
       page,
       async close() {
         await b.close();
-        fs.rmSync(profileDir, { recursive: true, force: true });
+        removeProfile();
       },
     };
   } catch (e) {
     await browser?.close();
-    fs.rmSync(profileDir, { recursive: true, force: true });
+    removeProfile();
     throw e;
   }
 }

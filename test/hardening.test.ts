@@ -1,0 +1,336 @@
+// The attacks of issue 9's adversarial test, each made again and seen refused: a second local
+// web server receiving the browser's cookie, a cross-site navigation that tries to sign the
+// victim in as someone else, the browser's history file, guessing tokens, the startup log,
+// a burst of run creations, caching, routing and query parameters, a stalled operator socket.
+import { noLeaks } from './helpers/leaks.ts';
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import Database from 'better-sqlite3';
+import * as pty from 'node-pty';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+import { launchBrowser, WAIT } from './helpers/browser.ts';
+import { BIN, runStepwise } from './helpers/cli.ts';
+import { until } from './helpers/blocks.ts';
+import { Sessions, sessionKey } from '../server/http/sessions.ts';
+import { SignInCodes } from '../server/http/signin-codes.ts';
+import { FailureThrottle, clientKey } from '../server/http/throttle.ts';
+import { weakTokenReason } from '../server/http/auth.ts';
+import type { Principal } from '../server/record/users.ts';
+
+const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/api');
+// Chromium and child servers start slowly on a busy machine; this only stops a hung test.
+const SLOW = { timeout: 90_000 };
+
+let s: TestServer;
+let viewerToken: string;
+
+/** A second local web app, as an attacker runs it: it records what browsers send it and serves `pages`. */
+interface Attacker {
+  base: string;
+  requests: Array<{ url: string; cookie: string | undefined }>;
+  pages: Map<string, string>;
+  close(): Promise<void>;
+}
+
+async function attackerServer(): Promise<Attacker> {
+  const requests: Attacker['requests'] = [];
+  const pages = new Map<string, string>();
+  const server = http.createServer((req, res) => {
+    requests.push({ url: req.url ?? '', cookie: req.headers.cookie });
+    const page = pages.get(req.url ?? '');
+    res.writeHead(page ? 200 : 404, { 'content-type': 'text/html' });
+    res.end(page ?? 'nothing here');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    pages,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+before(async () => {
+  // Guessing has its own server below: these tests sign in and out a lot, never wrongly often.
+  s = await startTestServer(FIXTURES);
+  const made = s.ctx.users.createToken('vera', 'viewer');
+  assert.ok(made.ok);
+  viewerToken = made.value.token;
+});
+
+after(async () => {
+  await s.stop();
+});
+
+const get = (url: string, headers: Record<string, string> = {}) => fetch(url, { headers, redirect: 'manual' });
+const me = (headers: Record<string, string>) => get(`${s.base}/api/me`, headers);
+
+// ---- 1. the cookie another local web app receives ----
+
+test('1. a second local web server gets the cookie, but it holds a session id, not the token: ended by sign-out, refused as a bearer', SLOW, async () => {
+  const evil = await attackerServer();
+  const b = await launchBrowser();
+  try {
+    const signedIn = await b.page.goto(s.signInUrl());
+    assert.equal(signedIn?.status(), 200);
+    assert.equal(new URL(b.page.url()).search, '', 'the code is gone from the address bar');
+    // The victim visits another web app on the same host: the browser sends it our cookie.
+    await b.page.goto(evil.base + '/');
+    const sent = evil.requests.find((r) => r.url === '/')?.cookie ?? '';
+    const m = /stepwise_session=([A-Za-z0-9_-]+)/.exec(sent);
+    assert.ok(m, `the other port got our cookie (browsers do not isolate ports): ${sent}`);
+    const stolen = m[1]!;
+    assert.ok(!sent.includes(s.token), 'never the token itself');
+    assert.ok(![...(s.ctx.auth.sessions as unknown as { byKey: Map<string, unknown> }).byKey.keys()].includes(stolen), 'the server keeps only its digest');
+    assert.equal((await me({ authorization: `Bearer ${stolen}` })).status, 401, 'a session id is not a token');
+    assert.equal((await me({ cookie: `stepwise_session=${stolen}` })).status, 200, 'while the session lives, it is a credential');
+    // The victim signs out: the stolen session is dead.
+    await b.page.goto(s.base + '/');
+    const out = await b.page.evaluate(async () => {
+      const csrf = document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')!.content;
+      const r = await fetch('/signout', { method: 'POST', headers: { 'x-csrf-token': csrf } });
+      return { status: r.status, me: (await fetch('/api/me')).status };
+    });
+    assert.deepEqual(out, { status: 401, me: 401 }, 'signed out: the redirect lands on the sign-in page');
+    assert.equal((await me({ cookie: `stepwise_session=${stolen}` })).status, 401, 'the stolen session ended with the sign-out');
+  } finally {
+    await b.close();
+    await evil.close();
+  }
+});
+
+test('1. revoking a token ends its sessions; a session ends when idle and at its absolute limit even when used', async () => {
+  const made = s.ctx.users.createToken('temp.op', 'operator');
+  assert.ok(made.ok);
+  const r = await get(`${s.base}/?token=${made.value.token}`, { 'sec-fetch-site': 'none' });
+  assert.equal(r.status, 303);
+  const cookie = r.headers.get('set-cookie')!.split(';')[0]!;
+  assert.equal((await me({ cookie })).status, 200);
+  // revoked from another process (the CLI): the session checks its token on every use
+  const cli = runStepwise(['token', 'revoke', made.value.info.id, '--data', s.dataDir]);
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.equal((await me({ cookie })).status, 401);
+
+  let now = 0;
+  const p: Principal = { user: 'u', role: 'operator', tokenId: 'tk_000000000001' };
+  let live = true;
+  const sessions = new Sessions({ idleMs: 100, absoluteMs: 1000, now: () => now, tokenLive: () => live });
+  const idle = sessions.open(p);
+  now = 101;
+  assert.equal(sessions.resolve(idle.secret), undefined, 'idle past the limit');
+  const used = sessions.open(p);
+  for (now = 101; now < 1101; now += 90) assert.ok(sessions.resolve(used.secret), `alive at ${now}`);
+  now = 1102;
+  assert.equal(sessions.resolve(used.secret), undefined, 'past the absolute limit, however used');
+  const a = sessions.open(p);
+  assert.equal(a.key, sessionKey(a.secret));
+  assert.equal(sessions.resolve(a.secret)?.session, a.key);
+  live = false;
+  assert.equal(sessions.resolve(a.secret), undefined, 'its token revoked');
+  live = true;
+  const b1 = sessions.open(p);
+  const b2 = sessions.open({ ...p, tokenId: 'tk_000000000002' });
+  assert.equal(sessions.endToken(p.tokenId), 1);
+  assert.equal(sessions.resolve(b1.secret), undefined);
+  assert.ok(sessions.resolve(b2.secret));
+  assert.ok(sessions.end(b2.key));
+  assert.equal(sessions.resolve(b2.secret), undefined, 'signed out');
+});
+
+// ---- 2. login CSRF ----
+
+test("2. another site's link with the attacker's ?token= does not replace the victim's session: it asks, and only a same-origin POST signs in", SLOW, async () => {
+  const evil = await attackerServer();
+  // "another site": a different host name (localhost), so the navigation is cross-site
+  const evilSite = evil.base.replace('127.0.0.1', 'localhost');
+  evil.pages.set('/link', `<a id="go" href="${s.base}/runs?token=${viewerToken}">free cake</a>`);
+  evil.pages.set('/form', `<form id="f" method="post" action="${s.base}/signin"><input name="token" value="${viewerToken}"><input name="next" value="/"></form><script>document.getElementById('f').submit()</script>`);
+  const b = await launchBrowser();
+  const whoami = () => b.page.evaluate(async () => (await fetch('/api/me')).json() as Promise<{ user: string; role: string }>);
+  try {
+    await b.page.goto(s.signInUrl());
+    assert.equal((await whoami()).role, 'admin');
+
+    await b.page.goto(evilSite + '/link');
+    await Promise.all([b.page.waitForNavigation(), b.page.click('#go')]);
+    assert.equal(await b.page.$eval('h2', (e) => e.textContent), 'Sign in as vera?');
+    assert.equal((await whoami()).role, 'admin', 'the victim is still themselves');
+
+    await b.page.goto(evilSite + '/form');
+    await b.page.waitForFunction((base: string) => location.href.startsWith(base), WAIT, s.base);
+    assert.match(await b.page.evaluate(() => document.body.innerText), /sign-in from another site refused/);
+    assert.equal((await whoami()).role, 'admin', 'a cross-site form post signs nobody in');
+
+    // the question's button is the honest way to switch: a same-origin POST
+    await b.page.goto(evilSite + '/link');
+    await Promise.all([b.page.waitForNavigation(), b.page.click('#go')]);
+    await Promise.all([b.page.waitForNavigation(), b.page.click('button[type=submit]')]);
+    assert.equal(new URL(b.page.url()).pathname, '/runs');
+    assert.deepEqual(await whoami(), { user: 'vera', role: 'viewer', tokenId: s.ctx.users.listTokens().find((t) => t.user === 'vera')!.id });
+  } finally {
+    await b.close();
+    await evil.close();
+  }
+});
+
+// ---- 3. the browser's history ----
+
+test('3. the startup URL carries a one-time code: the history file never holds the token, and the code in it is dead', SLOW, async () => {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-history-'));
+  try {
+    const b = await launchBrowser(profile);
+    try {
+      const url = s.signInUrl('/runs');
+      assert.ok(!url.includes(s.token));
+      const res = await b.page.goto(url);
+      assert.equal(res?.status(), 200);
+      assert.equal(new URL(b.page.url()).pathname, '/runs');
+    } finally {
+      await b.close(); // history is written out when the browser closes
+    }
+    const db = new Database(path.join(profile, 'Default', 'History'), { readonly: true, fileMustExist: true });
+    const urls = (db.prepare('SELECT url FROM urls').all() as Array<{ url: string }>).map((r) => r.url);
+    db.close();
+    const withCode = urls.filter((u) => u.includes('code='));
+    assert.ok(withCode.length > 0, `the history keeps the sign-in URL (so this test can see it): ${urls.join(' ')}`);
+    assert.ok(urls.every((u) => !u.includes(s.token)), 'no token in the history');
+    for (const u of withCode) assert.equal((await get(u, { 'sec-fetch-site': 'none' })).status, 401, `${u} no longer signs in`);
+  } finally {
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+});
+
+test('3. sign-in codes are single use and expire', () => {
+  let now = 0;
+  const codes = new SignInCodes({ ttlMs: 1000, now: () => now });
+  const p: Principal = { user: 'a', role: 'admin', tokenId: 'startup' };
+  const c = codes.issue(p);
+  assert.match(c, /^[A-Za-z0-9_-]{22}$/, '128 bits');
+  assert.equal(codes.peek(c)?.user, 'a', 'asking does not use it up');
+  assert.equal(codes.redeem(c)?.user, 'a');
+  assert.equal(codes.redeem(c), undefined, 'used once');
+  const late = codes.issue(p);
+  now = 1000;
+  assert.equal(codes.redeem(late), undefined, 'expired');
+});
+
+// ---- 5. weak tokens and guessing ----
+
+test('5. a weak STEPWISE_TOKEN is refused with a clear error', () => {
+  for (const weak of ['abc', 'a'.repeat(40), 'short-token-1234']) assert.ok(weakTokenReason(weak), weak);
+  assert.equal(weakTokenReason('Zx8_q1LmP0-aB3cD9eF7gH'), undefined);
+  const r = runStepwise(['serve', '--port', '0', '--runbooks', FIXTURES, '--data', s.dataDir], { STEPWISE_TOKEN: 'abc' });
+  assert.equal(r.code, 2);
+  assert.match(r.stdout + r.stderr, /refusing a weak STEPWISE_TOKEN: the token is 3 characters: use at least 22/);
+});
+
+test('5. guessing tokens: after a handful of failures an address waits, doubling, answered 429 with Retry-After', async () => {
+  const t = await startTestServer(FIXTURES);
+  try {
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 400; i++) {
+      const r = await get(`${t.base}/api/me`, { authorization: `Bearer guess-${i}-${'x'.repeat(22)}` });
+      statuses.push(r.status);
+      if (r.status === 429) retryAfter ??= r.headers.get('retry-after');
+      await r.arrayBuffer();
+    }
+    const answered = statuses.filter((x) => x === 401).length;
+    // ten failures are free; the eleventh starts the wait
+    assert.deepEqual(statuses.slice(0, 12), [...Array(11).fill(401), 429], 'eleven wrong answers, then a wait');
+    // Each wait doubles: in the few seconds 400 requests take, only a few more guesses are looked at.
+    assert.ok(answered <= 15, `${answered} guesses answered of 400`);
+    assert.equal(statuses.filter((x) => x === 429).length, 400 - answered);
+    assert.equal(retryAfter, '1');
+    console.log(`# 400 guesses: ${answered} looked at, ${400 - answered} refused with 429`);
+    // while throttled, even the right token is not looked at (a guess that hits learns nothing)...
+    assert.equal((await get(`${t.base}/api/me`, { authorization: `Bearer ${t.token}` })).status, 429);
+    const page = await get(`${t.base}/?token=${t.token}`, { 'sec-fetch-site': 'none' });
+    assert.equal(page.status, 429);
+    assert.match(await page.text(), /Too many failed sign-ins from this address/);
+    // ...and once the wait is over it signs in, and the next failure waits twice as long
+    await until(() => t.ctx.auth.throttle.waitMs('127.0.0.1') === 0, 70_000, 'the wait to end');
+    assert.equal((await get(`${t.base}/api/me`, { authorization: `Bearer ${t.token}` })).status, 200);
+    const again = await get(`${t.base}/api/me`, { authorization: 'Bearer still-guessing-xxxxxxxxxxxxxxx' });
+    assert.equal(again.status, 401);
+    const next = await get(`${t.base}/api/me`, { authorization: `Bearer ${t.token}` });
+    assert.equal(next.status, 429);
+    assert.ok(Number(next.headers.get('retry-after')) >= 2, `the wait doubled: ${next.headers.get('retry-after')}`);
+  } finally {
+    await t.stop();
+  }
+});
+
+test('5. the throttle: doubling up to its cap, forgotten after a quiet spell, IPv6 by /64', () => {
+  let now = 0;
+  const th = new FailureThrottle({ free: 2, baseMs: 100, maxMs: 1000, forgetMs: 10_000, now: () => now });
+  const waits: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    th.fail('10.0.0.1');
+    waits.push(th.waitMs('10.0.0.1'));
+  }
+  assert.deepEqual(waits, [0, 0, 100, 200, 400, 800, 1000, 1000]);
+  assert.equal(th.waitMs('10.0.0.2'), 0, 'another address is not held');
+  now = 20_000;
+  th.fail('10.0.0.1');
+  assert.equal(th.waitMs('10.0.0.1'), 0, 'forgotten after a quiet spell');
+  assert.equal(clientKey('2001:db8:1:2::5'), clientKey('2001:db8:1:2:ffff::9'));
+  assert.notEqual(clientKey('2001:db8:1:2::5'), clientKey('2001:db8:1:3::5'));
+  assert.equal(clientKey('::ffff:127.0.0.1'), '127.0.0.1');
+});
+
+// ---- 6. the startup log ----
+
+/** `stepwise serve` until it prints its URL; returns everything it printed. */
+async function serveOutput(env: Record<string, string>, terminal: boolean): Promise<{ out: string; stop: () => Promise<void> }> {
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-serve-'));
+  const args = [BIN, 'serve', '--port', '0', '--runbooks', FIXTURES, '--data', data];
+  const fullEnv = { ...process.env, STEPWISE_LOG: 'info', ...env } as Record<string, string>;
+  let out = '';
+  if (terminal) {
+    const p = pty.spawn(process.execPath, args, { env: fullEnv, cols: 200, rows: 30 });
+    const exited = new Promise<void>((r) => p.onExit(() => r()));
+    p.onData((d) => (out += d));
+    await until(() => /Open http\S+/.test(out) && out.includes('\n', out.indexOf('Open ')), 30_000, 'the URL');
+    return { out, stop: async () => (p.kill('SIGTERM'), await exited, fs.rmSync(data, { recursive: true, force: true })) };
+  }
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, args, { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  await until(() => /Open http\S+/.test(out), 30_000, 'the URL');
+  return { out, stop: async () => (child.kill('SIGTERM'), await exited, fs.rmSync(data, { recursive: true, force: true })) };
+}
+
+test('6. the startup token is never printed; a terminal gets a one-time sign-in link that works once', SLOW, async () => {
+  const token = 'operator-chose-this-' + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
+  const logged = await serveOutput({ STEPWISE_TOKEN: token }, false);
+  try {
+    assert.ok(!logged.out.includes(token), 'not in a log');
+    assert.doesNotMatch(logged.out, /code=/, 'a log gets no sign-in code either');
+    assert.match(logged.out, /Open http:\/\/127\.0\.0\.1:\d+\/ and sign in with STEPWISE_TOKEN/);
+  } finally {
+    await logged.stop();
+  }
+  const term = await serveOutput({ STEPWISE_TOKEN: token }, true);
+  try {
+    assert.ok(!term.out.includes(token), 'not on the terminal');
+    const url = /Open (http:\/\/127\.0\.0\.1:\d+\/\?code=[A-Za-z0-9_-]{22})/.exec(term.out)?.[1];
+    assert.ok(url, term.out);
+    const first = await get(url, { 'sec-fetch-site': 'none' });
+    assert.equal(first.status, 303);
+    const cookie = first.headers.get('set-cookie')!.split(';')[0]!;
+    assert.equal((await get(new URL('/api/me', url).href, { cookie })).status, 200);
+    assert.equal((await get(url, { 'sec-fetch-site': 'none' })).status, 401, 'a code signs in once');
+  } finally {
+    await term.stop();
+  }
+});
+
+noLeaks();
