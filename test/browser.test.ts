@@ -101,8 +101,9 @@ test('1. without the token the page is refused; ?token= signs in and drops the t
   assert.equal(new URL(page.url()).search, '', 'the token is not left in the address bar');
   assert.equal(await text(page, 'h1'), 'Runbooks');
   const cookies = await browser.defaultBrowserContext().cookies();
-  const cookie = cookies.find((c) => c.name === 'stepwise_token');
+  const cookie = cookies.find((c) => c.name === 'stepwise_session');
   assert.ok(cookie?.httpOnly, 'the session cookie is HttpOnly');
+  assert.ok(!cookie.value.includes(TOKEN), 'it holds a session id, not the token');
   assert.equal(cookie?.sameSite, 'Strict');
 });
 

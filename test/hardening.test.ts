@@ -21,6 +21,8 @@ import { SignInCodes } from '../server/http/signin-codes.ts';
 import { FailureThrottle, clientKey } from '../server/http/throttle.ts';
 import { weakTokenReason } from '../server/http/auth.ts';
 import type { Principal } from '../server/record/users.ts';
+import { RUN_LIMITS } from '../server/run/runs.ts';
+import { LocalTarget } from '../server/target/local.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/api');
 // Chromium and child servers start slowly on a busy machine; this only stops a hung test.
@@ -217,6 +219,73 @@ test('3. sign-in codes are single use and expire', () => {
   const late = codes.issue(p);
   now = 1000;
   assert.equal(codes.redeem(late), undefined, 'expired');
+});
+
+// ---- 4. live-run limits ----
+
+/** `n` run creations at once, as `token`; their statuses and the ids of those created. */
+async function burst(srv: TestServer, token: string, n: number, body: Record<string, unknown> = { runbook: null }) {
+  const all = await Promise.all(Array.from({ length: n }, () => srv.api('POST', '/api/runs', body, { authorization: `Bearer ${token}` })));
+  return { statuses: all.map((r) => r.status), ids: all.filter((r) => r.status === 201).map((r) => r.json.id as string), refused: all.filter((r) => r.status === 429).map((r) => r.json.error) };
+}
+
+test('4. a burst of 30 run creations by one operator: 10 start (the default per-user limit), the rest are 429 RUN_LIMIT', SLOW, async () => {
+  const made = s.ctx.users.createToken('burst.op', 'operator');
+  assert.ok(made.ok);
+  const b = await burst(s, made.value.token, 30);
+  try {
+    assert.equal(b.ids.length, RUN_LIMITS.perUser, JSON.stringify(b.statuses));
+    assert.equal(b.refused.length, 30 - RUN_LIMITS.perUser);
+    assert.equal(b.refused[0].code, 'RUN_LIMIT');
+    assert.match(b.refused[0].message, /burst\.op has 10 live runs, the most one user may have/);
+    assert.equal(s.ctx.runs.size, RUN_LIMITS.perUser, 'no shell started for a refused run');
+    // another user is not held by this one's runs
+    const other = await s.api('POST', '/api/runs', { runbook: null });
+    assert.equal(other.status, 201);
+    b.ids.push(other.json.id);
+    // an ended run frees its place
+    assert.equal((await s.api('DELETE', `/api/runs/${b.ids[0]}`)).status, 200);
+    await until(() => s.ctx.runs.size === RUN_LIMITS.perUser, 10_000, 'the ended run to be gone');
+    const again = await burst(s, made.value.token, 1);
+    assert.deepEqual(again.statuses, [201]);
+    b.ids.push(...again.ids);
+  } finally {
+    for (const id of b.ids) await s.api('DELETE', `/api/runs/${id}`);
+    await until(() => s.ctx.runs.size === 0, 15_000, 'every run ended');
+  }
+});
+
+test('4. the overall limit holds across users, and labs count against their own cap', SLOW, async () => {
+  // a stand-in lab: the limit counts the target id, not what it is made of
+  const targets = { local: { profile: () => new LocalTarget(), create: () => new LocalTarget() }, lab: { profile: () => new LocalTarget(), create: () => new LocalTarget() } };
+  const t = await startTestServer(FIXTURES, undefined, { runLimits: { perUser: 3, total: 5, labs: 1 }, targets });
+  const ids: string[] = [];
+  try {
+    const tok = (u: string) => {
+      const m = t.ctx.users.createToken(u, 'operator');
+      assert.ok(m.ok);
+      return m.value.token;
+    };
+    const [a, b2, c] = [tok('ann'), tok('bob'), tok('cy')];
+    const labs = await burst(t, a, 3, { runbook: null, target: 'lab' });
+    ids.push(...labs.ids);
+    assert.deepEqual([...labs.statuses].sort(), [201, 429, 429]);
+    assert.match(labs.refused[0].message, /1 labs are live, the most this server runs at once/);
+    assert.equal(labs.refused[0].field, 'target');
+    const ann = await burst(t, a, 5);
+    ids.push(...ann.ids);
+    assert.equal(ann.ids.length, 2, 'ann has her lab and two more: three');
+    const bob = await burst(t, b2, 5);
+    ids.push(...bob.ids);
+    assert.equal(bob.ids.length, 2, 'the server is full at five');
+    assert.match(bob.refused[0].message, /this server has 5 live runs, its limit/);
+    assert.deepEqual((await burst(t, c, 2)).statuses, [429, 429]);
+    assert.equal(t.ctx.runs.size, 5);
+  } finally {
+    for (const id of ids) await t.api('DELETE', `/api/runs/${id}`);
+    await until(() => t.ctx.runs.size === 0, 15_000, 'every run ended');
+    await t.stop();
+  }
 });
 
 // ---- 5. weak tokens and guessing ----

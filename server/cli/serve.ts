@@ -3,6 +3,7 @@
 import { serve } from '../http/server.ts';
 import { dataDir, runbooksDir } from './config.ts';
 import { SIGNIN_CODE_TTL_MS } from '../http/signin-codes.ts';
+import type { RunLimits } from '../run/runs.ts';
 
 export async function serveCommand(
   o: { host?: string; port?: string; runbooks?: string; data?: string },
@@ -20,9 +21,19 @@ export async function serveCommand(
     out(`stepwise serve: STEPWISE_GRACE_SECONDS=${JSON.stringify(grace)} is not a number of seconds`);
     return 2;
   }
+  const runLimits: Partial<RunLimits> = {};
+  for (const [name, key] of [['STEPWISE_MAX_RUNS_PER_USER', 'perUser'], ['STEPWISE_MAX_RUNS', 'total'], ['STEPWISE_MAX_LABS', 'labs']] as const) {
+    const v = process.env[name];
+    if (v === undefined) continue;
+    if (!/^\d{1,6}$/.test(v)) {
+      out(`stepwise serve: ${name}=${JSON.stringify(v)} is not a number of runs`);
+      return 2;
+    }
+    runLimits[key] = Number(v);
+  }
   let srv;
   try {
-    srv = await serve({ host, port: Number(portText), token: process.env.STEPWISE_TOKEN || undefined,
+    srv = await serve({ host, port: Number(portText), token: process.env.STEPWISE_TOKEN || undefined, runLimits,
       ...(grace !== undefined ? { graceSeconds: Number(grace) } : {}), runbooksDir: runbooksDir(o.runbooks), dataDir: dataDir(o.data) });
   } catch (e) {
     out(`stepwise serve: ${(e as Error).message}`);

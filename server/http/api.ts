@@ -84,7 +84,7 @@ export function runFilter(q: RunQuery): { ok: true; filter: RunFilter } | { ok: 
 }
 
 export function apiRouter(ctx: AppContext): Router {
-  const r = express.Router();
+  const r = express.Router({ caseSensitive: true, strict: true }); // one resource, one URL
 
   r.get('/runbooks', (_req, res) => {
     res.json({

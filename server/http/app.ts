@@ -20,7 +20,7 @@ import { failure } from '../errors.ts';
 import { cachedCatalog } from '../runbook/catalog.ts';
 import { RunStore } from '../record/store.ts';
 import { AuditLog } from '../record/audit.ts';
-import { Runs } from '../run/runs.ts';
+import { Runs, type RunLimits } from '../run/runs.ts';
 import { targetKinds, type TargetKind } from '../target/registry.ts';
 import { createLogger, type Logger } from '../log.ts';
 import type { Target } from '../target/target.ts';
@@ -43,6 +43,8 @@ export interface AppOptions {
   testHooks?: boolean;
   /** Session limits, the failed-sign-in throttle and the sign-in code lifetime (defaults in auth.ts's modules). */
   auth?: Pick<AuthOptions, 'sessions' | 'throttle' | 'codeTtlMs'>;
+  /** How many runs may be live at once, per user, overall and on labs (defaults: RUN_LIMITS in runs.ts). */
+  runLimits?: Partial<RunLimits>;
 }
 
 export interface StepwiseApp {
@@ -73,7 +75,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   const interrupted = interruptOrphanedRuns(store, audit, log);
   if (interrupted.length) log.warn('runs interrupted by a previous stop', { runs: interrupted });
   removeOrphanedSessionDirs();
-  const runs = new Runs({ catalog, store, audit, dataDir: opts.dataDir, log, targets });
+  const runs = new Runs({ catalog, store, audit, dataDir: opts.dataDir, log, targets, limits: opts.runLimits });
   const token = opts.token ?? generateToken();
   const users = new Users(store.database);
   const auth = new Auth({ token, adminUser: opts.adminUser ?? defaultUser(), users, ...opts.auth });

@@ -40,7 +40,24 @@ export interface RunsDeps {
   log: Logger;
   /** The targets offered, by id. */
   targets: Record<string, TargetKind>;
+  /** How many runs may be live at once (defaults: RUN_LIMITS). */
+  limits?: Partial<RunLimits>;
 }
+
+export interface RunLimits {
+  /** Live runs one user may hold. */
+  perUser: number;
+  /** Live runs on this server, all users together. */
+  total: number;
+  /** Live runs on a lab target (each a set of namespaces, overlays and a libvirtd), all users together. */
+  labs: number;
+}
+
+// Each live run is a shell (about 1 MB and two descriptors; a lab far more). A person drives
+// one or two runs at a time; a classroom of 30 fits the total; labs are heavy, hence few.
+export const RUN_LIMITS: RunLimits = { perUser: 10, total: 64, labs: 4 };
+/** The target id whose runs count against `labs`. */
+export const LAB_TARGET = 'lab';
 
 /** Who the audit names: the OS user running Stepwise unless STEPWISE_USER says otherwise. */
 export function defaultUser(): string {
@@ -49,6 +66,8 @@ export function defaultUser(): string {
 
 export class Runs implements Disposable {
   private readonly live = new Map<string, Run>();
+  /** Runs counted against the limits: live, or still starting (a burst is counted as it comes). */
+  private readonly counted = new Set<{ user: string; lab: boolean }>();
   private reaper: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: RunsDeps) {}
@@ -100,10 +119,18 @@ export class Runs implements Disposable {
     const targetId = req.target ?? 'local';
     const kind = Object.prototype.hasOwnProperty.call(this.deps.targets, targetId) ? this.deps.targets[targetId] : undefined;
     if (!kind) return { ok: false, error: failure('UNKNOWN_TARGET', `no target ${JSON.stringify(targetId)}; known: ${Object.keys(this.deps.targets).join(', ')}`, 'target') };
+    const slot = { user, lab: targetId === LAB_TARGET };
+    const refused = this.overLimit(slot);
+    if (refused) {
+      this.deps.log.warn('run refused: limit reached', { user, target: targetId, reason: refused.message });
+      return { ok: false, error: refused };
+    }
+    this.counted.add(slot); // released when the run ends, or now if it does not start
     let target: Target;
     try {
       target = await kind.create();
     } catch (e) {
+      this.counted.delete(slot);
       this.deps.log.error('target failed', { target: targetId, error: (e as Error).message });
       return { ok: false, error: failure('TARGET_FAILED', `target ${targetId} could not be set up: ${(e as Error).message}`, 'target') };
     }
@@ -123,14 +150,35 @@ export class Runs implements Disposable {
       ...(translation ? { translation } : {}),
       ...(resumed ? { parentRunId: resumed.parent.id, restore: resumed.state } : {}),
     });
-    if (!started.ok) target.release?.();
+    if (!started.ok) {
+      this.counted.delete(slot);
+      target.release?.();
+    }
     if (started.ok) {
       const run = started.value;
       if (resumed) run.resumedFrom = { runId: resumed.parent.id, stepId: resumed.fromStepId, notes: resumed.notes };
       this.live.set(run.id, run);
-      run.session.onExit(() => this.live.delete(run.id));
+      run.session.onExit(() => {
+        this.live.delete(run.id);
+        this.counted.delete(slot);
+      });
     }
     return started;
+  }
+
+  /** Why one more run of `slot` would be too many, or undefined when it may start. */
+  private overLimit(slot: { user: string; lab: boolean }): ReturnType<typeof failure> | undefined {
+    const l = { ...RUN_LIMITS, ...this.deps.limits };
+    let mine = 0;
+    let labs = 0;
+    for (const c of this.counted) {
+      if (c.user === slot.user) mine++;
+      if (c.lab) labs++;
+    }
+    if (mine >= l.perUser) return failure('RUN_LIMIT', `${slot.user} has ${mine} live runs, the most one user may have: end one first`);
+    if (this.counted.size >= l.total) return failure('RUN_LIMIT', `this server has ${this.counted.size} live runs, its limit: end one first`);
+    if (slot.lab && labs >= l.labs) return failure('RUN_LIMIT', `${labs} labs are live, the most this server runs at once: end one first`, 'target');
+    return undefined;
   }
 
   /** Keeps the runbook's text as run, so the run stays readable after the file changes. */
