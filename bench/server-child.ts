@@ -80,7 +80,8 @@ if (!token || !runbooksDir || !process.send) {
 }
 const send = (m: unknown) => process.send!(m);
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-bench-data-'));
-const srv = await serve({ host: '127.0.0.1', port: 0, token, runbooksDir, dataDir, log: createLogger('error') });
+// The idle-session measurement opens 50 runs as one user, past the per-user default of 10.
+const srv = await serve({ host: '127.0.0.1', port: 0, token, runbooksDir, dataDir, log: createLogger('error'), runLimits: { perUser: 64 } });
 
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
