@@ -402,4 +402,40 @@ test('6. the startup token is never printed; a terminal gets a one-time sign-in 
   }
 });
 
+// ---- 9, 10 and routing: caching, numeric parameters, one URL per resource ----
+
+test('9. every authenticated answer, page or API, success or refusal, is Cache-Control: no-store (pages carry the CSRF token)', async () => {
+  const signIn = await get(`${s.base}/?token=${s.token}`, { 'sec-fetch-site': 'none' });
+  const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!;
+  const answers: Array<[string, Response]> = [['sign-in redirect', signIn]];
+  for (const p of ['/', '/runs', '/runbooks/basics', '/nowhere', '/api/runbooks', '/api/me', '/api/runs?limit=5', '/api/nowhere']) {
+    answers.push([`${p} (cookie)`, await get(s.base + p, { cookie })]);
+    answers.push([`${p} (bearer)`, await get(s.base + p, { authorization: `Bearer ${s.token}` })]);
+    answers.push([`${p} (none)`, await get(s.base + p)]);
+  }
+  answers.push(['confirm page', await get(`${s.base}/?token=${s.token}`, { 'sec-fetch-site': 'cross-site' })]);
+  answers.push(['sign-in form post', await fetch(`${s.base}/signin`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ token: s.token }) })]);
+  for (const [what, r] of answers) assert.equal(r.headers.get('cache-control'), 'no-store', `${what}: ${r.status}`);
+  assert.ok(answers.some(([, r]) => r.status === 200) && answers.some(([, r]) => r.status === 401));
+});
+
+test('10. numeric query parameters: a huge limit is clamped, a malformed one is a 400 naming it', async () => {
+  const huge = await s.api('GET', '/api/runs?limit=99999999999999999999');
+  assert.equal(huge.status, 200, JSON.stringify(huge.json));
+  for (const bad of ['-1', '0', '1.5', '1e3', 'abc', ' 7', '0x10', '9'.repeat(500)]) {
+    const r = await s.api('GET', `/api/runs?limit=${encodeURIComponent(bad)}`);
+    assert.equal(r.status, 400, bad);
+    assert.equal(r.json.error.field, 'limit', bad);
+  }
+  assert.equal((await s.api('GET', '/api/runs?limit=2&limit=3')).status, 400, 'a repeated parameter');
+  assert.equal((await s.api('GET', '/api/runs?limit=1')).status, 200);
+});
+
+test('routing is case-sensitive and strict: one resource, one URL', async () => {
+  for (const p of ['/API/me', '/api/ME', '/Api/tokens', '/api/tokens/', '/api/runbooks/', '/Runs', '/runs/', '/RUNBOOKS/basics']) {
+    assert.equal((await s.api('GET', p)).status, 404, p);
+  }
+  for (const p of ['/api/me', '/api/tokens', '/api/runbooks', '/runs', '/runbooks/basics']) assert.equal((await s.api('GET', p)).status, 200, p);
+});
+
 noLeaks();

@@ -83,6 +83,22 @@ export function runFilter(q: RunQuery): { ok: true; filter: RunFilter } | { ok: 
   return { ok: true, filter };
 }
 
+// The runs list: a page of recent runs by default; more than the max is one huge response.
+const RUNS_LIMIT_DEFAULT = 200;
+const RUNS_LIMIT_MAX = 1000;
+
+/**
+ * A count in a query parameter: absent or empty → `dflt`; a whole number from 1 up, clamped to
+ * `max`; anything else (a sign, a fraction, a word, a repeated parameter) is a 400 naming it.
+ */
+export function countParam(v: unknown, name: string, dflt: number, max: number): { ok: true; value: number } | { ok: false; error: Failure } {
+  if (v === undefined || v === '') return { ok: true, value: dflt };
+  if (typeof v !== 'string' || !/^\d{1,400}$/.test(v) || Number(v) < 1) {
+    return { ok: false, error: failure('BAD_REQUEST', `${name} must be a whole number from 1 to ${max}`, name) };
+  }
+  return { ok: true, value: Math.min(Number(v), max) };
+}
+
 export function apiRouter(ctx: AppContext): Router {
   const r = express.Router({ caseSensitive: true, strict: true }); // one resource, one URL
 
@@ -170,10 +186,9 @@ export function apiRouter(ctx: AppContext): Router {
     const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
     const filter = runFilter({ runbook: str(q.runbook), user: str(q.user), target: str(q.target), status: str(q.status), since: str(q.since), until: str(q.until) });
     if (!filter.ok) return sendFailure(res, filter.error);
-    const runs = ctx.store.listRuns({
-      ...filter.filter,
-      limit: typeof q.limit === 'string' && /^\d+$/.test(q.limit) ? Number(q.limit) : 200,
-    });
+    const limit = countParam(q.limit, 'limit', RUNS_LIMIT_DEFAULT, RUNS_LIMIT_MAX);
+    if (!limit.ok) return sendFailure(res, limit.error);
+    const runs = ctx.store.listRuns({ ...filter.filter, limit: limit.value });
     res.json({ runs: runs.map((run) => ({ ...run, live: !!ctx.runs.get(run.id) })) });
   });
 
