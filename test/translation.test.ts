@@ -174,6 +174,21 @@ describe('shipped translations', () => {
     assert.deepEqual(diags, []);
     for (const t of cat.translations) assert.ok(t.ok && t.sourceId, `${t.file} is runnable`);
   });
+
+  it('the tutorial and every guide runbook have a Korean translation that names the 2011 guide in Korean', () => {
+    const wanted = cat.entries.filter((e) => e.id === 'getting-started' || e.file.startsWith('guide/'));
+    assert.equal(wanted.length, 16);
+    for (const e of wanted) {
+      const ko = e.translations.find((t) => t.lang === 'ko');
+      assert.ok(ko, `${e.file} has a .ko.md`);
+      assert.equal(ko.file, e.file.replace(/\.md$/, '.ko.md'));
+      // Translated, not copied: the title and every step title are Korean.
+      const hangul = /[\uAC00-\uD7A3]/;
+      assert.match(ko.runbook!.title, hangul, `${ko.file} title`);
+      for (const s of ko.runbook!.steps) assert.match(s.title, hangul, `${ko.file} step ${s.id}`);
+      if (e.file.startsWith('guide/')) assert.match(ko.runbook!.intro, /서진우/, `${ko.file} names the guide's author`);
+    }
+  });
 });
 
 describe('runs record the language read', () => {
