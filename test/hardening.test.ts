@@ -22,6 +22,9 @@ import { FailureThrottle, clientKey } from '../server/http/throttle.ts';
 import { weakTokenReason } from '../server/http/auth.ts';
 import type { Principal } from '../server/record/users.ts';
 import { RUN_LIMITS } from '../server/run/runs.ts';
+import MarkdownIt from 'markdown-it';
+import { buildReport } from '../server/report/model.ts';
+import { toMarkdown } from '../server/report/markdown.ts';
 import { LocalTarget } from '../server/target/local.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/api');
@@ -400,6 +403,48 @@ test('6. the startup token is never printed; a terminal gets a one-time sign-in 
   } finally {
     await term.stop();
   }
+});
+
+
+// ---- 11. the Markdown export ----
+
+test('11. hostile variable values in the Markdown export: no control byte survives, no markup or table cell is added', () => {
+  const vars: Record<string, string> = {
+    MARKUP: '**bold** _em_ [x](javascript:alert(1)) <img src=x onerror=alert(1)> # h | injected | cell',
+    TICKS: '`code` ``` fence',
+    ESCAPES: '\x1b]52;c;aGVsbG8=\x07 \x1b[31mred\x9b31m\x00',
+    LINES: 'line\n# heading\r\n---',
+    PIPES: 'a\\|b\\\\|c',
+    BIDI: '\u202Eevil\u2066',
+  };
+  const run = {
+    id: 'r20240101000000-abcdef', runbookId: 'rb', runbookFile: 'rb.md', contentHash: 'h', runbookTitle: 'T <b>x</b> **y**',
+    target: 'local', user: 'u', vars, options: {}, status: 'failed' as const,
+    startedAt: '2024-01-01T00:00:00.000Z', endedAt: '2024-01-01T00:00:01.500Z', castPath: null, parentRunId: null,
+  };
+  // the command as run, with a value substituted into it
+  const command = `printf '%s' '${vars.ESCAPES}'\n\techo done`;
+  const report = buildReport(
+    run,
+    [{ runId: run.id, seq: 1, stepId: 's', kind: 'command', startedAt: run.startedAt, id: 'b', status: 'failed', exitCode: 1, output: 'x\n', durationMs: 5, end: 'exit', reason: vars.MARKUP }],
+    [{ stepId: 's', status: 'failed', reason: vars.MARKUP, decidedAt: run.endedAt }],
+  );
+  report.steps[0]!.executions[0]!.command = command; // as the pinned runbook gives it
+  const md = toMarkdown(report);
+  assert.deepEqual(md.match(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g), null, 'no control byte but newline and tab');
+  assert.match(md, /printf '%s' '␛\]52;c;aGVsbG8=␇ ␛\[31mred�31m␀'\n\techo done/, 'the command keeps its lines and tabs, escapes shown');
+  const html = new MarkdownIt({ html: true }).render(md);
+  const row = /<tr>\s*<td>Variables<\/td>\s*<td>([\s\S]*?)<\/td>\s*<\/tr>/.exec(html);
+  assert.ok(row, 'the Variables row is one row of two cells');
+  const outside = row[1]!.replace(/<code>[\s\S]*?<\/code>/g, '');
+  assert.match(outside, /^(, )*$/, `nothing but code spans: ${outside}`);
+  assert.equal(row[1]!.match(/<code>/g)?.length, Object.keys(vars).length, 'one code span per variable');
+  assert.ok(row[1]!.includes('<code>PIPES=a\\|b\\\\|c</code>'), 'a pipe in a value stays in its cell, as it was');
+  for (const tag of ['<a ', '<img', '<b>', '<script']) assert.ok(!html.includes(tag), `${tag} from a value or title`);
+  // the report's own emphasis (status, totals) and nothing more
+  assert.equal(html.match(/<strong>/g)?.length, md.match(/\*\*(passed|failed|Totals:)/g)?.length);
+  assert.equal(html.match(/<em>/g), null);
+  assert.equal(html.match(/<h1>/g)?.length, 1, 'the report title only');
 });
 
 // ---- 9, 10 and routing: caching, numeric parameters, one URL per resource ----

@@ -45,11 +45,16 @@ export function mdCode(s: string, inTable = false): string {
   return `${ticks}${pad}${inTable ? text.replace(/\|/g, '\\|') : text}${pad}${ticks}`;
 }
 
-/** A fenced code block whose fence is longer than any backtick run in the content. */
+/**
+ * A fenced code block whose fence is longer than any backtick run in the content. Lines and
+ * tabs stay; every other control character is made visible (a command holds variable values,
+ * and an escape in one must not drive the terminal that shows the report).
+ */
 export function mdFence(content: string, lang: string): string {
-  const longest = Math.max(0, ...(content.match(/`+/g) ?? []).map((r) => r.length));
+  const text = content.replace(/\r\n/g, '\n').split('\n').map((line) => line.split('\t').map(visibleControls).join('\t')).join('\n');
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((r) => r.length));
   const fence = '`'.repeat(Math.max(3, longest + 1));
-  const body = content.endsWith('\n') ? content : `${content}\n`;
+  const body = text.endsWith('\n') ? text : `${text}\n`;
   return `${fence}${lang}\n${body}${fence}`;
 }
 
