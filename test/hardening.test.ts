@@ -25,6 +25,7 @@ import { RUN_LIMITS } from '../server/run/runs.ts';
 import MarkdownIt from 'markdown-it';
 import { buildReport } from '../server/report/model.ts';
 import { toMarkdown } from '../server/report/markdown.ts';
+import { createLogger } from '../server/log.ts';
 import { LocalTarget } from '../server/target/local.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/api');
@@ -445,6 +446,41 @@ test('11. hostile variable values in the Markdown export: no control byte surviv
   assert.equal(html.match(/<strong>/g)?.length, md.match(/\*\*(passed|failed|Totals:)/g)?.length);
   assert.equal(html.match(/<em>/g), null);
   assert.equal(html.match(/<h1>/g)?.length, 1, 'the report title only');
+});
+
+// ---- 12. file modes ----
+
+test('12. the data folder is 0700 and the database 0600; an existing folder open to others is tightened, with a warning', async () => {
+  const fresh = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sw-modes-')), 'data');
+  const loose = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-loose-'));
+  const logs: string[] = [];
+  try {
+    const a = await startTestServer(FIXTURES, undefined, { dataDir: fresh });
+    try {
+      assert.equal((await a.api('POST', '/api/runs', { runbook: 'basics' })).status, 201); // writes the database and its WAL
+      const mode = (p: string) => fs.statSync(p).mode & 0o777;
+      assert.equal(mode(fresh), 0o700);
+      for (const f of fs.readdirSync(fresh).filter((n) => n.startsWith('stepwise.db'))) assert.equal(mode(path.join(fresh, f)), 0o600, f);
+      assert.ok(fs.existsSync(path.join(fresh, 'stepwise.db-wal')), 'the WAL file was checked too');
+    } finally {
+      for (const r of a.ctx.store.listRuns()) await a.api('DELETE', `/api/runs/${r.id}`);
+      await a.stop();
+    }
+    // a folder another user (or a careless umask) left readable, with a readable database
+    fs.chmodSync(loose, 0o755);
+    fs.writeFileSync(path.join(loose, 'stepwise.db'), '', { mode: 0o644 });
+    fs.chmodSync(path.join(loose, 'stepwise.db'), 0o644);
+    const b = await startTestServer(FIXTURES, undefined, { dataDir: loose, log: createLogger('warn', (l) => logs.push(l)) });
+    await b.stop();
+    assert.equal(fs.statSync(loose).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(path.join(loose, 'stepwise.db')).mode & 0o777, 0o600);
+    const warned = logs.join('\n');
+    assert.match(warned, /was readable by others \(mode 0755\): now 0700/);
+    assert.match(warned, /stepwise\.db was readable by others \(mode 0644\): now 0600/);
+  } finally {
+    fs.rmSync(path.dirname(fresh), { recursive: true, force: true });
+    fs.rmSync(loose, { recursive: true, force: true });
+  }
 });
 
 // ---- 9, 10 and routing: caching, numeric parameters, one URL per resource ----

@@ -66,7 +66,7 @@ const NO_STORE = 'no-store';
 
 export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   const log = opts.log ?? createLogger();
-  const store = RunStore.open(opts.dataDir);
+  const store = RunStore.open(opts.dataDir, (message) => log.warn('data folder permissions', { message }));
   const runbooksDir = path.resolve(opts.runbooksDir);
   const catalog = cachedCatalog(runbooksDir); // parsed again only after a runbook changed
   const targets = opts.targets ?? targetKinds();

@@ -279,6 +279,19 @@ function toVerdict(row: VerdictRow): StoredStepVerdict {
   return v;
 }
 
+/** Takes group and world access away from `p` (to `mode`), saying so when it had any. */
+function keepPrivate(p: string, mode: number, warn: (message: string) => void): void {
+  const was = fs.statSync(p).mode & 0o777;
+  if ((was & 0o077) === 0) return;
+  const octal = (m: number) => '0' + m.toString(8);
+  try {
+    fs.chmodSync(p, mode);
+    warn(`${p} was readable by others (mode ${octal(was)}): now ${octal(mode)}`);
+  } catch (e) {
+    warn(`${p} is readable by others (mode ${octal(was)}) and cannot be changed: ${(e as Error).message}`);
+  }
+}
+
 export class RunStore {
   readonly path: string;
   private readonly db: Database.Database;
@@ -303,9 +316,17 @@ export class RunStore {
   }
 
   /** Open (creating if needed) `<dataDir>/stepwise.db` and bring its schema up to date. */
-  static open(dataDir: string): RunStore {
+  /**
+   * Opens (creating if needed) the store in `dataDir`. The folder is kept 0700 and the
+   * database 0600 (SQLite gives its -wal and -shm files the database's mode): recordings and
+   * run records are for the Stepwise user only. A looser existing one is tightened, and `warn` told.
+   */
+  static open(dataDir: string, warn: (message: string) => void = () => {}): RunStore {
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    keepPrivate(dataDir, 0o700, warn);
     const dbPath = path.join(dataDir, 'stepwise.db');
+    fs.closeSync(fs.openSync(dbPath, 'a', 0o600));
+    keepPrivate(dbPath, 0o600, warn);
     const db = new Database(dbPath);
     try {
       db.pragma('journal_mode = WAL');
