@@ -177,4 +177,19 @@ test('Ctrl-C of a run on a lab target removes the lab', async () => {
   await until(() => !napping(), 5_000, 'the lab\'s processes to be gone');
 });
 
+test('kill -9 of a run on a lab target: the next stepwise command removes the orphaned lab', async () => {
+  const netns = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith('sw-'));
+  const before = new Set(netns());
+  const p = spawnStepwise(['run', 'nap', '--step', 'nap', '--target', 'lab', '--runbooks', rbDir, '--data', data]);
+  await p.waitFor(/^run (\S+) nap on lab$/m, 60_000);
+  const runId = /^run (\S+)/.exec(p.output())![1];
+  await until(napping, 15_000, 'the block to be running in the lab');
+  p.child.kill('SIGKILL');
+  await p.exited;
+  assert.ok(netns().some((n) => !before.has(n)), 'a killed process cannot remove its lab');
+  assert.equal(status(runId), 'interrupted', 'the next command (stepwise runs) interrupted the run');
+  assert.deepEqual(netns().filter((n) => !before.has(n)), [], 'and removed the dead run\'s lab');
+  await until(() => !napping(), 5_000, 'the lab\'s processes to be gone');
+});
+
 noLeaks();
