@@ -26,6 +26,8 @@ import MarkdownIt from 'markdown-it';
 import { buildReport } from '../server/report/model.ts';
 import { toMarkdown } from '../server/report/markdown.ts';
 import { createLogger } from '../server/log.ts';
+import { TermClient } from './helpers/ws-client.ts';
+import { OPERATOR_STALL_MS } from '../server/http/terminal-stream.ts';
 import { LocalTarget } from '../server/target/local.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/api');
@@ -480,6 +482,84 @@ test('12. the data folder is 0700 and the database 0600; an existing folder open
   } finally {
     fs.rmSync(path.dirname(fresh), { recursive: true, force: true });
     fs.rmSync(loose, { recursive: true, force: true });
+  }
+});
+
+// ---- 7 and 8: who holds a run ----
+
+test('7. an operator socket that stops reading during a flood does not freeze the shell: the flood ends for a viewer, and the stalled tab is resynced from the screen', SLOW, async () => {
+  const t = await startTestServer(FIXTURES);
+  const made = t.ctx.users.createToken('vic', 'viewer');
+  assert.ok(made.ok);
+  const clients: TermClient[] = [];
+  try {
+    const run = await t.api('POST', '/api/runs', { runbook: null });
+    assert.equal(run.status, 201);
+    const ws = t.base.replace(/^http/, 'ws') + run.json.terminal;
+    const op = await TermClient.connect(ws, { authorization: `Bearer ${t.token}` });
+    const viewer = await TermClient.connect(ws, { authorization: `Bearer ${made.value.token}` });
+    clients.push(op, viewer);
+    await op.waitEvent('hello');
+    await viewer.waitEvent('hello');
+    let received = 0;
+    op.ws.on('message', (d, binary) => binary && (received += (d as Buffer).length));
+    op.send({ type: 'ack', bytes: 0 }); // an acking client: its acks pace the pty
+    const t0 = performance.now();
+    op.type(`head -c 8000000 /dev/zero | tr '\\0' x; echo; echo FLOOD-$((6*7))\r`);
+    // the tab freezes: it reads nothing more, so it acks nothing more
+    (op.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    const seen = (c: TermClient) => c.output.includes('FLOOD-42') || c.events.some((e) => e.type === 'screen' && JSON.stringify(e).includes('FLOOD-42'));
+    await until(() => seen(viewer), 60_000, 'the flood to end for the viewer');
+    console.log(`# 8 MB flood with a frozen operator tab: done for the viewer after ${(performance.now() - t0).toFixed(0)} ms (stall bound ${OPERATOR_STALL_MS} ms)`);
+    assert.equal(t.ctx.runs.get(run.json.id)!.session.paused, false, 'nothing holds the shell paused');
+    // the tab wakes up and acks what it gets: it is resynced from the screen and can type again
+    (op.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    let acked = 0;
+    await until(() => {
+      if (received > acked) {
+        op.send({ type: 'ack', bytes: received - acked });
+        acked = received;
+      }
+      return seen(op);
+    }, 60_000, 'the operator to be resynced');
+    op.type('echo AWAKE-$((6*7))\r');
+    await op.waitOutput(/AWAKE-42/, 20_000);
+  } finally {
+    for (const c of clients) c.close();
+    await until(() => t.gateway.connections === 0, 10_000, 'sockets closed');
+    for (const r of t.ctx.store.listRuns()) await t.api('DELETE', `/api/runs/${r.id}`);
+    await t.stop();
+  }
+});
+
+test("8. a viewer's open socket does not keep a run alive past the grace period; an operator's does", SLOW, async () => {
+  const t = await startTestServer(FIXTURES, undefined, { graceSeconds: 1 });
+  const made = t.ctx.users.createToken('vic', 'viewer');
+  assert.ok(made.ok);
+  const clients: TermClient[] = [];
+  try {
+    const watched = (await t.api('POST', '/api/runs', { runbook: null })).json;
+    const operated = (await t.api('POST', '/api/runs', { runbook: null })).json;
+    const wsBase = t.base.replace(/^http/, 'ws');
+    const viewer = await TermClient.connect(wsBase + watched.terminal, { authorization: `Bearer ${made.value.token}` });
+    const op = await TermClient.connect(wsBase + operated.terminal, { authorization: `Bearer ${t.token}` });
+    clients.push(viewer, op);
+    await viewer.waitEvent('hello');
+    await op.waitEvent('hello');
+    const started = performance.now();
+    // the viewer keeps talking (acks), as an open tab does
+    await until(() => {
+      viewer.send({ type: 'ack', bytes: 0 });
+      return !t.ctx.runs.get(watched.id);
+    }, 20_000, 'the run only a viewer watches to end');
+    assert.ok(performance.now() - started >= 1000, 'not before its grace period');
+    assert.ok(t.ctx.runs.get(operated.id), "the operator's run is still alive");
+    op.close();
+    await until(() => !t.ctx.runs.get(operated.id), 20_000, 'the run to end once its operator left');
+  } finally {
+    for (const c of clients) c.close();
+    for (const r of t.ctx.store.listRuns()) await t.api('DELETE', `/api/runs/${r.id}`);
+    await t.stop();
   }
 });
 

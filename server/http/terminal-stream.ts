@@ -1,7 +1,9 @@
 // One websocket client's view of a run's terminal: it starts from the server's screen, then
 // gets live output batched; an operator's keystrokes go to the shell and its acks pace the
 // pty (flow control); a viewer only watches, never pauses the shell, and when it falls too
-// far behind it is dropped from the stream and later resynced from the screen.
+// far behind it is dropped from the stream and later resynced from the screen. An operator
+// that keeps the shell paused too long (a tab that stopped reading) is handled like a viewer
+// until it has caught up; only an operator's socket keeps an unattended run alive.
 import type { WebSocket, RawData } from 'ws';
 import type { Run } from '../run/run.ts';
 import type { Logger } from '../log.ts';
@@ -19,6 +21,10 @@ const SOCKET_BACKLOG_BYTES = 1024 * 1024;
 // observer must not hold the shell, nor pile up output it will never show.
 const VIEWER_BEHIND_BYTES = 4 * FLOW_HIGH;
 const BACKLOG_POLL_MS = 20;
+// An operator's tab that stops reading (frozen, backgrounded, a paused debugger) would hold
+// the shell for everyone: after this long paused on its account it stops pacing the pty and
+// is resynced from the screen once it reads again. Long enough for a slow page to catch up.
+export const OPERATOR_STALL_MS = 5_000;
 
 type State = 'syncing' | 'live' | 'behind';
 
@@ -29,6 +35,9 @@ export class TerminalStream implements Disposable {
   private state: State = 'syncing';
   private pending: Buffer[] = [];
   private backlogTimer: NodeJS.Timeout | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  /** Whether this client's acks and socket pace the pty: an operator's, until it stalls. */
+  private pacing: boolean;
   private disposed = false;
 
   constructor(
@@ -42,6 +51,7 @@ export class TerminalStream implements Disposable {
       (frame, sent) => this.sendFrame(frame, sent),
       () => this.flow.busy,
     );
+    this.pacing = role === 'operator';
     const session = run.session;
     this.subs.push(
       session.onData((bytes) => this.onOutput(bytes)),
@@ -50,8 +60,10 @@ export class TerminalStream implements Disposable {
         this.sendJson(m);
       }),
     );
-    run.clients++;
-    run.touch();
+    if (role === 'operator') {
+      run.clients++;
+      run.touch();
+    }
     this.sendJson({ type: 'hello', runId: run.id, role, flow: { high: FLOW_HIGH, low: FLOW_LOW, ackEvery: ACK_EVERY } });
     if (run.isEnded || session.state === 'ended') this.sendJson({ type: 'session-ended', runId: run.id, exitCode: session.exitCode });
     this.sync();
@@ -64,21 +76,25 @@ export class TerminalStream implements Disposable {
     this.subs.forEach((s) => s.dispose());
     this.batcher.dispose();
     clearInterval(this.backlogTimer);
+    clearTimeout(this.stallTimer);
     this.run.session.resume(this.key);
     this.run.session.resume(`${this.key}-backlog`);
-    this.run.clients--;
-    this.run.touch();
+    if (this.role === 'operator') {
+      this.run.clients--;
+      this.run.touch();
+    }
   }
 
   /** Sends the screen as it is now, then the output that follows it. */
   private sync(): void {
     this.state = 'syncing';
     this.pending = [];
-    if (this.role === 'viewer') this.flow.reset();
+    if (!this.pacing) this.flow.reset();
     this.run.screen.snapshot((screen) => {
       if (this.disposed) return;
       this.sendJson({ type: 'screen', data: screen });
       this.state = 'live';
+      this.pacing = this.role === 'operator'; // a stalled operator that caught up paces again
       const held = this.pending;
       this.pending = [];
       for (const b of held) this.batcher.push(b);
@@ -96,8 +112,11 @@ export class TerminalStream implements Disposable {
     if (this.ws.readyState !== this.ws.OPEN || this.state !== 'live') return sent();
     this.ws.send(frame, { binary: true }, () => sent());
     const pause = this.flow.sent(frame.length);
-    if (this.role === 'operator') {
-      if (pause) this.run.session.pause(this.key);
+    if (this.pacing) {
+      if (pause) {
+        this.run.session.pause(this.key);
+        this.armStall();
+      }
       if (this.ws.bufferedAmount > SOCKET_BACKLOG_BYTES) this.waitForBacklog(() => this.run.session.resume(`${this.key}-backlog`), `${this.key}-backlog`);
     } else if (this.ws.bufferedAmount > SOCKET_BACKLOG_BYTES || this.flow.pending > VIEWER_BEHIND_BYTES) {
       this.fallBehind();
@@ -112,22 +131,51 @@ export class TerminalStream implements Disposable {
     this.waitForBacklog(() => this.sync());
   }
 
+  /** The shell is paused on this client's account: past OPERATOR_STALL_MS it stops pacing. */
+  private armStall(): void {
+    this.stallTimer ??= setTimeout(() => this.stopPacing(), OPERATOR_STALL_MS);
+  }
+
+  /** The pause on this client's account ended (it acked, its socket drained). */
+  private calm(): void {
+    if (this.flow.paused || this.backlogTimer) return;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+  }
+
+  private stopPacing(): void {
+    this.stallTimer = undefined;
+    if (this.disposed || !this.pacing) return;
+    this.pacing = false;
+    this.log.warn('operator stopped reading: no longer pacing the shell; resync when it catches up', { runId: this.run.id, client: this.key, unacked: this.flow.pending, buffered: this.ws.bufferedAmount });
+    clearInterval(this.backlogTimer);
+    this.backlogTimer = undefined;
+    this.run.session.resume(this.key);
+    this.run.session.resume(`${this.key}-backlog`);
+    this.fallBehind();
+  }
+
   /** Polls until the socket drained (and a viewer caught up), then calls done. */
   private waitForBacklog(done: () => void, pauseReason?: string): void {
     if (this.backlogTimer) return;
-    if (pauseReason) this.run.session.pause(pauseReason);
+    if (pauseReason) {
+      this.run.session.pause(pauseReason);
+      this.armStall();
+    }
     this.backlogTimer = setInterval(() => {
-      const caughtUp = this.role === 'operator' || !this.flow.isAcking || this.flow.pending < FLOW_LOW;
+      const caughtUp = this.pacing || !this.flow.isAcking || this.flow.pending < FLOW_LOW;
       const drained = this.ws.readyState !== this.ws.OPEN || (this.ws.bufferedAmount < SOCKET_BACKLOG_BYTES / 4 && caughtUp);
       if (!drained) return;
       clearInterval(this.backlogTimer);
       this.backlogTimer = undefined;
-      if (!this.disposed) done();
+      if (this.disposed) return;
+      done();
+      this.calm();
     }, BACKLOG_POLL_MS);
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
-    this.run.touch();
+    if (this.role === 'operator') this.run.touch(); // a viewer's acks do not keep a run alive
     if (isBinary) {
       // The server never forwards a viewer's keystrokes to the shell.
       if (this.role === 'operator') this.run.session.input(toBuffer(data));
@@ -144,7 +192,10 @@ export class TerminalStream implements Disposable {
         if (this.role === 'operator') this.run.resize(msg.cols, msg.rows);
         break;
       case 'ack':
-        if (this.flow.acked(msg.bytes) && this.role === 'operator') this.run.session.resume(this.key);
+        if (this.flow.acked(msg.bytes) && this.pacing) {
+          this.run.session.resume(this.key);
+          this.calm();
+        }
         this.batcher.kick();
         break;
       default:

@@ -68,7 +68,7 @@ export class Run implements Disposable {
   private inFlight: Block | undefined;
   /** The server's copy of the screen, for clients that (re)connect. */
   readonly screen: ScreenMirror;
-  /** Websocket clients attached now, and when anyone last did anything with this run. */
+  /** Operator websockets attached now (a viewer's socket does not keep a run alive), and when an operator last did anything with this run. */
   clients = 0;
   lastActivity = Date.now();
   /** Why the run was stopped by Stepwise itself, if it was. */
