@@ -19,6 +19,7 @@ import { LocalTarget } from './local.ts';
 import { LIBVIRT_DRIVERS, labInitScript } from './lab-init.ts';
 import { track } from '../live.ts';
 import { probeKvm } from './kvm.ts';
+import { startLabSshd } from './lab-ssh.ts';
 import { childrenOf, isRunning, processId, type ProcessId } from './process.ts';
 
 const run = promisify(execFile);
@@ -63,6 +64,8 @@ export interface LabOptions {
   /** Mask /dev/kvm: true even where KVM works (tests simulate an unusable one); false never
    *  (bench/lab-kvm.ts measures what masking saves); by default when it exists but is unusable. */
   maskKvm?: boolean;
+  /** Give the lab host its own OpenSSH server (lab-ssh.ts), for SSH targets. */
+  ssh?: boolean;
 }
 
 /** What a lab's folder records about it (lab.json). */
@@ -80,6 +83,8 @@ export interface LabRecord {
   /** The `unshare` whose child the init is; it exits once the init is gone. */
   outer?: ProcessId;
   kvm?: { usable: boolean; masked: boolean; reason: string };
+  /** Its sshd's address on the management link, when it has one (lab-ssh.ts). */
+  ssh?: { address: string };
 }
 
 export class LabTarget implements Target {
@@ -106,6 +111,10 @@ export class LabTarget implements Target {
   }
   get stateDir(): string {
     return this.record.stateDir;
+  }
+  /** Its sshd's address (lab-ssh.ts), when made with `ssh: true`. */
+  get sshAddress(): string | undefined {
+    return this.record.ssh?.address;
   }
   /** Whether KVM runs guests in this lab, and if not, why (target info, tests). */
   get kvm(): { usable: boolean; masked: boolean; reason: string } {
@@ -161,6 +170,10 @@ export class LabTarget implements Target {
       if (!init1) throw new Error('lab did not start: its init is gone');
       record.init = init1;
       writeRecord(record);
+      if (opts.ssh) {
+        record.ssh = await startLabSshd({ netns, lanNetns, stateDir, initPid: init1.pid });
+        writeRecord(record);
+      }
       const lab = new LabTarget(record);
       if (record.owner) ownLabs.add(lab);
       lab.untrack = track(lab, `lab ${record.id} (${record.netns})`);
@@ -444,6 +457,11 @@ export async function removeStaleLabs(): Promise<string[]> {
   const stale = (await listLabs()).filter((l) => l.stale);
   for (const l of stale) await removeLab(l.id);
   return stale.map((l) => l.id);
+}
+
+/** The record of a lab by id (stepwise lab inventory); undefined when there is none. */
+export function findLabRecord(id: string): LabRecord | undefined {
+  return stateDirsOf(id).map(readRecord).find((r) => r !== undefined);
 }
 
 /** Removes one lab whoever owns it; false when there is no such lab. */
