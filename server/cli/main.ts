@@ -40,7 +40,8 @@ const USAGE = `usage: stepwise <command> [options]
   token list [--data DIR] | token revoke ID [--data DIR]
                           API tokens for users: create prints the new token once
 
-environment: STEPWISE_TOKEN, STEPWISE_RUNBOOKS, STEPWISE_DATA, HOST, PORT,
+environment: STEPWISE_TOKEN (22+ characters), STEPWISE_RUNBOOKS, STEPWISE_DATA, HOST, PORT,
+  STEPWISE_MAX_RUNS_PER_USER, STEPWISE_MAX_RUNS, STEPWISE_MAX_LABS (live-run limits of serve),
   STEPWISE_VAR_<NAME> (a run's variable, kept out of the command line; a secret with no
   value is asked for without echo when stdin is a terminal)
 
