@@ -16,6 +16,7 @@ import { loadCatalog } from '../server/runbook/catalog.ts';
 import { parseRunbook } from '../server/runbook/parse.ts';
 import { checkTranslation, translationName } from '../server/runbook/translation.ts';
 import { validateCommand } from '../server/cli/validate.ts';
+import { listCommand } from '../server/cli/list.ts';
 import { RunStore } from '../server/record/store.ts';
 import { runStepwise } from './helpers/cli.ts';
 
@@ -166,6 +167,16 @@ describe('translation files', () => {
   });
 });
 
+describe('stepwise list', () => {
+  it('lists a runbook once, with the languages of its translations; a drifted one is marked', () => {
+    const changed = readFileSync(join(CASES, 'changed-command.ko.md'), 'utf8').replace('lang: ko', 'lang: ja');
+    const dir = folder({ 'book.md': SOURCE, 'book.ko.md': GOOD, 'book.ja.md': changed });
+    const lines: string[] = [];
+    listCommand(dir, (l) => lines.push(l));
+    assert.deepEqual(lines, ['bridge  ok     2.2 Create a bridge (3 steps) [ja: BROKEN, ko]']);
+  });
+});
+
 describe('shipped translations', () => {
   const cat = loadCatalog(join(root, 'runbooks'));
 
@@ -224,6 +235,27 @@ describe('runs record the language read', () => {
       const er = store.getRun(runId(en.stdout)!)!;
       assert.equal(er.options.lang, 'en');
       assert.equal(er.options.translation, undefined);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a resumed run goes on in the language its parent was read in', () => {
+    const flaky = '---\nid: flaky\n---\n# Flaky\n\n## Needs a flag\n\n```sh {verify}\ntest -f /tmp/stepwise-translation-test/flag\n```\n';
+    const flakyKo = '---\nlang: ko\n---\n# 불안정\n\n## 깃발이 필요함 {#needs-a-flag}\n\n```sh {verify}\ntest -f /tmp/stepwise-translation-test/flag\n```\n';
+    const d = folder({ 'flaky.md': flaky, 'flaky.ko.md': flakyKo });
+    rmSync('/tmp/stepwise-translation-test/flag', { force: true });
+    const first = runStepwise(['run', 'flaky', '--lang', 'ko', '--runbooks', d], { STEPWISE_DATA: data });
+    assert.equal(first.code, 1, first.stdout + first.stderr);
+    mkdirSync('/tmp/stepwise-translation-test', { recursive: true });
+    writeFileSync('/tmp/stepwise-translation-test/flag', '');
+    const resumed = runStepwise(['run', 'flaky', '--resume', runId(first.stdout)!, '--runbooks', d], { STEPWISE_DATA: data });
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    const store = RunStore.open(data);
+    try {
+      const r = store.getRun(runId(resumed.stdout)!)!;
+      assert.equal(r.options.lang, 'ko');
+      assert.equal((r.options.translation as { file: string }).file, 'flaky.ko.md');
     } finally {
       store.close();
     }

@@ -88,10 +88,19 @@ export class Runs implements Disposable {
       runbook = entry.runbook;
       this.pin(runbook);
     }
+    let resumed: ResumePoint | undefined;
+    if (req.resume !== undefined) {
+      if (!runbook) return { ok: false, error: failure('BAD_REQUEST', 'only a runbook run can be resumed', 'resume') };
+      const point = resumePoint(new RunHistory(this.deps.store, this.deps.catalog), req.resume, runbook);
+      if (!point.ok) return point;
+      resumed = point.value;
+    }
     let lang: string | undefined;
     let translation: { file: string; contentHash: string } | undefined;
     if (runbook) {
-      lang = req.lang ?? runbookLang(runbook);
+      // A resumed run goes on in the language its parent was read in, unless told otherwise.
+      const parentLang = resumed?.parent.options.lang;
+      lang = req.lang ?? (typeof parentLang === 'string' ? parentLang : undefined) ?? runbookLang(runbook);
       if (lang !== runbookLang(runbook)) {
         const entry = this.deps.catalog().get(runbook.id)!;
         const t = entry.translations.find((x) => x.lang === lang);
@@ -106,13 +115,6 @@ export class Runs implements Disposable {
       }
     } else if (req.lang !== undefined) {
       return { ok: false, error: failure('BAD_REQUEST', 'lang applies to a runbook run only', 'lang') };
-    }
-    let resumed: ResumePoint | undefined;
-    if (req.resume !== undefined) {
-      if (!runbook) return { ok: false, error: failure('BAD_REQUEST', 'only a runbook run can be resumed', 'resume') };
-      const point = resumePoint(new RunHistory(this.deps.store, this.deps.catalog), req.resume, runbook);
-      if (!point.ok) return point;
-      resumed = point.value;
     }
     const vars = resolveVars(runbook, { ...resumed?.vars, ...req.vars });
     if (!vars.ok) return vars;
