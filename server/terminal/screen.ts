@@ -2,7 +2,7 @@
 // reconnects gets the screen exactly as it is, not a raw replay of old bytes.
 //
 // The headless terminals live in one worker thread (screen-worker.ts) shared by every session:
-// parsing costs ~18 ms of CPU per MB, which on the event loop slowed every terminal's stream.
+// parsing costs ~20 ms of CPU per MB, which on the event loop slowed every terminal's stream.
 // Here a write only copies the bytes into a batch for the worker; a snapshot is answered by the
 // worker once it has parsed every byte written before the request, so restore stays exact.
 import { Worker } from 'node:worker_threads';
@@ -21,16 +21,16 @@ export const SCREEN_LOW = 256 * 1024;
 const BATCH_BYTES = 128 * 1024;
 // …or this long after its first byte, whichever comes first.
 const BATCH_MS = 10;
-// Batch buffers go to the worker and come back after parsing, to be filled again: a fresh
-// buffer per batch left the worker's heap holding tens of MB of dead ones between its GCs.
-// Enough are kept for every screen's unparsed bytes (SCREEN_HIGH) plus one gathering.
+// Batch buffers go to the worker and come back after parsing, to be filled again, so a flood
+// allocates no buffer per batch. Enough are kept for one screen's unparsed bytes (SCREEN_HIGH)
+// plus one gathering.
 const POOL_BUFFERS = SCREEN_HIGH / BATCH_BYTES + 2;
-// The worker's young generation: V8 grows it to 16 MB under a flood, for no parsing speed
+// The worker's young generation: V8 grows it to 8 MB under a flood, for no parsing speed
 // (7.5 MB parsed in 180 ms with that, 189 ms with 2 MB). A process-wide
 // --max-semi-space-size (npm start sets one) takes precedence over this.
 const WORKER_YOUNG_MB = 2;
-// With no screen open for this long the worker ends (it holds a V8 isolate, ~10 MB); the
-// next screen starts another.
+// With no screen open for this long the worker ends (a V8 isolate with tsx and xterm loaded:
+// tens of MB); the next screen starts another.
 const WORKER_IDLE_MS = 30_000;
 
 /** Messages to the worker. `id` names a screen. */
@@ -65,7 +65,8 @@ export class ScreenMirror implements Disposable {
   }
 
   write(bytes: Uint8Array): void {
-    if (this.disposed || bytes.length === 0) return;
+    // A failed worker parses nothing more (hostFailed): nothing to gather for it.
+    if (this.disposed || this.host.failed || bytes.length === 0) return;
     this.pending += bytes.length;
     if (!this.backlogged && this.pending > SCREEN_HIGH) {
       this.backlogged = true;
