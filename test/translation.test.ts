@@ -186,6 +186,26 @@ describe('shipped translations', () => {
     for (const t of cat.translations) assert.ok(t.ok && t.sourceId, `${t.file} is runnable`);
   });
 
+  it('a changed byte in any shipped translation\'s command is caught at its line', () => {
+    let checked = 0;
+    for (const t of cat.translations) {
+      const source = cat.get(t.sourceId!)!.runbook!;
+      const text = readFileSync(join(root, 'runbooks', t.file), 'utf8');
+      const exec = Object.values(t.runbook!.blocks).filter((b) => b.kind !== 'display');
+      // The first, a middle and the last executable block of each translation.
+      for (const b of new Set([exec[0]!, exec[exec.length >> 1]!, exec[exec.length - 1]!])) {
+        const last = b.line + b.content.split('\n').length; // 1-based line of the block's last content line
+        const lines = text.split('\n');
+        lines[last - 1] += ' ';
+        const changed = parseRunbook(lines.join('\n'), t.file, { id: source.id }).runbook!;
+        const d = checkTranslation(source, changed, t.lang).map((x) => `${x.line} ${x.code}`);
+        assert.deepEqual(d, [`${last} TRANSLATION_BLOCK_DIFFERS`], `${t.file} block ${b.id}`);
+        checked++;
+      }
+    }
+    assert.ok(checked >= 40, `checked ${checked} blocks`);
+  });
+
   it('the tutorial and every guide runbook have a Korean translation that names the 2011 guide in Korean', () => {
     const wanted = cat.entries.filter((e) => e.id === 'getting-started' || e.file.startsWith('guide/'));
     assert.equal(wanted.length, 16);
