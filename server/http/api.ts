@@ -8,6 +8,8 @@ import type { Principal } from '../record/users.ts';
 import { isRunId } from '../record/ids.ts';
 import { CONTENT_TYPES, exportRun, isReportFormat, recordingFile, REPORT_FORMATS } from '../report/export.ts';
 import { RunHistory } from '../run/history.ts';
+import { buildEvidence, loadSigningKey } from '../report/evidence.ts';
+import { loadPlayerAssets, type PlayerAssets } from '../report/html.ts';
 import type { RunFilter, RunStatus } from '../record/store.ts';
 import { resolveVars } from '../run/vars.ts';
 import { planRun } from '../exec/plan.ts';
@@ -214,6 +216,27 @@ export function apiRouter(ctx: AppContext): Router {
     pipeline(fs.createReadStream(run.castPath), res, (err) => {
       if (err && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') ctx.log.warn('recording download failed', { runId: run.id, error: err.message });
     });
+  });
+
+  // The asciinema player inlined into each bundle's report.html: read once, when first asked for.
+  let playerAssets: PlayerAssets | undefined;
+  r.get('/runs/:id/evidence.zip', (req, res) => {
+    const { id } = req.params;
+    const run = isRunId(id) ? ctx.store.getRun(id) : undefined;
+    if (!run) return sendFailure(res, failure('NOT_FOUND', `no run ${JSON.stringify(id)}`));
+    const keyFile = process.env.STEPWISE_SIGNING_KEY;
+    const key = keyFile ? loadSigningKey(keyFile) : undefined;
+    if (key && !key.ok) {
+      ctx.log.warn('evidence signing key unusable', { error: key.error.message });
+      return sendFailure(res, failure('INTERNAL', 'the server\'s signing key cannot be used; see its log'));
+    }
+    ctx.runs.get(id)?.flushRecording();
+    // Recorded before the bundle is made, so the bundle's chain shows who took it.
+    ctx.audit.append(id, 'recording-viewed', { by: userOf(res), format: 'evidence' });
+    playerAssets ??= loadPlayerAssets();
+    const out = buildEvidence(new RunHistory(ctx.store, ctx.catalog), id, { assets: playerAssets, ...(key?.ok ? { signingKey: key.value } : {}) });
+    if (!out.ok) return sendFailure(res, out.error);
+    res.set('content-type', 'application/zip').attachment(`${id}-evidence.zip`).send(out.value.zip);
   });
 
   r.get('/runs/:id/report.:format', (req, res) => {

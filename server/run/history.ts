@@ -15,7 +15,7 @@ import type { Runbook } from '../runbook/model.ts';
 import { parseRunbook } from '../runbook/parse.ts';
 import { runbookDrift, type StepDrift } from '../runbook/drift.ts';
 import { loadSnapshot } from '../record/snapshot.ts';
-import { sha256 } from '../record/chain.ts';
+import { sha256, type AuditEvent } from '../record/chain.ts';
 import { buildReport, type RunReport } from '../report/model.ts';
 import { failure } from '../errors.ts';
 import { isDone } from '../../common/format.ts';
@@ -149,6 +149,11 @@ export class RunHistory {
   /** The latest result of each block of a run. */
   latestBlocks(runId: string): Map<string, StoredBlockResult> {
     return this.store.latestBlockResults(runId);
+  }
+
+  /** A run's audit events, in chain order. */
+  auditEvents(runId: string): AuditEvent[] {
+    return this.store.auditEvents(runId);
   }
 
   /** The shell state (exports, directory) a run had reached, secrets masked. */
