@@ -36,6 +36,12 @@ export const CODES = {
   TRANSLATION_BLOCK_DIFFERS: { severity: 'error', text: 'a command, check or file block differs from the source' },
   TRANSLATION_ATTRIBUTE_DIFFERS: { severity: 'error', text: 'a block attribute differs from the source' },
   TRANSLATION_UNTRANSLATED: { severity: 'warning', text: 'a step reads exactly as in the source (not translated)' },
+  // Inventory files (--inventory, server/target/inventory.ts; docs/targets.md).
+  INVENTORY_YAML: { severity: 'error', text: 'inventory is not valid YAML or cannot be read' },
+  INVENTORY_FIELD: { severity: 'error', text: 'inventory field is unknown or has the wrong type' },
+  INVENTORY_DUPLICATE: { severity: 'error', text: 'a host, group or field is defined twice' },
+  INVENTORY_UNKNOWN_HOST: { severity: 'error', text: 'a group names a host the inventory does not define' },
+  INVENTORY_BAD_PORT: { severity: 'error', text: 'port is not a whole number from 1 to 65535' },
 
   // --- API errors ({error:{code,message,field}}), each with the HTTP status it answers with ---
   UNAUTHORIZED: { severity: 'error', status: 401, text: 'missing or wrong token' },

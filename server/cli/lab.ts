@@ -1,13 +1,21 @@
 // `stepwise lab up|down|list`: a lab kept up between commands, for exploring by hand
 // (`stepwise run … --target lab` makes and removes its own), and the labs left behind by a
 // process that was killed (stale: their owner is gone).
-import { LabTarget, listLabs, removeLab, removeStaleLabs, type LabEntry } from '../target/lab.ts';
+import { LabTarget, findLabRecord, listLabs, removeLab, removeStaleLabs, type LabEntry } from '../target/lab.ts';
+import { hasSshd, labInventory } from '../target/lab-ssh.ts';
+import { LAB_HOSTNAME } from '../target/lab.ts';
 
-export async function labCommand(a: { action?: string; id?: string; stale?: boolean }, out: (s: string) => void): Promise<number> {
+export async function labCommand(a: { action?: string; id?: string; stale?: boolean; hosts?: string }, out: (s: string) => void): Promise<number> {
   switch (a.action) {
     case 'up': {
-      const lab = await LabTarget.create({ ...(a.id ? { id: a.id } : {}), persistent: true, detached: true });
+      if (a.hosts !== undefined && a.hosts !== '1') {
+        out('stepwise lab up: --hosts: only 1 host per lab so far');
+        return 2;
+      }
+      // Its own sshd wherever OpenSSH's server is installed: `lab inventory` then reaches it.
+      const lab = await LabTarget.create({ ...(a.id ? { id: a.id } : {}), persistent: true, detached: true, ssh: hasSshd() });
       out(`lab ${lab.labId} is up: network namespace ${lab.netns}, LAN ${lab.lanNetns}`);
+      if (lab.sshAddress) out(`sshd: ${lab.sshAddress}:22 inside the lab (stepwise lab inventory ${lab.labId} > inventory.yaml)`);
       out(`KVM: ${lab.kvm.usable ? 'usable' : `not offered (${lab.kvm.reason})`}`);
       out(`enter it with: ip netns exec ${lab.netns} bash   (files and libvirt live in its mount namespace: nsenter -t <pid> -a)`);
       out(`remove it with: stepwise lab down ${lab.labId}`);
@@ -43,13 +51,26 @@ export async function labCommand(a: { action?: string; id?: string; stale?: bool
       busy.forEach((l) => out(`lab ${l.id} left up: ${l.why} (stepwise lab down ${l.id} removes it anyway)`));
       return 0;
     }
+    case 'inventory': {
+      const r = a.id ? findLabRecord(a.id) : undefined;
+      if (!r) {
+        out(`stepwise lab inventory: ${a.id ? `no lab ${a.id}` : 'name a lab (stepwise lab list)'}`);
+        return 2;
+      }
+      if (!r.ssh) {
+        out(`stepwise lab inventory: lab ${r.id} has no sshd (made without OpenSSH's server installed)`);
+        return 2;
+      }
+      out(labInventory({ labId: r.id, lanNetns: r.lanNetns, stateDir: r.stateDir, hosts: [{ name: LAB_HOSTNAME, address: r.ssh.address }] }).trimEnd());
+      return 0;
+    }
     case 'list': {
       const labs = await listLabs();
       if (labs.length) out(formatLabs(labs).join('\n'));
       return 0;
     }
     default:
-      out('usage: stepwise lab up [ID] | down [ID] | down --stale | list');
+      out('usage: stepwise lab up [ID] | down [ID] | down --stale | list | inventory ID');
       return 2;
   }
 }

@@ -3,6 +3,8 @@
 import type { Target } from './target.ts';
 import { LocalTarget } from './local.ts';
 import { LabTarget, labProfile } from './lab.ts';
+import { SshTarget, parseSshUrl, type SshConnectOptions, type SshHost } from './ssh.ts';
+import type { Inventory } from './inventory.ts';
 
 export interface TargetProfile {
   id: string;
@@ -27,6 +29,21 @@ export function targetKinds(): Record<string, TargetKind> {
       create: () => LabTarget.create(),
     },
   };
+}
+
+/** An SSH host (inventory entry or ssh:// URL): connected per run. Its platform is known
+ *  for plans only when the inventory says it; a run reads it from the host's os-release. */
+export function sshKind(host: SshHost, o: SshConnectOptions = {}): TargetKind {
+  return {
+    profile: () => ({ id: host.name, platform: host.platform ?? 'linux', capabilities: new Set(['ssh']) }),
+    create: () => SshTarget.create(host, o),
+  };
+}
+
+/** The SSH host a target id names: `ssh://user@host[:port]`, or an inventory host name. */
+export function sshHostFor(id: string, inventory?: Inventory): SshHost | undefined {
+  if (id.startsWith('ssh://')) return parseSshUrl(id);
+  return inventory?.hosts.get(id);
 }
 
 /** One ready-made target offered under its id (tests, and a CLI lab kept across runs). */

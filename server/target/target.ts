@@ -46,6 +46,9 @@ export interface Target {
   spawnShell(opts: SpawnOptions): PtyLike;
   /** Called when the run using it ends: a target made for one run goes away here. */
   release?(): void;
+  /** When the shell ended because the connection to the host was lost (SSH), why; the run
+   *  is then `interrupted` (resumable), not judged on what ran. */
+  lostConnection?(): string | undefined;
   /** Sends a signal to the foreground process group of the shell's terminal, if it can. */
   signalForeground(pty: PtyLike, signal: NodeJS.Signals): boolean;
 }

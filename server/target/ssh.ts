@@ -1,0 +1,389 @@
+// The SSH target: a run's shell on another machine, over the OpenSSH client. One master
+// connection per target (ControlMaster, socket in a private folder) authenticates once; the
+// shell (`ssh -tt`) and every side file (`cat > f`, `cat f`, `mktemp -d`) are channels over it.
+// Only options are added: the user's ~/.ssh/config, ProxyJump, IdentityFile and agent work as
+// with plain `ssh`. Host keys are checked strictly. The remote needs only bash and coreutils.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pty from 'node-pty';
+import type { PtyLike, SpawnOptions, Target, TargetInfo } from './target.ts';
+import { platformFromOsRelease } from './platform.ts';
+import { track } from '../live.ts';
+
+/** Where and how to reach one host (an inventory entry, or `ssh://user@host:port`). */
+export interface SshHost {
+  /** The name runs record: an inventory host name, or the ssh:// text. */
+  name: string;
+  /** Host name, address or ~/.ssh/config alias. */
+  address: string;
+  user?: string;
+  port?: number;
+  identity?: string;
+  jump?: string;
+  /** The known_hosts file Stepwise checks keys against; default: the user's own. */
+  knownHosts?: string;
+  proxyCommand?: string;
+  /** Overrides the platform read from the host's os-release. */
+  platform?: string;
+  labels?: string[];
+}
+
+export interface SshConnectOptions {
+  /** Trust an unknown host's key on first connection (recorded in target info → audit chain). */
+  acceptNewHostKey?: boolean;
+}
+
+// A drop is noticed within 5 s × 3 = 15 s of silence (issue 10); a host that does not answer
+// the TCP handshake is reported unreachable after 10 s.
+const KEEPALIVE = ['-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3', '-o', 'ConnectTimeout=10'];
+// The master authenticates within ConnectTimeout plus a slow authentication.
+const MASTER_READY_MS = 30_000;
+// The executor's shell-state files (executor.ts shellState), fetched together.
+const STATE_FILES = ['env0', 'env', 'cwd'];
+// A side command (a file, a signal) over an established master takes milliseconds; this bounds a hung one.
+const SIDE_COMMAND_MS = 20_000;
+
+/** Pure: the ssh options and destination for a host (no control options). */
+export function sshBaseArgs(h: SshHost, o: SshConnectOptions = {}): string[] {
+  const args = ['-o', 'BatchMode=yes', '-o', `StrictHostKeyChecking=${o.acceptNewHostKey ? 'accept-new' : 'yes'}`, ...KEEPALIVE];
+  if (h.knownHosts) args.push('-o', `UserKnownHostsFile=${h.knownHosts}`, '-o', 'GlobalKnownHostsFile=/dev/null');
+  if (h.user) args.push('-l', h.user);
+  if (h.port !== undefined) args.push('-p', String(h.port));
+  if (h.identity) args.push('-i', h.identity, '-o', 'IdentitiesOnly=yes');
+  if (h.jump) args.push('-J', h.jump);
+  if (h.proxyCommand) args.push('-o', `ProxyCommand=${h.proxyCommand}`);
+  return args;
+}
+
+/** Pure: parses `ssh://[user@]host[:port]`; undefined when the text is not one. */
+export function parseSshUrl(text: string): SshHost | undefined {
+  const m = /^ssh:\/\/(?:([^@/:\s]+)@)?(\[[0-9a-fA-F:]+\]|[^@/:\s\[\]]+)(?::(\d{1,5}))?\/?$/.exec(text);
+  if (!m) return undefined;
+  const port = m[3] === undefined ? undefined : Number(m[3]);
+  if (port !== undefined && (port < 1 || port > 65535)) return undefined;
+  return { name: text, address: m[2]!.replace(/^\[|\]$/g, ''), ...(m[1] ? { user: m[1] } : {}), ...(port !== undefined ? { port } : {}) };
+}
+
+/** Pure: why an ssh connection failed, from its stderr, in words for the operator. */
+export function sshFailureReason(stderr: string, host: string): { kind: 'changed-key' | 'unknown-key' | 'auth' | 'unreachable' | 'other'; reason: string } {
+  const last = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('debug') && !l.startsWith('@') && !l.startsWith('OpenSSH_')).slice(-1)[0] ?? 'no message';
+  if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed/i.test(stderr)) {
+    return { kind: 'changed-key', reason: `the host key of ${host} has changed since it was trusted: refused (someone may be intercepting the connection, or the host was rebuilt; if you know why, remove its old key from known_hosts and trust it again)` };
+  }
+  if (/No .* host key is known for|Host key verification failed/i.test(stderr)) {
+    return { kind: 'unknown-key', reason: `the host key of ${host} is not known: refused` };
+  }
+  if (/Permission denied|Too many authentication failures|no more authentication methods/i.test(stderr)) {
+    return { kind: 'auth', reason: `authentication to ${host} refused (${last})` };
+  }
+  if (/Connection refused|Connection timed out|No route to host|Could not resolve hostname|Network is unreachable|Connection closed by|kex_exchange_identification|Name or service not known|UNKNOWN port/i.test(stderr)) {
+    return { kind: 'unreachable', reason: `${host} is unreachable (${last})` };
+  }
+  return { kind: 'other', reason: `ssh to ${host} failed (${last})` };
+}
+
+/** What a host is, read over SSH once at connection (target info, run record, audit chain). */
+export interface HostIdentity {
+  hostKey?: string;
+  hostKeyType?: string;
+  machineId?: string;
+  os?: { id: string; versionId: string };
+  kernel?: string;
+  hostname?: string;
+  /** The host key was trusted on this connection (--accept-new-host-key). */
+  hostKeyAcceptedNew?: boolean;
+}
+
+// One command gathers every fact; sections are split on this line.
+const FACTS_SEP = '--stepwise-facts--';
+const FACTS_CMD = `cat /etc/machine-id 2>/dev/null; echo ${FACTS_SEP}; cat /etc/os-release 2>/dev/null; echo ${FACTS_SEP}; uname -r; echo ${FACTS_SEP}; uname -n; echo ${FACTS_SEP}; grep -qE '^flags.*\\b(vmx|svm)\\b' /proc/cpuinfo 2>/dev/null && echo hw-virt`;
+
+/** Pure: the facts command's output → identity and os-release text. */
+export function parseFacts(text: string): { machineId?: string; osRelease: string; kernel?: string; hostname?: string; hwVirt: boolean } {
+  const [mid = '', osr = '', kernel = '', hostname = '', virt = ''] = text.split(`${FACTS_SEP}\n`);
+  return {
+    ...(mid.trim() ? { machineId: mid.trim() } : {}),
+    osRelease: osr,
+    ...(kernel.trim() ? { kernel: kernel.trim() } : {}),
+    ...(hostname.trim() ? { hostname: hostname.trim() } : {}),
+    hwVirt: virt.trim() === 'hw-virt',
+  };
+}
+
+function osField(osr: string, k: string): string {
+  return new RegExp(`^${k}=("?)([^"\\n]*)\\1\\s*$`, 'm').exec(osr)?.[2] ?? '';
+}
+
+/** Pure: one shell word. */
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The host's key as ssh sees it, fetched without trusting or authenticating (hosts trust, refusals). */
+export function probeHostKey(h: SshHost): { lines: string[]; fingerprints: string[] } | { error: string } {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-probe-'));
+  try {
+    const kh = path.join(tmp, 'known_hosts');
+    const args = [
+      ...sshBaseArgs({ ...h, knownHosts: kh }, { acceptNewHostKey: true }),
+      '-o', 'HashKnownHosts=no', '-o', 'PreferredAuthentications=none', '-o', 'ControlPath=none', '-o', 'ControlMaster=no',
+      h.address, 'true',
+    ];
+    const r = spawnSync('ssh', args, { encoding: 'utf8', timeout: SIDE_COMMAND_MS, stdio: ['ignore', 'ignore', 'pipe'] });
+    const lines = fs.existsSync(kh) ? fs.readFileSync(kh, 'utf8').split('\n').filter(Boolean) : [];
+    if (!lines.length) return { error: sshFailureReason(r.stderr ?? '', h.name).reason };
+    const fp = spawnSync('ssh-keygen', ['-l', '-f', kh], { encoding: 'utf8' });
+    const fingerprints = fp.stdout.split('\n').filter(Boolean).map((l) => l.split(' ')[1]!).filter(Boolean);
+    return { lines, fingerprints };
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The known_hosts file a host's keys are checked against (and `hosts trust` writes). */
+export function knownHostsFile(h: SshHost): string {
+  return h.knownHosts ?? path.join(os.homedir(), '.ssh', 'known_hosts');
+}
+
+/** Error thrown by SshTarget.create, with the failure kind (tests, CLI hints). */
+export class SshConnectError extends Error {
+  constructor(readonly kind: ReturnType<typeof sshFailureReason>['kind'], message: string) {
+    super(message);
+  }
+}
+
+export class SshTarget implements Target {
+  readonly id: string;
+  readonly platform: string;
+  readonly capabilities: ReadonlySet<string>;
+  private masterDown = false;
+  private lostReason: string | undefined;
+  private readonly shellPids = new Map<string, number>();
+  private readonly untrack: () => void;
+  private released = false;
+
+  private constructor(
+    readonly host: SshHost,
+    private readonly base: string[],
+    private readonly ctlDir: string,
+    private readonly master: ChildProcess,
+    private readonly masterLog: { text: string },
+    readonly identity: HostIdentity,
+    platform: string,
+    capabilities: string[],
+  ) {
+    this.id = host.name;
+    this.platform = platform;
+    this.capabilities = new Set(capabilities);
+    master.on('exit', () => {
+      this.masterDown = true;
+      if (!this.released) this.lostReason = `connection lost (${sshFailureReason(masterLog.text, host.name).reason.replace(/^ssh to \S+ failed \((.*)\)$/, '$1')})`;
+    });
+    this.untrack = track(this, `ssh master to ${host.name} (pid ${master.pid})`);
+  }
+
+  /** Connects (one authentication) and reads the host's identity. Throws SshConnectError with a clear reason. */
+  static async create(host: SshHost, o: SshConnectOptions = {}): Promise<SshTarget> {
+    const ctlDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-ssh-')); // 0700: the socket grants the connection
+    const ctl = path.join(ctlDir, 'ctl');
+    const base = [...sshBaseArgs(host, o), '-o', `ControlPath=${ctl}`];
+    const log = { text: '' };
+    // -v: the master's log names the server's host key (its fingerprint is recorded).
+    const master = spawn('ssh', [...base, '-M', '-N', '-v', '-o', 'ControlPersist=no', host.address], { stdio: ['ignore', 'ignore', 'pipe'] });
+    master.stderr!.setEncoding('utf8');
+    master.stderr!.on('data', (d: string) => {
+      // Keep the start (host key line) and a bounded tail (why it ended).
+      log.text = log.text.length < 64_000 ? log.text + d : log.text.slice(0, 32_000) + log.text.slice(-16_000) + d;
+    });
+    master.on('error', () => undefined); // no ssh binary: shows as the master exiting below
+    const fail = (e: SshConnectError): never => {
+      try {
+        master.kill('SIGTERM');
+      } catch {
+        /* gone */
+      }
+      fs.rmSync(ctlDir, { recursive: true, force: true });
+      throw e;
+    };
+    const end = Date.now() + MASTER_READY_MS;
+    for (;;) {
+      if (master.exitCode !== null || master.signalCode !== null) {
+        await new Promise((r) => setTimeout(r, 20)); // the last stderr bytes
+        const why = sshFailureReason(log.text, host.name);
+        if (why.kind === 'unknown-key') {
+          const probe = probeHostKey(host);
+          const fp = 'fingerprints' in probe ? probe.fingerprints.join(', ') : `fingerprint unknown: ${probe.error}`;
+          fail(new SshConnectError(why.kind, `${why.reason}; its key is ${fp}. If that is the host's key, trust it with \`stepwise hosts trust ${host.name}\` (or run with --accept-new-host-key)`));
+        }
+        fail(new SshConnectError(why.kind, why.reason));
+      }
+      if (fs.existsSync(ctl) && spawnSync('ssh', [...base, '-O', 'check', host.address], { stdio: 'ignore', timeout: 5_000 }).status === 0) break;
+      if (Date.now() > end) fail(new SshConnectError('unreachable', `${host.name}: no connection after ${MASTER_READY_MS / 1000} s`));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const key = /Server host key: (\S+) (SHA256:\S+)/.exec(log.text);
+    const facts = spawnSync('ssh', [...base, '-o', 'ControlMaster=no', host.address, FACTS_CMD], { encoding: 'utf8', timeout: SIDE_COMMAND_MS });
+    const f = parseFacts(facts.stdout ?? '');
+    const identity: HostIdentity = {
+      ...(key ? { hostKeyType: key[1], hostKey: key[2] } : {}),
+      ...(f.machineId ? { machineId: f.machineId } : {}),
+      ...(f.osRelease ? { os: { id: osField(f.osRelease, 'ID'), versionId: osField(f.osRelease, 'VERSION_ID') } } : {}),
+      ...(f.kernel ? { kernel: f.kernel } : {}),
+      ...(f.hostname ? { hostname: f.hostname } : {}),
+      ...(o.acceptNewHostKey && /Warning: Permanently added/.test(log.text) ? { hostKeyAcceptedNew: true } : {}),
+    };
+    const platform = host.platform ?? (f.osRelease ? platformFromOsRelease(f.osRelease) : 'linux');
+    return new SshTarget(host, base, ctlDir, master, log, identity, platform, ['ssh', ...(f.hwVirt ? ['hw-virt'] : [])]);
+  }
+
+  info(): TargetInfo & { ssh: HostIdentity & { address: string; user?: string; port?: number } } {
+    return {
+      id: this.id,
+      platform: this.platform,
+      host: this.identity.hostname ?? this.host.address,
+      capabilities: [...this.capabilities],
+      ssh: { address: this.host.address, ...(this.host.user ? { user: this.host.user } : {}), ...(this.host.port ? { port: this.host.port } : {}), ...this.identity },
+    };
+  }
+
+  /** Why the shell ended when it was the connection, not the shell: the run is then interrupted. */
+  lostConnection(): string | undefined {
+    if (this.released) return undefined;
+    if (!this.masterDown && spawnSync('ssh', [...this.base, '-O', 'check', this.host.address], { stdio: 'ignore', timeout: 5_000 }).status === 0) return undefined;
+    return this.lostReason ?? 'connection lost';
+  }
+
+  /** Runs one command over the master; null when the connection is gone. */
+  private side(cmd: string, input?: string | Buffer): { status: number | null; stdout: Buffer } | null {
+    if (this.masterDown) return null;
+    const r = spawnSync('ssh', [...this.base, '-o', 'ControlMaster=no', this.host.address, cmd], {
+      ...(input !== undefined ? { input } : { stdio: ['ignore', 'pipe', 'pipe'] }),
+      timeout: SIDE_COMMAND_MS,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    if (r.status === 255) return null;
+    return { status: r.status, stdout: r.stdout ?? Buffer.alloc(0) };
+  }
+
+  makeSessionDir(): string {
+    // mktemp -d makes it 0700; on the remote, under its own temporary folder.
+    const r = this.side('mktemp -d "${TMPDIR:-/tmp}/stepwise-XXXXXXXX"');
+    const dir = r?.status === 0 ? r.stdout.toString('utf8').trim() : '';
+    if (!dir.startsWith('/')) throw new Error(`${this.id}: could not make a session folder on the host`);
+    return dir;
+  }
+
+  writeSessionFile(dir: string, name: string, content: string): string {
+    const file = `${dir}/${name}`;
+    const r = this.side(`umask 077 && cat > ${q(file)}`, content);
+    if (r?.status !== 0) throw new Error(`${this.id}: could not write ${file}${r ? '' : ' (connection lost)'}`);
+    return file;
+  }
+
+  readSessionFile(dir: string, name: string): Buffer | undefined {
+    if (STATE_FILES.includes(name)) return this.stateFiles(dir).get(name);
+    const r = this.side(`cat ${q(`${dir}/${name}`)} 2>/dev/null`);
+    return r?.status === 0 ? r.stdout : undefined;
+  }
+
+  /**
+   * The shell-state files (executor.shellState reads all three in a row): one channel brings
+   * them all, each a line `NAME BYTES` then its bytes; each channel costs ~0.2 s on a loaded
+   * host. Kept only until the current task ends, so a later read sees the files anew.
+   */
+  private stateFiles(dir: string): Map<string, Buffer> {
+    const hit = this.stateCache?.dir === dir ? this.stateCache.files : undefined;
+    if (hit) return hit;
+    const files = new Map<string, Buffer>();
+    const r = this.side(`cd ${q(dir)} 2>/dev/null && for f in ${STATE_FILES.join(' ')}; do [ -f "$f" ] && printf '%s %s\n' "$f" "$(wc -c < "$f")" && cat "$f"; done; true`);
+    if (r?.status === 0) {
+      let at = 0;
+      const buf = r.stdout;
+      while (at < buf.length) {
+        const nl = buf.indexOf(10, at);
+        if (nl < 0) break;
+        const [name, size] = buf.subarray(at, nl).toString('utf8').split(' ');
+        const n = Number(size);
+        if (!name || !Number.isInteger(n)) break;
+        files.set(name, buf.subarray(nl + 1, nl + 1 + n));
+        at = nl + 1 + n;
+      }
+    }
+    this.stateCache = { dir, files };
+    setImmediate(() => (this.stateCache = undefined));
+    return files;
+  }
+
+  private stateCache: { dir: string; files: Map<string, Buffer> } | undefined;
+
+  removeSessionDir(dir: string): void {
+    // Only what mktemp made: a path of ours, never an arbitrary one.
+    if (!/^\/[^'\s]*\/stepwise-[A-Za-z0-9]{8}$/.test(dir)) return;
+    this.side(`rm -rf ${q(dir)}`);
+    this.shellPids.delete(dir);
+  }
+
+  spawnShell(opts: SpawnOptions): PtyLike {
+    if (this.masterDown) throw new Error(`${this.id}: connection lost`);
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) {
+      // SSH_AUTH_SOCK and the user's setup stay; the server's own secrets do not go along.
+      if (v !== undefined && !k.startsWith('STEPWISE_')) env[k] = v;
+    }
+    Object.assign(env, { TERM: 'xterm-256color' });
+    const dir = path.posix.dirname(opts.rcFile);
+    // The remote shell records its pid (exec keeps it) so a timeout can signal its terminal's
+    // foreground group; the extra variables go on its command line (never secrets: those are
+    // typed into the terminal, see session.ts).
+    const extra = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${q(v)}`).join(' ');
+    const remote = `echo $$ > ${q(`${dir}/shell.pid`)} && export LANG="\${LANG:-C.UTF-8}" && exec env ${extra} TERM=xterm-256color bash --noprofile --rcfile ${q(opts.rcFile)} -i`;
+    const p = pty.spawn('ssh', [...this.base, '-o', 'ControlMaster=no', '-tt', this.host.address, remote], {
+      name: 'xterm-256color',
+      cols: opts.cols,
+      rows: opts.rows,
+      cwd: os.homedir(),
+      env,
+      encoding: null,
+    });
+    (p as unknown as { stepwiseDir: string }).stepwiseDir = dir;
+    return p as unknown as PtyLike;
+  }
+
+  signalForeground(p: PtyLike, signal: NodeJS.Signals): boolean {
+    const dir = (p as unknown as { stepwiseDir?: string }).stepwiseDir;
+    if (!dir) return false;
+    let pid = this.shellPids.get(dir);
+    if (pid === undefined) {
+      pid = Number(this.readSessionFile(dir, 'shell.pid')?.toString().trim());
+      if (!(pid > 0)) return false;
+      this.shellPids.set(dir, pid);
+    }
+    // Field 8 of /proc/<pid>/stat (the 6th after the name) is the terminal's foreground group;
+    // the shell's own group there means nothing is running.
+    const sig = signal.replace(/^SIG/, '');
+    const r = this.side(`set -- $(sed 's/.*) //' /proc/${pid}/stat) && [ "$6" -gt 0 ] && [ "$6" != ${pid} ] && kill -s ${sig} -- -"$6"`);
+    return r?.status === 0;
+  }
+
+  /** The run is over: close the master (its channels go with it) and the private folder. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (!this.masterDown) {
+      spawnSync('ssh', [...this.base, '-O', 'exit', this.host.address], { stdio: 'ignore', timeout: 5_000 });
+      try {
+        this.master.kill('SIGTERM');
+      } catch {
+        /* gone */
+      }
+    }
+    fs.rmSync(this.ctlDir, { recursive: true, force: true });
+    this.untrack();
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
