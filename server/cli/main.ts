@@ -7,9 +7,9 @@ import { runCommand } from './run.ts';
 import { reportCommand, runsCommand } from './report.ts';
 import { auditCommand } from './audit.ts';
 import { labCommand } from './lab.ts';
-import { hostsCommand } from './hosts.ts';
 import { tokenCommand } from './token.ts';
 import { evidenceCommand } from './evidence.ts';
+import { approveCommand } from './approve.ts';
 import { dataDir } from './config.ts';
 import { reapOrphans } from './orphans.ts';
 
@@ -20,8 +20,7 @@ const USAGE = `usage: stepwise <command> [options]
   list [--runbooks DIR]   list the runbooks
   validate [DIR]          check every runbook; print file:line CODE message
   run <runbook>|--all [--var K=V]... [--var-file FILE] [--from STEP] [--step STEP] [--yes]
-      [--runbooks DIR] [--data DIR] [--target local|lab|HOST|ssh://user@host[:port]] [--verbose]
-      [--inventory FILE] [--accept-new-host-key]
+      [--runbooks DIR] [--data DIR] [--target local|lab] [--verbose]
       [--resume RUNID] [--converge] [--plan] [--record strict|best-effort] [--lang LANG]
                           run a runbook headless, recording it like a browser run;
                           --lang records the run as read in that translation (NAME.LANG.md);
@@ -37,17 +36,17 @@ const USAGE = `usage: stepwise <command> [options]
 
   lab up [ID] | lab down [ID] | lab down --stale | lab list
                           a disposable lab host kept up between commands
-  lab inventory ID        an inventory reaching the lab's sshd, for --inventory
-  hosts list | hosts trust HOST [--inventory FILE]
-                          the inventory's SSH hosts; trust a host's key (known_hosts)
   audit verify [RUNID...|--all] [--data DIR]
                           recompute the audit hash chains; exit 1 on any tampering
   evidence <runId> --output FILE.zip [--data DIR] [--runbooks DIR]
                           a run's evidence bundle (signed when STEPWISE_SIGNING_KEY
                           names an Ed25519 private key, PEM)
+  approve <runId> [--reject] [--comment TEXT] [--block ID] [--data DIR]
+                          approve (or reject) the block a run waits on, as the user of
+                          the token in STEPWISE_TOKEN (or --token); never the run's operator
   evidence verify FILE [--pubkey PEM]
                           check a bundle offline (no data folder); exit 1 naming each failure
-  token create --user NAME --role viewer|operator|admin [--data DIR]
+  token create --user NAME --role viewer|approver|operator|admin [--data DIR]
   token list [--data DIR] | token revoke ID [--data DIR]
                           API tokens for users: create prints the new token once
 
@@ -76,8 +75,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
         return listCommand(values.runbooks, out);
       }
       case 'validate': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { inventory: { type: 'string' } } });
-        return validateCommand(positionals, out, values.inventory);
+        const { positionals } = parseArgs({ args: rest, allowPositionals: true });
+        return validateCommand(positionals, out);
       }
       case 'run': {
         const { values, positionals } = parseArgs({
@@ -99,24 +98,18 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
             record: { type: 'string' },
             all: { type: 'boolean', default: false },
             lang: { type: 'string' },
-            inventory: { type: 'string' },
-            'accept-new-host-key': { type: 'boolean', default: false },
           },
         });
         if (positionals.length > 1) {
           out('stepwise run: name one runbook id (see `stepwise list`), or --all');
           return 2;
         }
-        const { var: vars, 'var-file': varFile, 'accept-new-host-key': acceptNewHostKey, ...rest2 } = values;
-        return await runCommand({ ...rest2, vars, varFile, acceptNewHostKey, runbook: positionals[0] }, out);
+        const { var: vars, 'var-file': varFile, ...rest2 } = values;
+        return await runCommand({ ...rest2, vars, varFile, runbook: positionals[0] }, out);
       }
       case 'lab': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { stale: { type: 'boolean', default: false }, hosts: { type: 'string' } } });
-        return await labCommand({ action: positionals[0], id: positionals[1], stale: values.stale, hosts: values.hosts }, out);
-      }
-      case 'hosts': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { inventory: { type: 'string' }, runbooks: { type: 'string' } } });
-        return hostsCommand({ action: positionals[0], host: positionals[1], ...values }, out);
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { stale: { type: 'boolean', default: false } } });
+        return await labCommand({ action: positionals[0], id: positionals[1], stale: values.stale }, out);
       }
       case 'audit': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { all: { type: 'boolean', default: false }, data: { type: 'string' } } });
@@ -129,6 +122,18 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
           options: { user: { type: 'string' }, role: { type: 'string' }, data: { type: 'string' } },
         });
         return tokenCommand({ action: positionals[0], args: positionals.slice(1), ...values }, out);
+      }
+      case 'approve': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { reject: { type: 'boolean', default: false }, comment: { type: 'string' }, token: { type: 'string' }, block: { type: 'string' }, data: { type: 'string' } },
+        });
+        if (positionals.length !== 1) {
+          out('stepwise approve: name exactly one run id');
+          return 2;
+        }
+        return approveCommand({ ...values, runId: positionals[0] }, out);
       }
       case 'evidence': {
         const { values, positionals } = parseArgs({

@@ -12,7 +12,7 @@ export interface TokenCommand {
   data?: string;
 }
 
-const USAGE = `usage: stepwise token create --user NAME --role viewer|operator|admin [--data DIR]
+const USAGE = `usage: stepwise token create --user NAME --role viewer|approver|operator|admin [--data DIR]
        stepwise token list [--data DIR]
        stepwise token revoke ID [--data DIR]`;
 
@@ -55,7 +55,7 @@ export function tokenCommand(o: TokenCommand, out: (s: string) => void): number 
       case 'list': {
         const list = users.listTokens();
         if (!list.length) {
-          out('No tokens yet: `stepwise token create --user NAME --role viewer|operator|admin`.');
+          out('No tokens yet: `stepwise token create --user NAME --role viewer|approver|operator|admin`.');
           return 0;
         }
         out(table(list));

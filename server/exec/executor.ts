@@ -26,6 +26,11 @@ export interface ExecutorHooks {
   /** Called right before a block is sent to the shell (the recorder drops a marker here). */
   onBlockStart?(block: Block): number | undefined;
   onBlockEnd?(block: Block, result: BlockResult): void;
+  /**
+   * Awaited before a block that will run (not one skipped); a reason refuses it: the block
+   * fails with that reason, unrun (a four-eyes approval rejected or expired).
+   */
+  beforeBlock?(block: Block): Promise<string | undefined>;
 }
 
 export interface ExecutorOptions {
@@ -158,6 +163,11 @@ export class Executor implements Disposable {
     const skip = skipReason(block, this.session.target, this.opts.runbook?.os) ??
       (block.interactive && this.opts.interactive === false ? 'interactive: needs a person at the terminal' : undefined);
     if (skip) return this.finish(block, notRun(block, skip));
+    // Asked once per block, not again for each retry of it.
+    if ((attempt ?? 1) === 1 && this.opts.hooks?.beforeBlock) {
+      const refused = await this.opts.hooks.beforeBlock(block);
+      if (refused !== undefined) return this.finish(block, { ...notRun(block, refused), status: 'failed' });
+    }
     if (this.session.state === 'ended' || this.disposed) {
       return this.finish(block, {
         ...notRun(block, 'the shell session has ended'),

@@ -13,7 +13,11 @@ export type AuditType =
   | 'run-ended'
   | 'recording-sealed'
   | 'recording-failed'
-  | 'recording-viewed';
+  | 'recording-viewed'
+  | 'approval-requested'
+  | 'approval-granted'
+  | 'approval-rejected'
+  | 'approval-expired';
 
 export interface AuditEvent {
   run: string;

@@ -209,6 +209,45 @@ const MIGRATIONS: string[] = [
   `,
   // The process that runs a run (see server/owner.ts): a dead owner's running runs are interrupted.
   `ALTER TABLE runs ADD COLUMN owner TEXT NULL;`,
+  // The approver role (a CHECK cannot be altered: the tokens table is rebuilt), and four-eyes
+  // approvals (server/run/approvals.ts): a request per wait before a block, a decision per approver.
+  `
+  CREATE TABLE tokens_v2 (
+    id TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES users(name),
+    role TEXT NOT NULL CHECK (role IN ('viewer','approver','operator','admin')),
+    digest BLOB NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT NULL,
+    revoked_at TEXT NULL
+  );
+  INSERT INTO tokens_v2 (id, user, role, digest, created_at, last_used_at, revoked_at)
+    SELECT id, user, role, digest, created_at, last_used_at, revoked_at FROM tokens;
+  DROP TABLE tokens;
+  ALTER TABLE tokens_v2 RENAME TO tokens;
+  CREATE INDEX tokens_user ON tokens(user);
+  CREATE TABLE approval_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    step_id TEXT NOT NULL,
+    block_id TEXT NOT NULL,
+    need INTEGER NOT NULL,
+    operator TEXT NOT NULL,
+    requested_at TEXT NOT NULL,
+    expires_at TEXT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending','approved','rejected','expired','cancelled')),
+    decided_at TEXT NULL
+  );
+  CREATE INDEX approval_requests_pending ON approval_requests(state, run_id);
+  CREATE TABLE approval_decisions (
+    request_id INTEGER NOT NULL REFERENCES approval_requests(id),
+    user TEXT NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('approve','reject')),
+    comment TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (request_id, user)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -13,7 +13,9 @@ import type Database from 'better-sqlite3';
 import { failure } from '../errors.ts';
 import type { Outcome } from '../../common/outcome.ts';
 
-export const ROLES = ['viewer', 'operator', 'admin'] as const;
+// approver sits between viewer and operator: it reads everything and cannot operate; the one
+// thing it adds, approving, is checked by name (server/run/approvals.ts), not by this order.
+export const ROLES = ['viewer', 'approver', 'operator', 'admin'] as const;
 /** viewer: watches runs and reads reports; operator: also starts and executes runs; admin: also manages tokens. */
 export type Role = (typeof ROLES)[number];
 

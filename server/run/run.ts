@@ -24,6 +24,7 @@ import type { Outcome } from '../../common/outcome.ts';
 import { selfOwner } from '../owner.ts';
 import type { ResolvedVars } from './vars.ts';
 import { decideStatus } from './status.ts';
+import { Approvals, waitForDecision, type ApprovalRequest } from './approvals.ts';
 
 export interface RunOptions {
   /** Training mode: Next stays locked until the step passes. */
@@ -77,6 +78,9 @@ export class Run implements Disposable {
   resumedFrom?: { runId: string; stepId: string; notes: string[] };
   private ended = false;
   private finalStatus: RunStatus | undefined;
+  /** Told when the run starts waiting for approval of a block (the CLI prints how to approve). */
+  readonly approvalWaits = new Set<(r: ApprovalRequest) => void>();
+  private approvals: Approvals | undefined;
 
   private constructor(
     readonly id: string,
@@ -191,6 +195,7 @@ export class Run implements Disposable {
       hooks: {
         onBlockStart: (b) => run!.onBlockStart(b),
         onBlockEnd: (b, r) => run!.onBlockEnd(b, r),
+        beforeBlock: (b) => run!.awaitApproval(b),
       },
     });
     run = new Run(id, o.runbook, session, executor, recorder, o.store, o.log, options, o.user, o.vars.secrets);
@@ -386,6 +391,37 @@ export class Run implements Disposable {
     this.emit({ type: 'step-verdict', runId: this.id, verdict: v });
   }
 
+  /**
+   * Four eyes: a block with approve=N waits until N people other than the run's operator
+   * approve it (or one rejects it, or approveTimeout passes); every step is in the chain.
+   * Returns why the block may not run, or undefined.
+   */
+  async awaitApproval(b: Block): Promise<string | undefined> {
+    if (!b.approve || this.ended) return undefined;
+    this.approvals ??= new Approvals(this.store);
+    const where = { stepId: b.stepId, blockId: b.id };
+    const req = this.approvals.request({ runId: this.id, ...where, need: b.approve, operator: this.user, ...(b.approveTimeoutSec !== undefined ? { timeoutSec: b.approveTimeoutSec } : {}) });
+    this.recorder.event('approval-requested', { ...where, need: b.approve, operator: this.user, expiresAt: req.expiresAt });
+    this.log.info('awaiting approval', { runId: this.id, blockId: b.id, need: b.approve });
+    for (const fn of [...this.approvalWaits]) fn(req);
+    const done = await waitForDecision(this.approvals, req.id, {
+      onDecision: (d) => this.recorder.event(d.decision === 'approve' ? 'approval-granted' : 'approval-rejected', { ...where, user: d.user, comment: d.comment, at: d.at }),
+      stopped: () => this.ended,
+    });
+    this.touch();
+    if (done.state === 'approved') return undefined;
+    if (done.state === 'rejected') {
+      const r = done.decisions.find((d) => d.decision === 'reject')!;
+      return `rejected by ${r.user}: ${r.comment}`;
+    }
+    const got = done.decisions.filter((d) => d.decision === 'approve').length;
+    if (done.state === 'expired') {
+      this.recorder.event('approval-expired', { ...where, need: b.approve, approvals: got });
+      return `approval expired after ${b.approveTimeoutSec} s (${got} of ${b.approve} approvals)`;
+    }
+    return 'the run ended while it waited for approval';
+  }
+
   private onBlockStart(b: Block): number | undefined {
     if (this.ended) return undefined;
     this.inFlight = b;
@@ -412,8 +448,7 @@ export class Run implements Disposable {
       }),
       this.session.onExit((code) => {
         this.log.warn('session ended', { runId: this.id, exitCode: code });
-        const lost = this.session.target.lostConnection?.();
-        this.end(lost ? { stopped: 'interrupted', reason: lost } : { reason: 'the shell exited' });
+        this.end({ reason: 'the shell exited' });
       }),
     );
   }

@@ -53,6 +53,10 @@ export interface Block {
   mode?: string;
   /** Hardware or capability names the target must have (e.g. `pci-passthrough`). */
   requires?: string[];
+  /** `approve=true|N`: N distinct approvers, none the run's operator, before the block runs. */
+  approve?: number;
+  /** `approveTimeout=SECONDS`: the wait for approval expires (the block fails) after this. */
+  approveTimeoutSec?: number;
 }
 
 /** A step body is prose interleaved with blocks, in document order. */

@@ -38,9 +38,11 @@ const WELL_KNOWN = new Set(WELL_KNOWN_ENV);
 
 export const KNOWN_ATTRIBUTES: readonly string[] = [
   'id', 'name', 'verify', 'hint', 'expect', 'exit', 'timeout', 'confirm', 'os', 'interactive', 'file', 'mode', 'requires',
-  'retries', 'retry-delay',
+  'retries', 'retry-delay', 'approve', 'approveTimeout',
 ];
 const KNOWN_ATTRS = new Set(KNOWN_ATTRIBUTES);
+/** More distinct approvers than a team has is a typo, not a policy. */
+const MAX_APPROVERS = 10;
 
 const FRONT_MATTER_FIELDS = ['id', 'title', 'summary', 'section', 'os', 'requires', 'vars', 'lang'];
 /** A language code as in BCP 47, simplified: `en`, `ko`, `pt-BR`, `zh-Hant`. */
@@ -474,6 +476,8 @@ class Parser {
         why = 'mode only applies to file blocks (with file=/path)';
       } else if (kind === 'check' && k === 'exit') {
         why = 'exit does not apply to a check: a check passes with exit code 0, warns with 2 and fails otherwise';
+      } else if (k === 'approveTimeout' && a.approve === undefined) {
+        why = 'approveTimeout needs approve=true (or approve=N)';
       } else if (k === 'timeout' && a.interactive && kind !== 'file') {
         why = 'timeout does not apply to an interactive block: the person at the terminal decides when it ends';
       }
@@ -510,6 +514,8 @@ class Parser {
       ...(kind === 'file' && a.file !== undefined ? { file: a.file } : {}),
       ...(kind === 'file' && a.mode !== undefined ? { mode: a.mode } : {}),
       ...(exec && a.requires !== undefined ? { requires: a.requires } : {}),
+      ...(exec && a.approve !== undefined ? { approve: a.approve } : {}),
+      ...(exec && a.approve !== undefined && a.approveTimeoutSec !== undefined ? { approveTimeoutSec: a.approveTimeoutSec } : {}),
     };
     this.blocks[id] = block;
     return block;
@@ -591,6 +597,20 @@ class Parser {
           const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
           if (Number.isFinite(n) && n >= 0 && n <= 3600) out.retryDelaySec = n;
           else bad(`retry-delay must be a number of seconds from 0 to 3600, not ${show(v)}`);
+          break;
+        }
+        case 'approve': {
+          // approve / approve=true: one approver; approve=N: N distinct ones; approve=false: none.
+          const n = v === true || v === 'true' ? 1 : v === false || v === 'false' ? 0 : typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
+          if (Number.isInteger(n) && n >= 0 && n <= MAX_APPROVERS) {
+            if (n > 0) out.approve = n;
+          } else bad(`approve must be true, false or a number of approvers from 1 to ${MAX_APPROVERS}, not ${show(v)}`);
+          break;
+        }
+        case 'approveTimeout': {
+          const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+          if (Number.isFinite(n) && n > 0) out.approveTimeoutSec = n;
+          else bad(`approveTimeout must be a positive number of seconds, not ${show(v)}`);
           break;
         }
         case 'timeout': {
@@ -686,6 +706,8 @@ interface TypedAttrs {
   file?: string;
   mode?: string;
   requires?: string[];
+  approve?: number;
+  approveTimeoutSec?: number;
 }
 
 /** Names a shell block assigns: NAME=, export/local/declare NAME, read NAME, for NAME in, ... */
