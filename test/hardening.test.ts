@@ -123,6 +123,10 @@ test('1. revoking a token ends its sessions; a session ends when idle and at its
   const cli = runStepwise(['token', 'revoke', made.value.info.id, '--data', s.dataDir]);
   assert.equal(cli.code, 0, cli.stderr);
   assert.equal((await me({ cookie })).status, 401);
+  // the cookie of earlier versions held the token itself: it signs nothing in, and is cleared
+  const legacy = await get(`${s.base}/`, { cookie: `stepwise_token=${s.token}` });
+  assert.equal(legacy.status, 401);
+  assert.match(legacy.headers.get('set-cookie') ?? '', /stepwise_token=; Max-Age=0/);
 
   let now = 0;
   const p: Principal = { user: 'u', role: 'operator', tokenId: 'tk_000000000001' };
@@ -307,6 +311,8 @@ test('5. a weak STEPWISE_TOKEN is refused with a clear error', () => {
 test('5. guessing tokens: after a handful of failures an address waits, doubling, answered 429 with Retry-After', async () => {
   const t = await startTestServer(FIXTURES);
   try {
+    const signedIn = await get(`${t.base}/?token=${t.token}`, { 'sec-fetch-site': 'none' });
+    const session = signedIn.headers.get('set-cookie')!.split(';')[0]!;
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     for (let i = 0; i < 400; i++) {
@@ -328,6 +334,8 @@ test('5. guessing tokens: after a handful of failures an address waits, doubling
     const page = await get(`${t.base}/?token=${t.token}`, { 'sec-fetch-site': 'none' });
     assert.equal(page.status, 429);
     assert.match(await page.text(), /Too many failed sign-ins from this address/);
+    // a browser already signed in carries on: its session id was the server's, not a guess
+    assert.equal((await get(`${t.base}/api/me`, { cookie: session })).status, 200);
     // ...and once the wait is over it signs in, and the next failure waits twice as long
     await until(() => t.ctx.auth.throttle.waitMs('127.0.0.1') === 0, 70_000, 'the wait to end');
     assert.equal((await get(`${t.base}/api/me`, { authorization: `Bearer ${t.token}` })).status, 200);
