@@ -7,6 +7,7 @@ import { runCommand } from './run.ts';
 import { reportCommand, runsCommand } from './report.ts';
 import { auditCommand } from './audit.ts';
 import { labCommand } from './lab.ts';
+import { hostsCommand } from './hosts.ts';
 import { tokenCommand } from './token.ts';
 import { evidenceCommand } from './evidence.ts';
 import { approveCommand } from './approve.ts';
@@ -20,7 +21,8 @@ const USAGE = `usage: stepwise <command> [options]
   list [--runbooks DIR]   list the runbooks
   validate [DIR]          check every runbook; print file:line CODE message
   run <runbook>|--all [--var K=V]... [--var-file FILE] [--from STEP] [--step STEP] [--yes]
-      [--runbooks DIR] [--data DIR] [--target local|lab] [--verbose]
+      [--runbooks DIR] [--data DIR] [--target local|lab|HOST|ssh://user@host[:port]] [--verbose]
+      [--inventory FILE] [--accept-new-host-key]
       [--resume RUNID] [--converge] [--plan] [--record strict|best-effort] [--lang LANG]
                           run a runbook headless, recording it like a browser run;
                           --lang records the run as read in that translation (NAME.LANG.md);
@@ -36,6 +38,9 @@ const USAGE = `usage: stepwise <command> [options]
 
   lab up [ID] | lab down [ID] | lab down --stale | lab list
                           a disposable lab host kept up between commands
+  lab inventory ID        an inventory reaching the lab's sshd, for --inventory
+  hosts list | hosts trust HOST [--inventory FILE]
+                          the inventory's SSH hosts; trust a host's key (known_hosts)
   audit verify [RUNID...|--all] [--data DIR]
                           recompute the audit hash chains; exit 1 on any tampering
   evidence <runId> --output FILE.zip [--data DIR] [--runbooks DIR]
@@ -75,8 +80,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
         return listCommand(values.runbooks, out);
       }
       case 'validate': {
-        const { positionals } = parseArgs({ args: rest, allowPositionals: true });
-        return validateCommand(positionals, out);
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { inventory: { type: 'string' } } });
+        return validateCommand(positionals, out, values.inventory);
       }
       case 'run': {
         const { values, positionals } = parseArgs({
@@ -98,18 +103,24 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
             record: { type: 'string' },
             all: { type: 'boolean', default: false },
             lang: { type: 'string' },
+            inventory: { type: 'string' },
+            'accept-new-host-key': { type: 'boolean', default: false },
           },
         });
         if (positionals.length > 1) {
           out('stepwise run: name one runbook id (see `stepwise list`), or --all');
           return 2;
         }
-        const { var: vars, 'var-file': varFile, ...rest2 } = values;
-        return await runCommand({ ...rest2, vars, varFile, runbook: positionals[0] }, out);
+        const { var: vars, 'var-file': varFile, 'accept-new-host-key': acceptNewHostKey, ...rest2 } = values;
+        return await runCommand({ ...rest2, vars, varFile, acceptNewHostKey, runbook: positionals[0] }, out);
       }
       case 'lab': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { stale: { type: 'boolean', default: false } } });
-        return await labCommand({ action: positionals[0], id: positionals[1], stale: values.stale }, out);
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { stale: { type: 'boolean', default: false }, hosts: { type: 'string' } } });
+        return await labCommand({ action: positionals[0], id: positionals[1], stale: values.stale, hosts: values.hosts }, out);
+      }
+      case 'hosts': {
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { inventory: { type: 'string' }, runbooks: { type: 'string' } } });
+        return hostsCommand({ action: positionals[0], host: positionals[1], ...values }, out);
       }
       case 'audit': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { all: { type: 'boolean', default: false }, data: { type: 'string' } } });

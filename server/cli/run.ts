@@ -12,6 +12,7 @@ import { Runs, defaultUser } from '../run/runs.ts';
 import type { Run } from '../run/run.ts';
 import { LabTarget, disposeOwnLabs } from '../target/lab.ts';
 import { fixedKind, targetKinds } from '../target/registry.ts';
+import { sshTargetKind } from './hosts.ts';
 import { createLogger } from '../log.ts';
 import { formatDiagnostic } from '../errors.ts';
 import type { Runbook, Step } from '../runbook/model.ts';
@@ -41,6 +42,10 @@ export interface RunArgs {
   record?: string;
   /** Read the runbook in this language (a translation's code); the run pins the translation too. */
   lang?: string;
+  /** The inventory naming SSH hosts (else STEPWISE_INVENTORY, else inventory.yaml beside the runbooks). */
+  inventory?: string;
+  /** Trust an SSH host's unknown key on first connection (recorded in the run's audit chain). */
+  acceptNewHostKey?: boolean;
 }
 
 const EXIT_FAILED = 1;
@@ -110,7 +115,12 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
   if (!a.all && a.runbook === undefined) return usage('name one runbook id (see `stepwise list`) or --all');
   const kinds = targetKinds();
   const targetId = a.target ?? 'local';
-  if (!Object.prototype.hasOwnProperty.call(kinds, targetId)) return usage(`no target ${JSON.stringify(targetId)}; known: ${Object.keys(kinds).join(', ')}`);
+  if (!Object.prototype.hasOwnProperty.call(kinds, targetId)) {
+    // An inventory host name or ssh://user@host[:port] (docs/targets.md).
+    const ssh = sshTargetKind(targetId, a, Object.keys(kinds));
+    if (typeof ssh === 'string') return usage(ssh);
+    kinds[targetId] = ssh;
+  }
 
   const dir = runbooksDir(a.runbooks);
   const catalog = loadCatalog(dir);

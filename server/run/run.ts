@@ -448,7 +448,8 @@ export class Run implements Disposable {
       }),
       this.session.onExit((code) => {
         this.log.warn('session ended', { runId: this.id, exitCode: code });
-        this.end({ reason: 'the shell exited' });
+        const lost = this.session.target.lostConnection?.();
+        this.end(lost ? { stopped: 'interrupted', reason: lost } : { reason: 'the shell exited' });
       }),
     );
   }
