@@ -12,6 +12,8 @@ import { runStepwise, spawnStepwise } from './helpers/cli.ts';
 import { RunStore } from '../server/record/store.ts';
 import { parseRunbook } from '../server/runbook/parse.ts';
 import { settle } from '../server/run/approvals.ts';
+import { Users } from '../server/record/users.ts';
+import { startTestServer } from './helpers/server.ts';
 
 const RUNBOOK = `# Approvals fixture
 
@@ -158,6 +160,54 @@ test('approveTimeout expires a wait that did not get its approvals', async () =>
     await run.exited;
   }
   assert.ok(events(runId).some((e) => e.type === 'approval-expired'));
+});
+
+test('the API with two tokens: the operator cannot approve, an approver can; GET /api/approvals?pending=1 lists the wait', async () => {
+  const srv = await startTestServer(rbDir);
+  try {
+    const bob = new Users(srv.ctx.store.database).createToken('bob', 'approver');
+    const carol = new Users(srv.ctx.store.database).createToken('carol', 'operator');
+    assert.ok(bob.ok && carol.ok);
+    const as = (t: string) => ({ authorization: `Bearer ${t}` });
+    const created = await srv.api('POST', '/api/runs', { runbook: 'approvals', target: 'local' });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const runId = created.json.id as string;
+    // The operator (the startup token's user) runs the step; it waits for approval.
+    const step = srv.api('POST', `/api/runs/${runId}/steps/restart-the-network/execute`, {});
+    let pending: any[] = [];
+    const until = Date.now() + 20_000;
+    while (Date.now() < until) {
+      pending = (await srv.api('GET', '/api/approvals?pending=1', undefined, as(bob.value.token))).json.approvals;
+      if (pending.some((p) => p.runId === runId)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const mine = pending.find((p) => p.runId === runId);
+    assert.ok(mine, 'the wait is listed');
+    assert.equal(mine.blockId, 'restart');
+    const operator = mine.operator as string;
+    const self = await srv.api('POST', `/api/runs/${runId}/approvals`, { blockId: 'restart', decision: 'approve', comment: 'me' });
+    assert.equal(self.status, 403);
+    assert.match(self.json.error.message, new RegExp(`${operator} is the operator of run ${runId}: four eyes`));
+    const op = await srv.api('POST', `/api/runs/${runId}/approvals`, { decision: 'approve' }, as(carol.value.token));
+    assert.equal(op.status, 403);
+    assert.match(op.json.error.message, /approving needs the approver or admin role/);
+    const bad = await srv.api('POST', `/api/runs/${runId}/approvals`, { decision: 'maybe' }, as(bob.value.token));
+    assert.equal(bad.status, 400);
+    // An approver still cannot operate.
+    const operate = await srv.api('POST', `/api/runs/${runId}/blocks/prepare/execute`, {}, as(bob.value.token));
+    assert.equal(operate.status, 403);
+    const ok = await srv.api('POST', `/api/runs/${runId}/approvals`, { blockId: 'restart', decision: 'approve', comment: 'CHG-7' }, as(bob.value.token));
+    assert.equal(ok.status, 200, JSON.stringify(ok.json));
+    assert.equal(ok.json.state, 'approved');
+    const verdict = await step;
+    assert.equal(verdict.status, 200);
+    assert.equal(verdict.json.status, 'passed');
+    const all = await srv.api('GET', `/api/approvals?run=${runId}`);
+    assert.deepEqual(all.json.approvals.map((a: any) => [a.blockId, a.state, a.decisions.map((d: any) => d.user)]), [['restart', 'approved', ['bob']]]);
+    await srv.api('DELETE', `/api/runs/${runId}`);
+  } finally {
+    await srv.stop();
+  }
 });
 
 noLeaks();

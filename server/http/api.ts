@@ -9,6 +9,7 @@ import { isRunId } from '../record/ids.ts';
 import { CONTENT_TYPES, exportRun, isReportFormat, recordingFile, REPORT_FORMATS } from '../report/export.ts';
 import { RunHistory } from '../run/history.ts';
 import { buildEvidence, loadSigningKey } from '../report/evidence.ts';
+import { Approvals } from '../run/approvals.ts';
 import { loadPlayerAssets, type PlayerAssets } from '../report/html.ts';
 import type { RunFilter, RunStatus } from '../record/store.ts';
 import { resolveVars } from '../run/vars.ts';
@@ -216,6 +217,25 @@ export function apiRouter(ctx: AppContext): Router {
     pipeline(fs.createReadStream(run.castPath), res, (err) => {
       if (err && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') ctx.log.warn('recording download failed', { runId: run.id, error: err.message });
     });
+  });
+
+  // Four eyes: decisions on the approval a run waits for (the run polls them and records them).
+  r.post('/runs/:id/approvals', (req, res) => {
+    const { id } = req.params;
+    if (!isRunId(id) || !ctx.store.getRun(id)) return sendFailure(res, failure('NOT_FOUND', `no run ${JSON.stringify(id)}`));
+    const b = (req.body ?? {}) as { blockId?: unknown; decision?: unknown; comment?: unknown };
+    if (b.decision !== 'approve' && b.decision !== 'reject') return sendFailure(res, failure('BAD_REQUEST', 'decision must be "approve" or "reject"', 'decision'));
+    if (b.comment !== undefined && typeof b.comment !== 'string') return sendFailure(res, failure('BAD_REQUEST', 'comment must be a string', 'comment'));
+    if (b.blockId !== undefined && typeof b.blockId !== 'string') return sendFailure(res, failure('BAD_REQUEST', 'blockId must be a string', 'blockId'));
+    const out = new Approvals(ctx.store).decide(id, res.locals.principal as Principal, b.decision, b.comment ?? '', b.blockId);
+    if (!out.ok) return sendFailure(res, out.error);
+    res.json(out.value);
+  });
+
+  r.get('/approvals', (req, res) => {
+    const approvals = new Approvals(ctx.store);
+    // ?run=ID: every request of that run, decided or not; otherwise (?pending=1) the pending ones.
+    res.json({ approvals: typeof req.query.run === 'string' ? approvals.ofRun(req.query.run) : approvals.pending() });
   });
 
   // The asciinema player inlined into each bundle's report.html: read once, when first asked for.

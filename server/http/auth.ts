@@ -210,7 +210,14 @@ export class Auth {
 
 export const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** The least role a request needs by its method: reading is for everyone signed in. */
-export function roleForMethod(method: string): Role {
+/** Deciding on an approval: the one change an approver may make (four eyes, server/run/approvals.ts). */
+const APPROVAL_PATH = /^\/api\/runs\/[^/]+\/approvals$/;
+
+/**
+ * The least role a request needs by its method (and, for approvals, its path): reading is for
+ * everyone signed in; who may approve is decided by the approvals themselves (approver or admin).
+ */
+export function roleForMethod(method: string, path = ''): Role {
+  if (method === 'POST' && APPROVAL_PATH.test(path)) return 'approver';
   return SAFE_METHODS.has(method) ? 'viewer' : 'operator';
 }

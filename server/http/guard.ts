@@ -145,7 +145,7 @@ export function authenticate(ctx: AppContext, views: Views) {
         return sendFailure(res, failure('FORBIDDEN', 'missing or wrong CSRF token (X-CSRF-Token); reload the page'));
       }
     }
-    const needed = roleForMethod(req.method);
+    const needed = roleForMethod(req.method, req.originalUrl.split('?')[0]);
     if (!roleAtLeast(principal.role, needed)) {
       return sendFailure(res, failure('FORBIDDEN', `${principal.user} has the ${principal.role} role: this needs ${needed}`));
     }
