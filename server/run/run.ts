@@ -237,7 +237,7 @@ export class Run implements Disposable {
     const pre = this.precondition([block], opts.confirmed);
     if (pre) return { ok: false, error: pre };
     this.recordConfirmation([block], opts.by);
-    return this.executing_(async () => {
+    return this.whileExecuting(async () => {
       const result = await this.executor.runBlock(block);
       const step = this.runbook!.steps.find((s) => s.id === block.stepId)!;
       const verdict = this.verdictFromLatest(step);
@@ -259,7 +259,7 @@ export class Run implements Disposable {
     const pre = this.precondition(blocks, opts.confirmed);
     if (pre) return { ok: false, error: pre };
     this.recordConfirmation(blocks, opts.by);
-    return this.executing_(async () => {
+    return this.whileExecuting(async () => {
       const verdict = await this.executor.runStep(step, { converge: opts.converge ?? this.options.converge });
       this.recordVerdict(verdict);
       return verdict;
@@ -267,7 +267,7 @@ export class Run implements Disposable {
   }
 
   /** Runs executor work, counting it as busy; work cancelled by the run's end is a SESSION_ENDED failure. */
-  private async executing_<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+  private async whileExecuting<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
     this.executing++;
     try {
       const value = await fn();
