@@ -13,7 +13,7 @@ import { parseInventory } from '../server/target/inventory.ts';
 import { parseSshUrl, sshFailureReason } from '../server/target/ssh.ts';
 import { LabTarget } from '../server/target/lab.ts';
 import { hasSshd, labInventory, labSshPaths } from '../server/target/lab-ssh.ts';
-import { runStepwise, spawnStepwise } from './helpers/cli.ts';
+import { runStepwise, sessionDirsOf, spawnStepwise } from './helpers/cli.ts';
 import { until } from './helpers/blocks.ts';
 
 describe('inventory', () => {
@@ -272,6 +272,53 @@ echo after ran
     const r = runStepwise(['run', 'drop', '--runbooks', rbDir, '--inventory', inv, '--target', 'kvmhost', '--resume', runId], env());
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /after/);
+  });
+
+  test('kill -9 of the CLI mid-block leaves no ssh master and no session folder on the host', async () => {
+    fs.writeFileSync(
+      path.join(rbDir, 'hang.md'),
+      `# Hang\n\n## Hang\n\n\`\`\`sh {id=hang}\ntouch ${work}/hang-started; sleep 120\n\`\`\`\n`,
+    );
+    const p = spawnStepwise(['run', 'hang', '--runbooks', rbDir, '--inventory', inv, '--target', 'kvmhost'], env());
+    await until(() => fs.existsSync(path.join(work, 'hang-started')), 30_000, 'the block to start');
+    const pid = p.child.pid!;
+    assert.equal(sessionDirsOf(pid).length, 1, 'its session folder on the host (the lab shares /tmp)');
+    p.child.kill('SIGKILL');
+    await p.exited;
+    const masters = () =>
+      fs.readdirSync('/proc').filter((n) => {
+        try {
+          const cmd = fs.readFileSync(`/proc/${n}/cmdline`, 'utf8');
+          return /^ssh\0/.test(cmd) && cmd.includes(lab.stateDir);
+        } catch {
+          return false;
+        }
+      });
+    await until(() => masters().length === 0, 20_000, 'the ssh processes to exit');
+    await until(() => sessionDirsOf(pid).length === 0, 20_000, 'the session folder to be removed');
+    runStepwise(['runs'], env()); // reaps the killed run (marks it interrupted)
+  });
+
+  test('a lab link taken down mid-block is noticed by keepalives: interrupted, connection lost', async () => {
+    fs.writeFileSync(
+      path.join(rbDir, 'silent.md'),
+      `# Silent\n\n## Silent\n\n\`\`\`sh {id=silent}\ntouch ${work}/silent-started; sleep 120\n\`\`\`\n`,
+    );
+    const p = spawnStepwise(['run', 'silent', '--runbooks', rbDir, '--inventory', inv, '--target', 'kvmhost'], env());
+    await until(() => fs.existsSync(path.join(work, 'silent-started')), 30_000, 'the block to start');
+    // No packet gets through any more, and nothing tells either end: only keepalives notice.
+    execFileSync('ip', ['-n', lab.netns, 'link', 'set', 'mgmt0', 'down']);
+    try {
+      // ServerAliveInterval 5 × CountMax 3: about 15 s; this bound leaves room for a loaded machine.
+      await p.waitFor(/interrupted/, 45_000);
+      await p.exited;
+    } finally {
+      execFileSync('ip', ['-n', lab.netns, 'link', 'set', 'mgmt0', 'up']);
+    }
+    const runId = /run (\S+) silent/.exec(p.output())![1]!;
+    const rep = report(runId);
+    assert.equal(rep.run.status, 'interrupted', p.output());
+    assert.match(JSON.stringify(rep), /connection lost/);
   });
 });
 

@@ -40,6 +40,10 @@ export interface SshConnectOptions {
 const KEEPALIVE = ['-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3', '-o', 'ConnectTimeout=10'];
 // The master authenticates within ConnectTimeout plus a slow authentication.
 const MASTER_READY_MS = 30_000;
+// The master connection's own remote command: it collects the session folders we make (one per
+// line on its stdin) and removes them when its stdin ends — our exit, a kill -9, or the
+// connection dropping (HUP ignored so that the removal still runs). Only mktemp's names.
+const JANITOR = `exec /bin/sh -c 'trap "" HUP; while read -r d; do case "$d" in /*/stepwise-????????) set -- "$@" "$d";; esac; done; rm -rf -- "$@"'`;
 // The executor's shell-state files (executor.ts shellState), fetched together.
 const STATE_FILES = ['env0', 'env', 'cwd'];
 // A side command (a file, a signal) over an established master takes milliseconds; this bounds a hung one.
@@ -190,8 +194,12 @@ export class SshTarget implements Target {
     const ctl = path.join(ctlDir, 'ctl');
     const base = [...sshBaseArgs(host, o), '-o', `ControlPath=${ctl}`];
     const log = { text: '' };
-    // -v: the master's log names the server's host key (its fingerprint is recorded).
-    const master = spawn('ssh', [...base, '-M', '-N', '-v', '-o', 'ControlPersist=no', host.address], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // -v: the master's log names the server's host key (its fingerprint is recorded). Its own
+    // session is the janitor (JANITOR): its stdin is ours, so when this process dies, even by
+    // kill -9, the session ends, the master exits once the shell's channel is gone too, and the
+    // session folders are removed on the host.
+    const master = spawn('ssh', [...base, '-M', '-v', '-o', 'ControlPersist=no', host.address, JANITOR], { stdio: ['pipe', 'ignore', 'pipe'] });
+    master.stdin!.on('error', () => undefined); // the master gone: its exit says why
     master.stderr!.setEncoding('utf8');
     master.stderr!.on('data', (d: string) => {
       // Keep the start (host key line) and a bounded tail (why it ended).
@@ -272,6 +280,7 @@ export class SshTarget implements Target {
     const r = this.side('mktemp -d "${TMPDIR:-/tmp}/stepwise-XXXXXXXX"');
     const dir = r?.status === 0 ? r.stdout.toString('utf8').trim() : '';
     if (!dir.startsWith('/')) throw new Error(`${this.id}: could not make a session folder on the host`);
+    this.master.stdin?.write(`${dir}\n`);
     return dir;
   }
 
