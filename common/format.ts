@@ -3,26 +3,29 @@
 // No DOM or Node imports.
 
 import type { BlockStatus, StepStatus } from './result.ts';
+import { CATALOGS, EN, type MessageKey, type Translator } from './i18n/index.ts';
 
-/** "85 ms", "1.2 s", "3 min 07 s". */
-export function formatDuration(ms: number): string {
+/** "85 ms", "1.2 s", "3 min 07 s" (in English; `tr` picks the language and its digits). */
+export function formatDuration(ms: number, tr: Translator = EN): string {
   if (!Number.isFinite(ms) || ms < 0) return '';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+  if (ms < 1000) return tr.t('duration.ms', { ms: tr.number(Math.round(ms)) });
+  if (ms < 60_000) {
+    const digits = ms < 10_000 ? 1 : 0;
+    return tr.t('duration.s', { s: tr.number(ms / 1000, { minimumFractionDigits: digits, maximumFractionDigits: digits }) });
+  }
   const s = Math.round(ms / 1000);
-  return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return tr.t('duration.min', { min: tr.number(Math.floor(s / 60)), sec: String(s % 60).padStart(2, '0') });
 }
 
 /** The line under a block's code: "exit 0 · 85 ms", "timed out · 5.0 s". */
-export function resultMeta(r: { exitCode: number | null; durationMs: number; end: string }): string {
-  const parts: string[] = [];
-  if (r.end === 'skipped') parts.push('not run');
-  else if (r.end === 'timeout') parts.push(r.exitCode === null ? 'timed out' : `timed out · exit ${r.exitCode}`);
-  else if (r.end === 'interrupted') parts.push('interrupted');
-  else if (r.end === 'session-ended') parts.push('session ended');
-  else parts.push(r.exitCode === null ? 'no exit code' : `exit ${r.exitCode}`);
-  if (r.end !== 'skipped') parts.push(formatDuration(r.durationMs));
-  return parts.join(' · ');
+export function resultMeta(r: { exitCode: number | null; durationMs: number; end: string }, tr: Translator = EN): string {
+  let head: string;
+  if (r.end === 'skipped') return tr.t('meta.notRun');
+  else if (r.end === 'timeout') head = r.exitCode === null ? tr.t('meta.timedOut') : tr.t('meta.timedOutExit', { code: String(r.exitCode) });
+  else if (r.end === 'interrupted') head = tr.t('meta.interrupted');
+  else if (r.end === 'session-ended') head = tr.t('meta.sessionEnded');
+  else head = r.exitCode === null ? tr.t('meta.noExit') : tr.t('meta.exit', { code: String(r.exitCode) });
+  return tr.t('meta.join', { a: head, b: formatDuration(r.durationMs, tr) });
 }
 
 const HINT_SEPARATOR = ' — hint: ';
@@ -58,6 +61,17 @@ export const VERDICT_TITLE: Record<StepStatus | 'pending', string> = {
 };
 
 /** "3 of 5 steps done". */
-export function progressText(done: number, total: number): string {
-  return `${done} of ${total} ${total === 1 ? 'step' : 'steps'} done`;
+export function progressText(done: number, total: number, tr: Translator = EN): string {
+  return tr.t('progress', { done, total });
+}
+
+/** A block, step or run status as a word of the language (the code itself stays English). */
+export function statusLabel(status: string, tr: Translator = EN): string {
+  const key = `status.${status}` as MessageKey;
+  return key in CATALOGS.en ? tr.t(key) : status;
+}
+
+/** The step verdict's heading ("Step passed"). */
+export function verdictTitle(status: StepStatus | 'pending', tr: Translator = EN): string {
+  return tr.t(`verdict.${status}`);
 }

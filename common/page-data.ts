@@ -5,12 +5,15 @@
 import type { Block } from '../server/runbook/model.ts';
 import type { StepStatus } from './result.ts';
 import type { PlannedStep } from './result.ts';
+import type { Lang } from './i18n/index.ts';
 
 /** What the step page's script gets (static/step-page.ts). */
 export interface StepPageData {
   runId: string;
   /** The runbook's id (a resumed run names it). */
   runbook: string;
+  /** The interface's language: the script's own labels use it (common/i18n). */
+  lang: Lang;
   stepId: string;
   live: boolean;
   training: boolean;
@@ -23,6 +26,10 @@ export interface StepPageData {
 /** What the runbook overview's script gets (static/overview.ts). */
 export interface OverviewPageData {
   runbook: string;
+  /** The interface's language: the script's own labels use it (common/i18n). */
+  lang: Lang;
+  /** The runbook language a run started here is read in (a translation's code), if not the source's. */
+  runLang?: string;
   /** Variables whose values are secret: the plan does not send them (it masks them anyway). */
   secrets: string[];
 }
@@ -30,6 +37,8 @@ export interface OverviewPageData {
 /** What the report page's script gets (static/report-page.ts). */
 export interface ReportPageData {
   runId: string;
+  /** The interface's language: the script's own labels use it (common/i18n). */
+  lang?: Lang;
   runbook: string | null;
   /** The recording the player plays. */
   castUrl: string;

@@ -1,6 +1,8 @@
 // The JSON API from the page: cookie-authenticated, and every state-changing request is
 // JSON and carries the page's CSRF token (the server refuses cookie-authenticated requests
-// of any other type, or without the token).
+// of any other type, or without the token). The server words its `message` fields in the
+// page's language (the cookie or Accept-Language); the client's own are worded here.
+import { pageTranslator } from './language.ts';
 
 export interface ApiError {
   code: string;
@@ -30,7 +32,7 @@ async function request<T>(method: string, url: string, body?: unknown): Promise<
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
   } catch {
-    return { ok: false, status: 0, error: { code: 'NETWORK', message: 'The server cannot be reached. Check that Stepwise is still running.' } };
+    return { ok: false, status: 0, error: { code: 'NETWORK', message: pageTranslator().t('api.network') } };
   }
   let json: unknown;
   try {
@@ -43,7 +45,7 @@ async function request<T>(method: string, url: string, body?: unknown): Promise<
   return {
     ok: false,
     status: res.status,
-    error: err && typeof err.message === 'string' ? err : { code: 'HTTP_' + res.status, message: `The server answered ${res.status} ${res.statusText}.` },
+    error: err && typeof err.message === 'string' ? err : { code: 'HTTP_' + res.status, message: pageTranslator().t('api.http', { status: res.status, text: res.statusText }) },
   };
 }
 

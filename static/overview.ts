@@ -3,8 +3,11 @@
 import type { OverviewPageData, PlanResponse } from '../common/page-data.ts';
 import type { PlannedBlock } from '../common/result.ts';
 import { getJson, postJson, type ApiError } from './api.ts';
+import { translator, type Translator } from '../common/i18n/index.ts';
+import { statusLabel } from '../common/format.ts';
 
 export function initOverview(data: OverviewPageData): void {
+  const tr = translator(data.lang ?? 'en');
   const form = document.getElementById('start-form');
   if (!(form instanceof HTMLFormElement)) return;
   const button = form.querySelector<HTMLButtonElement>('[data-action="start"]')!;
@@ -15,7 +18,7 @@ export function initOverview(data: OverviewPageData): void {
   });
 
   const planButton = form.querySelector<HTMLButtonElement>('[data-action="plan"]');
-  planButton?.addEventListener('click', () => void showPlan(form, data, planButton));
+  planButton?.addEventListener('click', () => void showPlan(form, data, planButton, tr));
   document.querySelector('[data-action="close-plan"]')?.addEventListener('click', () => {
     const plan = document.querySelector<HTMLElement>('[data-plan]');
     if (plan) plan.hidden = true;
@@ -31,16 +34,17 @@ export function initOverview(data: OverviewPageData): void {
     const training = form.querySelector<HTMLInputElement>('input[name="training"]')?.checked === true;
     const converge = form.querySelector<HTMLInputElement>('input[name="converge"]')?.checked === true;
     button.disabled = true;
-    button.textContent = 'Starting…';
+    button.textContent = tr.t('overview.starting');
     form.setAttribute('aria-busy', 'true');
-    const res = await postJson<{ id: string }>('/api/runs', { runbook: data.runbook, vars, target, training, converge });
+    // Read in the translation the page shows (both files are pinned by the run).
+    const res = await postJson<{ id: string }>('/api/runs', { runbook: data.runbook, vars, target, training, converge, ...(data.runLang ? { lang: data.runLang } : {}) });
     if (res.ok) {
       location.assign(`/runs/${encodeURIComponent(res.value.id)}`);
       return;
     }
     form.removeAttribute('aria-busy');
     button.disabled = false;
-    button.textContent = 'Start run';
+    button.textContent = tr.t('overview.startRun');
     reportError(form, res.error);
   });
 }
@@ -77,7 +81,7 @@ function formVars(form: HTMLFormElement): Record<string, string> {
 }
 
 /** Asks the server what a run with these values would do, and shows it; nothing runs. */
-async function showPlan(form: HTMLFormElement, data: OverviewPageData, button: HTMLButtonElement): Promise<void> {
+async function showPlan(form: HTMLFormElement, data: OverviewPageData, button: HTMLButtonElement, tr: Translator): Promise<void> {
   clearErrors(form);
   const params = new URLSearchParams();
   const target = form.querySelector<HTMLSelectElement>('select[name="target"]')?.value;
@@ -88,18 +92,18 @@ async function showPlan(form: HTMLFormElement, data: OverviewPageData, button: H
     if (!secrets.has(name)) params.set(`vars.${name}`, value);
   }
   button.disabled = true;
-  button.textContent = 'Planning…';
+  button.textContent = tr.t('overview.planning');
   const res = await getJson<PlanResponse>(`/api/runbooks/${encodeURIComponent(data.runbook)}/plan?${params}`);
   button.disabled = false;
-  button.textContent = 'Plan';
+  button.textContent = tr.t('overview.plan');
   if (!res.ok) {
     reportError(form, res.error);
     return;
   }
-  renderPlan(res.value);
+  renderPlan(res.value, tr);
 }
 
-function renderPlan(plan: PlanResponse): void {
+function renderPlan(plan: PlanResponse, tr: Translator): void {
   const section = document.querySelector<HTMLElement>('[data-plan]');
   const list = section?.querySelector<HTMLElement>('[data-plan-steps]');
   if (!section || !list) return;
@@ -109,11 +113,14 @@ function renderPlan(plan: PlanResponse): void {
   const confirm = run.filter((b) => b.confirm).length;
   const summary = section.querySelector<HTMLElement>('[data-plan-summary]');
   if (summary) {
-    summary.textContent =
-      `On target ${plan.target.id} (${plan.target.platform}): ${plural(plan.steps.length, 'step')}, ${plural(run.length, 'block')} to run` +
-      (skipped ? `, ${skipped} skipped` : '') +
-      (confirm ? `, ${confirm} asking for confirmation` : '') +
-      '. Secret values are shown as ****.';
+    summary.textContent = tr.t('overview.planSummary', {
+      target: plan.target.id,
+      platform: plan.target.platform,
+      steps: plan.steps.length,
+      blocks: run.length,
+      skipped,
+      confirm,
+    });
   }
   list.replaceChildren(
     ...plan.steps.map((s, i) => {
@@ -122,8 +129,8 @@ function renderPlan(plan: PlanResponse): void {
       const head = el('div', 'plan-step-head');
       head.append(el('span', 'num', String(i + 1)), el('span', 'plan-step-title', s.title), el('code', 'plan-step-id', s.id));
       li.append(head);
-      if (!s.blocks.length) li.append(el('p', 'meta plan-empty', 'Reading only: nothing to run.'));
-      for (const b of s.blocks) li.append(planBlock(b));
+      if (!s.blocks.length) li.append(el('p', 'meta plan-empty', tr.t('overview.planEmpty')));
+      for (const b of s.blocks) li.append(planBlock(b, tr));
       return li;
     }),
   );
@@ -132,19 +139,19 @@ function renderPlan(plan: PlanResponse): void {
   section.focus({ preventScroll: true });
 }
 
-function planBlock(b: PlannedBlock): HTMLElement {
+function planBlock(b: PlannedBlock, tr: Translator): HTMLElement {
   const box = el('div', `plan-block plan-${b.kind}`);
   box.dataset.planBlock = b.id;
   box.dataset.action = b.action;
   const head = el('div', 'plan-block-head');
-  head.append(el('span', 'kind', b.kind === 'check' ? 'Check' : b.kind === 'file' ? 'File' : 'Command'), el('code', 'block-id', b.id));
+  head.append(el('span', 'kind', tr.t(b.kind === 'check' ? 'block.check' : b.kind === 'file' ? 'block.file' : 'block.command')), el('code', 'block-id', b.id));
   if (b.action === 'skip') {
-    const tag = el('span', 'tag tag-skip', 'skipped');
+    const tag = el('span', 'tag tag-skip', statusLabel('skipped', tr));
     tag.dataset.skip = '';
     head.append(tag);
   }
   if (b.confirm && b.action === 'run') {
-    const tag = el('span', 'tag tag-danger', 'asks to confirm');
+    const tag = el('span', 'tag tag-danger', tr.t('block.confirm'));
     tag.dataset.confirm = '';
     head.append(tag);
   }
@@ -161,10 +168,6 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text?: s
   if (cls) e.className = cls;
   if (text !== undefined) e.textContent = text;
   return e;
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function reportError(form: HTMLFormElement, e: ApiError): void {

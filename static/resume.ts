@@ -1,6 +1,7 @@
 // "Resume": a new run of the same runbook that continues an ended run from its first
 // unfinished step (same inputs, restored directory and exports). Used by the report and step pages.
 import { postJson } from './api.ts';
+import { pageTranslator } from './language.ts';
 
 export function initResume(o: { runbook: string | null; runId: string }): void {
   document.addEventListener('click', (ev) => {
@@ -14,7 +15,7 @@ async function resume(runbook: string, runId: string, button: HTMLButtonElement)
   const error = document.querySelector<HTMLElement>('[data-resume-error]');
   const label = button.textContent;
   button.disabled = true;
-  button.textContent = 'Resuming…';
+  button.textContent = pageTranslator().t('resume.resuming');
   if (error) error.hidden = true;
   const res = await postJson<{ id: string }>('/api/runs', { runbook, resume: runId });
   if (res.ok) {
@@ -25,7 +26,7 @@ async function resume(runbook: string, runId: string, button: HTMLButtonElement)
   button.disabled = false;
   button.textContent = label;
   if (error) {
-    error.textContent = `Cannot resume: ${res.error.message}`;
+    error.textContent = pageTranslator().t('resume.failed', { message: res.error.message });
     error.hidden = false;
   }
 }

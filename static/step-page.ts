@@ -7,14 +7,15 @@ import type { BlockResult, BlockStatus, ExecutionReport, StepStatus, StepVerdict
 import type { StepPageData } from '../common/page-data.ts';
 import { deleteJson, postJson, type ApiError } from './api.ts';
 import { RunTerminal, type ConnectionState } from './terminal.ts';
-import { isDone, progressText, resultMeta, splitHint, STATUS_LABEL, VERDICT_TITLE } from '../common/format.ts';
+import { isDone, progressText, resultMeta, splitHint, statusLabel, verdictTitle } from '../common/format.ts';
+import { translator, type MessageKey, type Translator } from '../common/i18n/index.ts';
 
-const CONN_LABEL: Record<ConnectionState, string> = {
-  connecting: 'connecting…',
-  live: 'live',
-  reconnecting: 'reconnecting…',
-  offline: 'offline — reload to reconnect',
-  ended: 'session ended',
+const CONN_LABEL: Record<ConnectionState, MessageKey> = {
+  connecting: 'conn.connecting',
+  live: 'conn.live',
+  reconnecting: 'conn.reconnecting',
+  offline: 'conn.offline',
+  ended: 'conn.ended',
 };
 
 export class StepPage {
@@ -24,8 +25,11 @@ export class StepPage {
   /** Blocks of this step a request of ours is running (their buttons stay disabled). */
   private readonly busy = new Set<string>();
   private stepBusy = false;
+  /** The page's language (the server rendered it in the same one). */
+  private readonly tr: Translator;
 
   constructor(private readonly data: StepPageData) {
+    this.tr = translator(data.lang ?? 'en');
     this.live = data.live;
     for (const s of data.steps) this.statuses.set(s.id, s.status);
     const host = document.querySelector<HTMLElement>('[data-terminal]')!;
@@ -85,7 +89,7 @@ export class StepPage {
     if (!info || !this.live) return;
     let confirmed = false;
     if (info.confirm) {
-      if (!window.confirm(confirmText([blockId]))) return;
+      if (!window.confirm(confirmText([blockId], this.tr))) return;
       confirmed = true;
     }
     this.setBlockError(blockId, '');
@@ -94,11 +98,11 @@ export class StepPage {
     try {
       const url = `/api/runs/${encodeURIComponent(this.data.runId)}/blocks/${encodeURIComponent(blockId)}/execute`;
       let res = await postJson<ExecutionReport>(url, confirmed ? { confirm: true } : {});
-      if (!res.ok && res.error.code === 'CONFIRM_REQUIRED' && !confirmed && window.confirm(confirmText([blockId]))) {
+      if (!res.ok && res.error.code === 'CONFIRM_REQUIRED' && !confirmed && window.confirm(confirmText([blockId], this.tr))) {
         res = await postJson<ExecutionReport>(url, { confirm: true });
       }
       if (!res.ok) {
-        this.setBlockError(blockId, explain(res.error));
+        this.setBlockError(blockId, explain(res.error, this.tr));
         if (res.error.code === 'SESSION_ENDED') this.setEnded();
         return;
       }
@@ -113,7 +117,7 @@ export class StepPage {
   private async runStep(): Promise<void> {
     if (!this.live) return;
     const destructive = Object.entries(this.data.blocks).filter(([, b]) => b.confirm).map(([id]) => id);
-    if (destructive.length && !window.confirm(confirmText(destructive))) return;
+    if (destructive.length && !window.confirm(confirmText(destructive, this.tr))) return;
     this.setStepError('');
     this.stepBusy = true;
     this.refreshButtons();
@@ -122,7 +126,7 @@ export class StepPage {
       const url = `/api/runs/${encodeURIComponent(this.data.runId)}/steps/${encodeURIComponent(this.data.stepId)}/execute`;
       const res = await postJson<StepVerdict>(url, destructive.length ? { confirm: true } : {});
       if (!res.ok) {
-        this.setStepError(explain(res.error));
+        this.setStepError(explain(res.error, this.tr));
         if (res.error.code === 'SESSION_ENDED') this.setEnded();
         return;
       }
@@ -140,7 +144,7 @@ export class StepPage {
     if (!this.live) return;
     const res = await deleteJson<{ status?: string }>(`/api/runs/${encodeURIComponent(this.data.runId)}`);
     if (!res.ok && res.status !== 404) {
-      this.setStepError(explain(res.error));
+      this.setStepError(explain(res.error, this.tr));
       return;
     }
     location.assign(`/runs/${encodeURIComponent(this.data.runId)}/report`);
@@ -148,10 +152,10 @@ export class StepPage {
 
   private async endRun(): Promise<void> {
     if (!this.live) return;
-    if (!window.confirm('End this run?\n\nIts shell session is closed and nothing more can run in it. Everything recorded so far is kept.')) return;
+    if (!window.confirm(this.tr.t('step.endConfirm'))) return;
     const res = await deleteJson<{ status?: string }>(`/api/runs/${encodeURIComponent(this.data.runId)}`);
     if (!res.ok && res.status !== 404) {
-      this.setStepError(explain(res.error));
+      this.setStepError(explain(res.error, this.tr));
       return;
     }
     // The status the run ended with (failed, ended, passed…), as a reload would show it.
@@ -179,7 +183,7 @@ export class StepPage {
         this.setEnded();
         break;
       case 'error':
-        this.setStepError(`${m.message} (${m.code})`);
+        this.setStepError(this.tr.t('step.errorWithCode', { message: m.message, code: m.code }));
         break;
       default:
         assertNever(m);
@@ -190,7 +194,7 @@ export class StepPage {
     const el = document.querySelector<HTMLElement>('.conn');
     if (el) {
       el.dataset.conn = s;
-      el.textContent = CONN_LABEL[s];
+      el.textContent = this.tr.t(CONN_LABEL[s]);
     }
     if (s === 'ended') this.setEnded();
   }
@@ -207,7 +211,7 @@ export class StepPage {
     const badge = el.querySelector<HTMLElement>('.badge');
     if (badge) {
       badge.dataset.status = status;
-      badge.textContent = STATUS_LABEL[status];
+      badge.textContent = statusLabel(status, this.tr);
     }
     el.dataset.state = status;
     if (status === 'running') el.setAttribute('aria-busy', 'true');
@@ -224,7 +228,7 @@ export class StepPage {
     const split = splitHint(r.reason);
     const bad = r.status === 'failed' || r.status === 'warning';
     const hint = bad ? split.hint ?? this.data.blocks[r.id]?.hint ?? '' : '';
-    setText(box.querySelector('.result-meta'), resultMeta(r));
+    setText(box.querySelector('.result-meta'), resultMeta(r, this.tr));
     setText(box.querySelector('.result-reason'), split.reason);
     setText(box.querySelector('.result-hint span'), hint);
     box.querySelector<HTMLElement>('.result-hint')!.hidden = !hint;
@@ -241,7 +245,7 @@ export class StepPage {
       const split = splitHint(v.reason);
       const hint = v.status === 'passed' ? '' : split.hint ?? this.failingHint(v) ?? '';
       box.dataset.verdict = v.status;
-      setText(box.querySelector('.verdict-title'), VERDICT_TITLE[v.status]);
+      setText(box.querySelector('.verdict-title'), verdictTitle(v.status, this.tr));
       setText(box.querySelector('.verdict-reason'), split.reason);
       setText(box.querySelector('.verdict-hint span'), hint);
       box.querySelector<HTMLElement>('.verdict-hint')!.hidden = !hint;
@@ -259,10 +263,10 @@ export class StepPage {
     const item = document.querySelector<HTMLElement>(`[data-step-item="${CSS.escape(stepId)}"]`);
     if (item) {
       item.dataset.status = status;
-      setText(item.querySelector('[data-step-status]'), status);
+      setText(item.querySelector('[data-step-status]'), statusLabel(status, this.tr));
     }
     const done = [...this.statuses.values()].filter(isDone).length;
-    setText(document.querySelector('[data-progress-text]'), progressText(done, this.statuses.size));
+    setText(document.querySelector('[data-progress-text]'), progressText(done, this.statuses.size, this.tr));
     const bar = document.querySelector<HTMLProgressElement>('[data-progress]');
     if (bar) bar.value = done;
     if (stepId === this.data.stepId && this.data.training) this.setNextLocked(!isDone(status));
@@ -315,7 +319,7 @@ export class StepPage {
     for (const el of document.querySelectorAll<HTMLElement>('[data-block][data-state="running"]')) {
       const id = el.dataset.block!;
       this.setBlockStatus(id, 'failed');
-      this.setBlockError(id, 'The shell session ended while this block ran.');
+      this.setBlockError(id, this.tr.t('step.sessionEndedWhileRunning'));
     }
     const ended = document.querySelector<HTMLElement>('[data-terminal-ended]');
     if (ended) ended.hidden = false;
@@ -324,7 +328,7 @@ export class StepPage {
     const status = document.querySelector<HTMLElement>('[data-run-status]');
     if (status) {
       status.dataset.status = finalStatus ?? 'ended';
-      status.textContent = finalStatus ?? 'ended';
+      status.textContent = statusLabel(finalStatus ?? 'ended', this.tr);
     }
     document.querySelector('.workspace')?.setAttribute('data-live', 'false');
     this.refreshButtons();
@@ -346,7 +350,7 @@ export class StepPage {
     if (step) {
       step.disabled = !this.live;
       setBusy(step, this.live && this.stepBusy);
-      step.textContent = this.stepBusy ? 'Running…' : 'Run step';
+      step.textContent = this.tr.t(this.stepBusy ? 'step.running' : 'step.runStep');
     }
   }
 
@@ -394,17 +398,18 @@ function setText(el: Element | null, text: string): void {
   if (el instanceof HTMLElement && el.matches('.result-reason, .verdict-reason')) el.hidden = !text;
 }
 
-function confirmText(ids: string[]): string {
-  const which = ids.length === 1 ? `Block “${ids[0]}” is marked as destructive` : `Blocks ${ids.map((i) => `“${i}”`).join(', ')} are marked as destructive`;
-  return `${which} (confirm).\n\nIt runs in the run’s real shell on the target. Read it carefully before going on.\n\nRun it now?`;
+function confirmText(ids: string[], tr: Translator): string {
+  if (ids.length === 1) return tr.t('step.confirmOne', { id: ids[0]! });
+  // The list's "and" and commas are the locale's (Intl.ListFormat).
+  return tr.t('step.confirmMany', { ids: new Intl.ListFormat(tr.locale, { type: 'conjunction' }).format(ids.map((i) => `“${i}”`)) });
 }
 
-function explain(e: ApiError): string {
+function explain(e: ApiError, tr: Translator): string {
   switch (e.code) {
     case 'SESSION_BUSY':
-      return 'The terminal is busy running another command. Wait for the prompt, or press Ctrl-C in the terminal.';
+      return tr.t('step.busy');
     case 'SESSION_ENDED':
-      return 'This run’s shell session has ended. Start a new run to execute blocks.';
+      return tr.t('step.sessionGone');
     default:
       return e.message;
   }

@@ -172,7 +172,7 @@ test('run --all: a runbook whose required runbook failed is reported blocked, no
     const r = stepwise(['run', '--all', '--runbooks', dir]);
     assert.equal(r.code, 1, r.out + r.err);
     assert.match(r.out, /^b-needs-base: 2 steps blocked: a-base failed$/m);
-    assert.match(r.out, /^c-needs-b: 1 steps blocked: b-needs-base failed$/m);
+    assert.match(r.out, /^c-needs-b: 1 step blocked: b-needs-base failed$/m);
     assert.doesNotMatch(r.out, /^run \S+ (b-needs-base|c-needs-b)/m, 'blocked runbooks are not run');
     assert.match(r.out, /^run \S+ d-free on local$/m, 'unrelated runbooks still run');
     const header = r.out.split('\n').find((l) => l.startsWith('runbook'))!.trim().split(/\s+/);

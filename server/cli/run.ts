@@ -22,6 +22,8 @@ import { resolveVars } from '../run/vars.ts';
 import { formatPlan, planRun } from '../exec/plan.ts';
 import { parseVarFile, varsFromEnv } from './var-sources.ts';
 import { readSecret } from './prompt.ts';
+import { langFromEnv, translator, type Translator } from '../../common/i18n/index.ts';
+import { statusLabel } from '../../common/format.ts';
 
 export interface RunArgs {
   /** Absent with --all. */
@@ -128,8 +130,9 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
   if (entries.length === 0) return usage(a.all ? `no runbooks in ${dir}` : `no runbook ${JSON.stringify(a.runbook)} in ${dir}; try \`stepwise list\``);
   const broken = entries.filter((e) => !e.ok || !e.runbook);
   if (broken.length) {
+    const tr = cliTranslator(a);
     for (const e of broken) {
-      out(`stepwise run: runbook ${e.id} has errors:`);
+      out(tr.t('cli.hasErrors', { id: e.id }));
       e.diagnostics.filter((d) => d.severity === 'error').forEach((d) => out(`  ${formatDiagnostic(d)}`));
     }
     return EXIT_USAGE;
@@ -202,7 +205,7 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
         // Not run and not a new failure: it needs what failed.
         failedRunbooks.add(rb.id);
         const reason = `blocked: ${blockedBy.join(', ')} failed`;
-        out(`${rb.id}: ${rb.steps.length} steps ${reason}`);
+        out(cliTranslator(a).t('cli.blocked', { runbook: rb.id, steps: rb.steps.length, by: blockedBy.join(', ') }));
         rows.push({ runbook: rb.id, counts: { passed: 0, failed: 0, warning: 0, skipped: 0, blocked: rb.steps.length }, skipped: [reason] });
         continue;
       }
@@ -214,7 +217,7 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
       if (r.failed) failedRunbooks.add(rb.id);
       failed ||= r.failed;
     }
-    if (a.all) printTable(rows, out);
+    if (a.all) printTable(rows, out, cliTranslator(a));
     if (stop.signal) return stop.exitCode;
     return failed ? EXIT_FAILED : 0;
   } finally {
@@ -269,7 +272,8 @@ async function runOne(
   }
   const run = created.value;
   stop.run = run;
-  out(`run ${run.id} ${rb.id} on ${targetId}`);
+  const tr = cliTranslator(a);
+  out(tr.t('cli.runStart', { id: run.id, runbook: rb.id, target: targetId }));
   run.approvalWaits.add((req) => {
     out(`run ${run.id}: block ${req.blockId} needs ${req.need} approval${req.need === 1 ? '' : 's'} by someone other than ${req.operator}${req.expiresAt ? ` before ${req.expiresAt}` : ''}`);
     out(`waiting for approval: stepwise approve ${run.id}`);
@@ -277,8 +281,8 @@ async function runOne(
   let steps = only ?? rb.steps;
   if (run.resumedFrom) {
     const from = run.resumedFrom;
-    out(`resuming run ${from.runId} from step ${from.stepId}`);
-    from.notes.forEach((n) => out(`note: ${n}`));
+    out(tr.t('cli.resuming', { parent: from.runId, step: from.stepId }));
+    from.notes.forEach((n) => out(tr.t('cli.note', { note: n })));
     steps = rb.steps.slice(rb.steps.findIndex((s) => s.id === from.stepId));
   }
   if (a.verbose) run.session.onData((b) => process.stdout.write(b));
@@ -287,15 +291,15 @@ async function runOne(
   let couldNotRun = false;
   for (const [i, step] of steps.entries()) {
     if (stop.signal) break;
-    const label = `[${i + 1}/${steps.length}] ${step.id}`;
+    const at = { n: i + 1, total: steps.length, step: step.id };
     const r = await run.executeStep(step.id, { confirmed: a.yes, converge: a.converge });
     if (stop.signal) {
-      out(`${label}: interrupted`);
+      out(tr.t('cli.stepInterrupted', at));
       break;
     }
-    const why = !r.ok ? r.error.message + (r.error.code === 'CONFIRM_REQUIRED' ? ' (rerun with --yes to confirm)' : '') : run.stopReason;
+    const why = !r.ok ? (r.error.code === 'CONFIRM_REQUIRED' ? tr.t('cli.confirmHint', { message: r.error.message }) : r.error.message) : run.stopReason;
     if (why) {
-      out(`${label}: failed — ${why}`);
+      out(tr.t('cli.stepCouldNotRun', { ...at, why }));
       counts.failed++;
       couldNotRun = true;
       break;
@@ -304,21 +308,24 @@ async function runOne(
     counts[v.status]++;
     if (v.status === 'skipped') skipped.push(`${step.id}: ${v.reason ?? 'skipped'}`);
     const ms = [...v.blocks, ...v.checks].reduce((t, b) => t + b.durationMs, 0);
-    out(`${label}: ${v.status}${v.reason ? ` — ${v.reason}` : ''} (${(ms / 1000).toFixed(1)}s)`);
+    // Seconds with one decimal in the locale's digits; the status word is the language's.
+    const sec = tr.number(ms / 1000, { minimumFractionDigits: 1, maximumFractionDigits: 1, useGrouping: false });
+    const status = statusLabel(v.status, tr);
+    out(v.reason ? tr.t('cli.stepDoneReason', { ...at, status, reason: v.reason, sec }) : tr.t('cli.stepDone', { ...at, status, sec }));
     if (v.status === 'failed') break;
   }
   // The run decides its own status from its verdicts (run/status.ts); the CLI only says why it stopped.
   if (!run.isEnded) run.end(couldNotRun ? { stopped: 'failed' } : stop.signal ? { stopped: 'interrupted', reason: `interrupted by ${stop.signal}` } : {});
   stop.run = undefined;
   const status = runs.store.getRun(run.id)?.status;
-  out(`run ${run.id} ${status}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped${counts.warning ? `, ${counts.warning} warnings` : ''}`);
-  out(`audit head ${run.auditHead()} (keep it elsewhere; \`stepwise audit verify ${run.id}\` checks the chain)`);
-  if (status === 'failed' || status === 'interrupted') out(`resume with: stepwise run ${rb.id} --resume ${run.id}`);
+  out(tr.t('cli.runEnd', { id: run.id, status: statusLabel(status ?? '', tr), passed: counts.passed, failed: counts.failed, skipped: counts.skipped, warnings: counts.warning }));
+  out(tr.t('cli.auditHead', { head: run.auditHead() ?? '', id: run.id }));
+  if (status === 'failed' || status === 'interrupted') out(tr.t('cli.resumeWith', { runbook: rb.id, id: run.id }));
   return { counts, failed: status === 'failed' || status === 'interrupted', skipped };
 }
 
 /** The --all summary: a row per runbook, skip reasons, then one line over all steps (blocked count as skipped). */
-function printTable(rows: Row[], out: (s: string) => void): void {
+function printTable(rows: Row[], out: (s: string) => void, tr: Translator): void {
   const w = Math.max(8, ...rows.map((r) => r.runbook.length));
   out('');
   out(`${'runbook'.padEnd(w)}  passed  failed  skipped  blocked  warnings`);
@@ -328,7 +335,12 @@ function printTable(rows: Row[], out: (s: string) => void): void {
     for (const s of r.skipped) out(`${''.padEnd(w)}    ${s.startsWith('blocked') ? s : `skipped ${s}`}`);
   }
   const t = rows.reduce((acc, r) => ({ p: acc.p + r.counts.passed + r.counts.warning, f: acc.f + r.counts.failed, s: acc.s + r.counts.skipped + r.counts.blocked }), { p: 0, f: 0, s: 0 });
-  out(`${t.p} passed, ${t.f} failed, ${t.s} skipped`);
+  out(tr.t('cli.totals', { passed: t.p, failed: t.f, skipped: t.s }));
+}
+
+/** The language of the CLI's own lines: --lang, else LC_ALL, LC_MESSAGES, LANG (ko_KR.UTF-8 → ko), else English. */
+function cliTranslator(a: RunArgs): Translator {
+  return translator(langFromEnv(a.lang, process.env));
 }
 
 function selectSteps(all: Step[], a: RunArgs): Step[] | string {

@@ -10,7 +10,10 @@ import { isRunId } from '../record/ids.ts';
 import type { RunRecord, StoredBlockResult, StoredStepVerdict } from '../record/store.ts';
 import type { Block, Runbook, Step } from '../runbook/model.ts';
 import type { BlockStatus, StepStatus } from '../../common/result.ts';
-import { formatDuration, isDone, progressText, resultMeta, splitHint, VERDICT_TITLE } from '../../common/format.ts';
+import { formatDuration, isDone, progressText, resultMeta, splitHint, verdictTitle } from '../../common/format.ts';
+import { EN, isLang, translator, type Lang, type Translator } from '../../common/i18n/index.ts';
+import { pageLanguage } from './language.ts';
+import { DEFAULT_LANG, runbookLang } from '../runbook/translation.ts';
 import type { OverviewPageData, StepPageData } from '../../common/page-data.ts';
 import { RUN_STATUSES, runFilter } from './api.ts';
 import { RunHistory, doneInChain } from '../run/history.ts';
@@ -38,6 +41,9 @@ export function stepHref(runId: string, stepId: string): string {
 
 export function pagesRouter(ctx: AppContext, views: Views): Router {
   const r = express.Router({ caseSensitive: true, strict: true }); // one resource, one URL
+  r.use(pageLanguage);
+  /** The page's translator (pageLanguage set res.locals.lang). */
+  const trOf = (res: Response): Translator => (isLang(res.locals.lang) ? translator(res.locals.lang) : EN);
   // Recorded runs are read through one RunHistory per request (never the store directly).
   const history = () => new RunHistory(ctx.store, ctx.catalog);
 
@@ -73,14 +79,31 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
   });
 
   r.get('/runbooks/:id', (req, res) => {
+    const tr = trOf(res);
     const e = ctx.catalog().get(req.params.id);
-    if (!e) return notFound(res, 'Runbook not found', `There is no runbook with the id “${req.params.id}”.`);
-    const rb = e.runbook;
-    const pageData: OverviewPageData = { runbook: e.id, secrets: (rb?.vars ?? []).filter((v) => v.secret).map((v) => v.name) };
+    if (!e) return notFound(res, tr.t('overview.notFound'), tr.t('overview.notFoundText', { id: req.params.id }));
+    // The runbook in the page's language when a runnable translation exists (a run started
+    // here is read in it, pinning both files), else the source.
+    const translated = e.runbook ? e.translations.find((t) => t.lang === tr.lang && t.ok && t.runbook) : undefined;
+    const rb = translated?.runbook ?? e.runbook;
+    const sourceLang = e.runbook ? runbookLang(e.runbook) : DEFAULT_LANG;
+    const runbookLangs = e.runbook && e.translations.some((t) => t.ok)
+      ? [sourceLang, ...e.translations.filter((t) => t.ok).map((t) => t.lang)]
+          .filter(isLang)
+          .map((l) => ({ lang: l, label: translator(l).t(`lang.${l}`), href: `${runbookHref(e.id)}?lang=${l}`, current: l === (translated?.lang ?? sourceLang) }))
+      : [];
+    const pageData: OverviewPageData = {
+      runbook: e.id,
+      lang: tr.lang,
+      ...(translated ? { runLang: translated.lang } : {}),
+      secrets: (rb?.vars ?? []).filter((v) => v.secret).map((v) => v.name),
+    };
     res.type('html').send(
       views.render('overview', {
         title: rb?.title ?? e.id,
-        crumbs: [{ label: 'Runbooks', href: '/' }, { label: rb?.title ?? e.id }] satisfies Crumb[],
+        crumbs: [{ label: tr.t('nav.runbooks'), href: '/' }, { label: rb?.title ?? e.id }] satisfies Crumb[],
+        runbookLangs,
+        contentLang: translated?.lang ?? sourceLang,
         id: e.id,
         ok: e.ok && !!rb,
         file: e.file,
@@ -92,7 +115,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
           title: s.title,
           commandCount: s.commands.length,
           checkCount: s.checks.length,
-          counts: countsText(s),
+          counts: countsText(s, tr),
         })),
         stepCount: rb?.steps.length ?? 0,
         vars: (rb?.vars ?? []).map((v) => ({
@@ -108,7 +131,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
         targets: ctx.targetIds,
         errors: e.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic),
         warnings: e.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic),
-        runs: history().list({ runbookId: e.id, limit: RUNBOOK_RUNS }).map((run) => runRow(ctx, run)),
+        runs: history().list({ runbookId: e.id, limit: RUNBOOK_RUNS }).map((run) => runRow(ctx, run, tr)),
         pageData,
       }, res.locals),
     );
@@ -153,11 +176,12 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
 
   r.get('/runs/:id', (req, res) => {
     const h = history();
+    const tr = trOf(res);
     const found = findRun(ctx, h, req.params.id);
-    if (!found) return notFound(res, 'Run not found', `There is no run with the id “${req.params.id}”.`);
-    if (!found.runbook) return notFound(res, 'Runbook not available', runbookMissing(found.record));
+    if (!found) return notFound(res, tr.t('run.notFound'), tr.t('run.notFoundText', { id: req.params.id }));
+    if (!found.runbook) return notFound(res, tr.t('run.noRunbook'), runbookMissing(found.record, tr));
     const steps = found.runbook.steps;
-    if (!steps.length) return notFound(res, 'Nothing to run', `Runbook “${found.runbook.title}” has no steps.`);
+    if (!steps.length) return notFound(res, tr.t('run.nothing'), tr.t('run.noSteps', { title: found.runbook.title }));
     // A resumed run starts at its resume step; steps its predecessors got through count as done.
     const verdicts = h.chainVerdicts(found.record);
     const resumeAt = ctx.runs.get(found.record.id)?.resumedFrom?.stepId;
@@ -193,12 +217,13 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
 
   r.get('/runs/:id/steps/:stepId', (req, res) => {
     const h = history();
+    const tr = trOf(res);
     const found = findRun(ctx, h, req.params.id);
-    if (!found) return notFound(res, 'Run not found', `There is no run with the id “${req.params.id}”.`);
+    if (!found) return notFound(res, tr.t('run.notFound'), tr.t('run.notFoundText', { id: req.params.id }));
     const { record, runbook, live } = found;
-    if (!runbook) return notFound(res, 'Runbook not available', runbookMissing(record));
+    if (!runbook) return notFound(res, tr.t('run.noRunbook'), runbookMissing(record, tr));
     const index = runbook.steps.findIndex((s) => s.id === req.params.stepId);
-    if (index < 0) return notFound(res, 'Step not found', `Runbook “${runbook.title}” has no step “${req.params.stepId}”.`);
+    if (index < 0) return notFound(res, tr.t('step.notFound'), tr.t('step.notFoundText', { title: runbook.title, step: req.params.stepId }));
     const step = runbook.steps[index]!;
     const training = record.options.training === true;
     const verdicts = verdictMap(h.verdicts(record.id));
@@ -212,7 +237,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
 
     const parts = step.parts.map((p) => {
       if (p.kind === 'prose') return { prose: p.markdown };
-      return { block: blockView(runbook.blocks[p.blockId]!, latest.get(p.blockId), live) };
+      return { block: blockView(runbook.blocks[p.blockId]!, latest.get(p.blockId), live, tr) };
     });
 
     const stored = verdicts.get(step.id);
@@ -221,8 +246,8 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     const executable = step.commands.length + step.checks.length > 0;
     const verdict = {
       status: verdictStatus,
-      title: executable || stored ? VERDICT_TITLE[verdictStatus] : 'Nothing to run',
-      reason: stored ? split.reason : executable ? 'Run the step (or its checks) to verify it.' : 'This step is for reading only.',
+      title: executable || stored ? verdictTitle(verdictStatus, tr) : tr.t('verdict.nothing'),
+      reason: stored ? split.reason : executable ? tr.t('verdict.runIt') : tr.t('verdict.readOnly'),
       hint: stored && stored.status !== 'passed' ? split.hint ?? failingHint(runbook, step, latest) : undefined,
     };
 
@@ -231,6 +256,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     const pageData: StepPageData = {
       runId: record.id,
       runbook: runbook.id,
+      lang: tr.lang,
       stepId: step.id,
       live,
       training,
@@ -238,7 +264,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
       blocks: Object.fromEntries(
         [...step.commands, ...step.checks].map((id) => {
           const b = runbook.blocks[id]!;
-          return [id, { kind: b.kind, confirm: b.confirm, hint: b.hint ?? null, label: kindLabel(b) }];
+          return [id, { kind: b.kind, confirm: b.confirm, hint: b.hint ?? null, label: kindLabel(b, tr) }];
         }),
       ),
       verdict: verdictStatus,
@@ -249,11 +275,11 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     const resumedFrom = ctx.runs.get(record.id)?.resumedFrom;
     res.type('html').send(
       views.render('step', {
-        title: `${step.title} · ${runbook.title}`,
+        title: tr.t('step.title', { step: step.title, runbook: runbook.title }),
         crumbs: [
-          { label: 'Runbooks', href: '/' },
+          { label: tr.t('nav.runbooks'), href: '/' },
           { label: runbook.title, href: runbookHref(runbook.id) },
-          { label: `Run ${record.id}` },
+          { label: tr.t('step.crumbRun', { id: record.id }) },
         ] satisfies Crumb[],
         runId: record.id,
         runHref: `/runs/${encodeURIComponent(record.id)}`,
@@ -279,7 +305,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
         stepTitle: step.title,
         steps,
         doneCount,
-        progressText: progressText(doneCount, steps.length),
+        progressText: progressText(doneCount, steps.length, tr),
         allDone: doneCount === steps.length,
         parts,
         hasExecutable: executable,
@@ -287,7 +313,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
         prev,
         next,
         nextLocked: training && executable && !isDone(verdictStatus),
-        notice: changed ? 'The runbook file has changed since this run, and the version the run used was not kept: this page shows the file as it is now.' : null,
+        notice: changed ? tr.t('step.changedNotice') : null,
         pageData,
       }, res.locals),
     );
@@ -316,23 +342,23 @@ function findRun(ctx: AppContext, history: RunHistory, id: string): FoundRun | u
   return { record, runbook, live };
 }
 
-function runbookMissing(record: RunRecord): string {
+function runbookMissing(record: RunRecord, tr: Translator): string {
   return record.runbookId
-    ? `Run ${record.id} used runbook “${record.runbookId}”, which is no longer in the runbooks folder.`
-    : `Run ${record.id} is a bare terminal without a runbook.`;
+    ? tr.t('run.runbookGone', { id: record.id, runbook: record.runbookId })
+    : tr.t('run.bareTerminal', { id: record.id });
 }
 
 function verdictMap(list: StoredStepVerdict[]): Map<string, StoredStepVerdict> {
   return new Map(list.map((v) => [v.stepId, v]));
 }
 
-function runRow(ctx: AppContext, run: RunRecord) {
+function runRow(ctx: AppContext, run: RunRecord, tr: Translator = EN) {
   const live = !!ctx.runs.get(run.id);
   return {
     id: run.id,
     href: `/runs/${encodeURIComponent(run.id)}`,
     reportHref: reportHref(run.id),
-    duration: run.endedAt ? formatDuration(Math.max(0, Date.parse(run.endedAt) - Date.parse(run.startedAt))) : '',
+    duration: run.endedAt ? formatDuration(Math.max(0, Date.parse(run.endedAt) - Date.parse(run.startedAt)), tr) : '',
     resumed: run.parentRunId !== null,
     converge: run.options.converge === true,
     runbook: run.runbookTitle ?? run.runbookId ?? 'Terminal',
@@ -343,38 +369,43 @@ function runRow(ctx: AppContext, run: RunRecord) {
     target: run.target,
     user: run.user,
     startedAt: run.startedAt,
-    started: formatTime(run.startedAt),
+    started: formatTime(run.startedAt, tr),
   };
 }
 
-/** "2025-11-27 03:31 UTC": stable, unambiguous, no client clock needed. */
-export function formatTime(iso: string): string {
+/**
+ * "2025-11-27 03:31 UTC" (English), "2025. 11. 27. 03:31 UTC" (Korean): always UTC, so it is
+ * stable and needs no client clock; the date's shape is the locale's (Intl).
+ */
+export function formatTime(iso: string, tr: Translator = EN): string {
   const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})/.exec(iso);
-  return m ? `${m[1]} ${m[2]} UTC` : iso;
+  if (!m) return iso;
+  // English keeps ISO dates (sortable, what the tests and the reports show).
+  const date = tr.lang === 'en' ? m[1]! : new Intl.DateTimeFormat(tr.locale, { timeZone: 'UTC', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(iso));
+  return tr.t('time.utc', { date, time: m[2]! });
 }
 
-function countsText(s: Step): string {
-  const n = s.commands.length;
-  const parts: string[] = [];
-  if (n) parts.push(`${n} ${n === 1 ? 'command' : 'commands'}`);
-  if (s.checks.length) parts.push(`${s.checks.length} ${s.checks.length === 1 ? 'check' : 'checks'}`);
-  return parts.join(' · ') || 'reading only';
+function countsText(s: Step, tr: Translator): string {
+  const commands = s.commands.length;
+  const checks = s.checks.length;
+  if (!commands && !checks) return tr.t('overview.readingOnly');
+  return tr.t('overview.counts', { commands, checks, both: commands && checks ? 'yes' : 'no' });
 }
 
-export function kindLabel(b: Block): string {
+export function kindLabel(b: Block, tr: Translator = EN): string {
   switch (b.kind) {
     case 'check':
-      return 'Check';
+      return tr.t('block.check');
     case 'file':
-      return 'File';
+      return tr.t('block.file');
     case 'command':
-      return 'Command';
+      return tr.t('block.command');
     case 'display':
-      return b.lang || 'Text';
+      return b.lang || tr.t('block.text');
   }
 }
 
-function blockView(b: Block, result: StoredBlockResult | undefined, live: boolean) {
+function blockView(b: Block, result: StoredBlockResult | undefined, live: boolean, tr: Translator) {
   const executable = b.kind !== 'display';
   const status: BlockStatus = result?.status ?? 'pending';
   const split = splitHint(result?.reason);
@@ -382,7 +413,7 @@ function blockView(b: Block, result: StoredBlockResult | undefined, live: boolea
   return {
     id: b.id,
     kind: b.kind,
-    kindLabel: kindLabel(b),
+    kindLabel: kindLabel(b, tr),
     executable,
     lang: b.lang,
     content: b.content,
@@ -395,7 +426,7 @@ function blockView(b: Block, result: StoredBlockResult | undefined, live: boolea
     live,
     result: result
       ? {
-          meta: resultMeta(result),
+          meta: resultMeta(result, tr),
           reason: split.reason,
           hint: showHint ? split.hint ?? b.hint ?? '' : '',
           output: result.output,

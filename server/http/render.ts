@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
 import MarkdownIt from 'markdown-it';
+import { EN, isLang, translator, type MessageKey, type Translator } from '../../common/i18n/index.ts';
+import { statusLabel } from '../../common/format.ts';
 
 export const VIEWS_DIR = path.resolve(import.meta.dirname, '../../views');
 
@@ -24,6 +26,16 @@ export interface PageAssets {
 export interface ViewLocals {
   csrfToken?: unknown;
   cspNonce?: unknown;
+  /** The page's language (server/http/language.ts): `{{t}}` reads `@lang`. */
+  lang?: unknown;
+  /** The header's language toggle: this page's URL in each language. */
+  langLinks?: unknown;
+}
+
+/** The translator of the data frame's `@lang` (English when the page set none). */
+function frameTranslator(options: Handlebars.HelperOptions | undefined): Translator {
+  const lang: unknown = options?.data?.lang;
+  return isLang(lang) ? translator(lang) : EN;
 }
 
 export class Views {
@@ -41,6 +53,27 @@ export class Views {
       new Handlebars.SafeString(JSON.stringify(v ?? null).replace(/</g, '\\u003c').replace(/\u2028|\u2029/g, (c) => (c === '\u2028' ? '\\u2028' : '\\u2029'))),
     );
     this.hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+    // {{t "key" name=value}}: one whole catalog message, its ICU arguments from the hash
+    // (escaped by handlebars like any other value).
+    this.hb.registerHelper('t', (key: unknown, options: Handlebars.HelperOptions) =>
+      frameTranslator(options).t(String(key) as MessageKey, options.hash as Record<string, string | number>),
+    );
+    // {{status "passed"}}: a status code as a word of the page's language (data-status keeps the code).
+    this.hb.registerHelper('statusWord', (code: unknown, options: Handlebars.HelperOptions) => statusLabel(String(code ?? ''), frameTranslator(options)));
+    // {{tlink "key" arg=value linkArg="arg" href=url}}: a whole message one of whose arguments
+    // is shown as a link (<a href><code>value</code></a>; code=false: plain text): the message is formatted with a
+    // marker in that argument's place, escaped, and the marker replaced by the escaped link.
+    this.hb.registerHelper('tlink', (key: unknown, options: Handlebars.HelperOptions) => {
+      const { linkArg, href, code, ...args } = options.hash as Record<string, string | number | boolean>;
+      const name = String(linkArg);
+      const value = String(args[name] ?? '');
+      const marker = '\u0000link\u0000';
+      const text = frameTranslator(options).t(String(key) as MessageKey, { ...(args as Record<string, string | number>), [name]: marker });
+      const esc = Handlebars.Utils.escapeExpression;
+      const shown = code === false ? esc(value) : `<code>${esc(value)}</code>`;
+      const link = `<a href="${esc(String(href ?? ''))}">${shown}</a>`;
+      return new Handlebars.SafeString(esc(text).split(marker).join(link));
+    });
     // The layout's <link>/<script> for a page: only the step page loads xterm.js, only the
     // report page the player; pages without a script load none.
     this.hb.registerHelper('pageScript', (page: unknown) => this.assets.pages[String(page)]?.js ?? '');
@@ -67,6 +100,7 @@ export class Views {
     }
     const csrfToken = typeof locals?.csrfToken === 'string' ? locals.csrfToken : undefined;
     const cspNonce = typeof locals?.cspNonce === 'string' ? locals.cspNonce : undefined;
-    return t(data, { data: { csrfToken, cspNonce } });
+    const lang = isLang(locals?.lang) ? locals.lang : EN.lang;
+    return t(data, { data: { csrfToken, cspNonce, lang, langLinks: locals?.langLinks ?? [] } });
   }
 }

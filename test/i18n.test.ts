@@ -1,0 +1,165 @@
+// The interface's languages without a browser: the catalogs agree key for key and argument
+// for argument, the language is chosen as the issue says (cookie/Accept-Language, LANG and
+// --lang), numbers and durations follow the locale, the views render in the chosen language,
+// and the CLI run prints Korean progress lines under LANG=ko_KR.UTF-8 (as a process).
+// Run: node --import tsx --test test/i18n.test.ts
+import { noLeaks } from './helpers/leaks.ts';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { IntlMessageFormat } from 'intl-messageformat';
+import { CATALOGS, EN, LANGS, langFromEnv, negotiate, translator, type MessageKey } from '../common/i18n/index.ts';
+import { formatDuration, progressText, resultMeta, statusLabel, verdictTitle } from '../common/format.ts';
+import { Views } from '../server/http/render.ts';
+import { formatTime } from '../server/http/pages.ts';
+import { runStepwise } from './helpers/cli.ts';
+
+/** Every argument a message uses, with its kind (plural, select, number, plain): from the parsed AST. */
+function argumentsOf(message: string): string[] {
+  const found = new Set<string>();
+  const walk = (nodes: unknown[]): void => {
+    for (const n of nodes as Array<{ type: number; value?: string; options?: Record<string, { value: unknown[] }> }>) {
+      // intl-messageformat's TYPE: 1 argument, 2 number, 3 date, 4 time, 5 select, 6 plural.
+      if (n.type >= 1 && n.type <= 6 && typeof n.value === 'string') found.add(`${n.value}:${n.type === 1 ? 'arg' : n.type === 5 ? 'select' : n.type === 6 ? 'plural' : 'other'}`);
+      if (n.options) for (const o of Object.values(n.options)) walk(o.value);
+    }
+  };
+  walk(new IntlMessageFormat(message, 'en').getAst());
+  return [...found].sort();
+}
+
+test('every key is in every catalog, with the same ICU arguments, and parses', () => {
+  const keys = Object.keys(CATALOGS.en).sort();
+  for (const lang of LANGS) {
+    assert.deepEqual(Object.keys(CATALOGS[lang]).sort(), keys, `${lang} has exactly the English keys`);
+    for (const key of keys as MessageKey[]) {
+      const msg = CATALOGS[lang][key];
+      assert.ok(msg.length > 0 || CATALOGS.en[key].length === 0, `${lang} ${key} is not empty`);
+      // A plain argument in English may be a plural in Korean only if it is the same name; the
+      // contract is the names, so compare names, and the plural/select ones exactly.
+      const names = (args: string[]) => [...new Set(args.map((a) => a.split(':')[0]))].sort();
+      assert.deepEqual(names(argumentsOf(msg)), names(argumentsOf(CATALOGS.en[key])), `${lang} ${key}: same arguments as English`);
+      const selects = (args: string[]) => args.filter((a) => a.endsWith(':select'));
+      assert.deepEqual(selects(argumentsOf(msg)), selects(argumentsOf(CATALOGS.en[key])), `${lang} ${key}: same select arguments`);
+    }
+  }
+});
+
+test('the Korean catalog is Korean: most messages hold Hangul, none is left in English by mistake', () => {
+  const hangul = /[\uac00-\ud7a3]/;
+  // Messages that are the same in every language: names, and patterns of arguments only.
+  const same = new Set<MessageKey>(['app.name', 'duration.ms', 'lang.en', 'lang.ko', 'title.page', 'meta.join', 'time.utc', 'step.title', 'step.errorWithCode', 'cli.usage']);
+  for (const key of Object.keys(CATALOGS.en) as MessageKey[]) {
+    if (same.has(key)) continue;
+    assert.match(CATALOGS.ko[key], hangul, `ko ${key} is translated: ${CATALOGS.ko[key]}`);
+  }
+});
+
+test('a translator fills arguments and plurals per language', () => {
+  const ko = translator('ko');
+  assert.equal(EN.t('progress', { done: 1, total: 1 }), '1 of 1 step done');
+  assert.equal(EN.t('progress', { done: 2, total: 5 }), '2 of 5 steps done');
+  assert.equal(ko.t('progress', { done: 2, total: 5 }), '5단계 중 2단계 완료');
+  assert.equal(EN.t('overview.counts', { commands: 1, checks: 2, both: 'yes' }), '1 command · 2 checks');
+  assert.equal(EN.t('overview.counts', { commands: 0, checks: 1, both: 'no' }), '1 check');
+  assert.equal(ko.t('overview.counts', { commands: 3, checks: 0, both: 'no' }), '명령 3개');
+  assert.equal(EN.t('cli.runEnd', { id: 'r1', status: 'passed', passed: 2, failed: 0, skipped: 0, warnings: 1 }), 'run r1 passed: 2 passed, 0 failed, 0 skipped, 1 warning');
+  assert.equal(EN.t('cli.runEnd', { id: 'r1', status: 'passed', passed: 2, failed: 0, skipped: 0, warnings: 0 }), 'run r1 passed: 2 passed, 0 failed, 0 skipped');
+});
+
+test('English output is what it was; Korean durations, statuses and verdicts are Korean', () => {
+  const ko = translator('ko');
+  assert.equal(formatDuration(85), '85 ms');
+  assert.equal(formatDuration(1234), '1.2 s');
+  assert.equal(formatDuration(12_345), '12 s');
+  assert.equal(formatDuration(187_000), '3 min 07 s');
+  assert.equal(formatDuration(187_000, ko), '3분 07초');
+  assert.equal(formatDuration(1234, ko), '1.2초');
+  assert.equal(resultMeta({ exitCode: 0, durationMs: 85, end: 'exited' }), 'exit 0 · 85 ms');
+  assert.equal(resultMeta({ exitCode: null, durationMs: 5000, end: 'timeout' }), 'timed out · 5.0 s');
+  assert.equal(resultMeta({ exitCode: null, durationMs: 0, end: 'skipped' }), 'not run');
+  assert.equal(resultMeta({ exitCode: 0, durationMs: 85, end: 'exited' }, ko), '종료 코드 0 · 85ms');
+  assert.equal(progressText(3, 5), '3 of 5 steps done');
+  assert.equal(statusLabel('passed'), 'passed');
+  assert.equal(statusLabel('passed', ko), '통과');
+  assert.equal(statusLabel('failed', ko), '실패');
+  assert.equal(statusLabel('no-such-status', ko), 'no-such-status', 'an unknown code is shown as it is');
+  assert.equal(verdictTitle('passed', ko), '단계 통과');
+  assert.equal(verdictTitle('failed'), 'Step failed');
+  assert.equal(formatTime('2025-11-27T03:31:09.000Z'), '2025-11-27 03:31 UTC');
+  assert.match(formatTime('2025-11-27T03:31:09.000Z', ko), /^2025\. 11\. 27\.? 03:31 UTC$/);
+  assert.equal(translator('ko').number(1234567.5), '1,234,567.5');
+});
+
+test('Accept-Language: the highest q of our languages, ties in order; * and unknown ones passed over', () => {
+  assert.equal(negotiate('ko'), 'ko');
+  assert.equal(negotiate('ko-KR,ko;q=0.9,en-US;q=0.8,en;q=0.7'), 'ko');
+  assert.equal(negotiate('en-US,en;q=0.9,ko;q=0.8'), 'en');
+  assert.equal(negotiate('fr-FR, ko;q=0.5, en;q=0.4'), 'ko');
+  assert.equal(negotiate('en;q=0.2, ko;q=0.9'), 'ko');
+  assert.equal(negotiate('ko;q=0, en'), 'en', 'q=0 means not acceptable');
+  assert.equal(negotiate('*'), undefined);
+  assert.equal(negotiate('fr, de'), undefined);
+  assert.equal(negotiate(''), undefined);
+  assert.equal(negotiate(undefined), undefined);
+});
+
+test('the CLI language: --lang, else LC_ALL, LC_MESSAGES, LANG in that order, else English', () => {
+  assert.equal(langFromEnv(undefined, { LANG: 'ko_KR.UTF-8' }), 'ko');
+  assert.equal(langFromEnv(undefined, { LANG: 'ko_KR.UTF-8', LC_ALL: 'C' }), 'en', 'LC_ALL wins, even as C');
+  assert.equal(langFromEnv(undefined, { LANG: 'en_US.UTF-8', LC_MESSAGES: 'ko_KR.UTF-8' }), 'ko');
+  assert.equal(langFromEnv(undefined, { LC_ALL: 'ko_KR.eucKR' }), 'ko');
+  assert.equal(langFromEnv('en', { LC_ALL: 'ko_KR.UTF-8' }), 'en', '--lang wins');
+  assert.equal(langFromEnv('ko', {}), 'ko');
+  assert.equal(langFromEnv(undefined, {}), 'en');
+  assert.equal(langFromEnv(undefined, { LANG: 'C.UTF-8' }), 'en');
+  assert.equal(langFromEnv(undefined, { LANG: 'fr_FR.UTF-8' }), 'en');
+});
+
+test('views: {{t}} renders whole messages in the page language, escaped; the layout carries lang and the toggle', () => {
+  const views = new Views();
+  const links = [
+    { lang: 'en', label: 'English', href: '/x?lang=en', current: false },
+    { lang: 'ko', label: '한국어', href: '/x?lang=ko', current: true },
+  ];
+  const html = views.render('not-found', { title: '<b>t</b>', heading: 'H', message: 'M' }, { lang: 'ko', langLinks: links });
+  assert.match(html, /<html lang="ko">/);
+  assert.match(html, />본문으로 건너뛰기</);
+  assert.match(html, />런북</, 'the header nav is Korean');
+  assert.match(html, /<a href="\/x\?lang&#x3D;ko" lang="ko" hreflang="ko" data-lang="ko" aria-current="true">한국어<\/a>/);
+  assert.match(html, />런북 목록으로</);
+  assert.doesNotMatch(html, /<b>t<\/b>/, 'arguments stay escaped');
+  const en = views.render('not-found', { title: 'T', heading: 'H', message: 'M' });
+  assert.match(en, /<html lang="en">/);
+  assert.match(en, />Skip to content</);
+});
+
+test('the CLI under LANG=ko_KR.UTF-8 prints Korean progress lines; under C it stays English', () => {
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-i18n-cli-'));
+  try {
+    const step = ['run', 'getting-started', '--step', 'variables-come-from-the-front-matter', '--data', data];
+    const ko = runStepwise(step, { LANG: 'ko_KR.UTF-8', LC_ALL: '', LC_MESSAGES: '' });
+    assert.equal(ko.code, 0, ko.stdout + ko.stderr);
+    assert.match(ko.stdout, /^실행 r\S+: getting-started, 대상 local$/m);
+    assert.match(ko.stdout, /^\[1\/1\] variables-come-from-the-front-matter: 통과 \(\d+\.\d초\)$/m);
+    assert.match(ko.stdout, /^실행 r\S+ 종료됨: 통과 1, 실패 0, 건너뜀 0$/m, 'one step of five: the run ended, not passed');
+    assert.match(ko.stdout, /^감사 체인 헤드 [0-9a-f]{64} /m);
+
+    const en = runStepwise(step, { LANG: 'C.UTF-8', LC_ALL: '', LC_MESSAGES: '' });
+    assert.equal(en.code, 0, en.stdout + en.stderr);
+    assert.match(en.stdout, /^run r\S+ getting-started on local$/m);
+    assert.match(en.stdout, /^\[1\/1\] variables-come-from-the-front-matter: passed \(\d+\.\ds\)$/m);
+    assert.match(en.stdout, /^run r\S+ ended: 1 passed, 0 failed, 0 skipped$/m);
+
+    // --lang ko reads the Korean translation and speaks Korean whatever LANG says.
+    const flag = runStepwise([...step, '--lang', 'ko'], { LANG: 'en_US.UTF-8', LC_ALL: '', LC_MESSAGES: '' });
+    assert.equal(flag.code, 0, flag.stdout + flag.stderr);
+    assert.match(flag.stdout, /: 통과 \(/);
+  } finally {
+    fs.rmSync(data, { recursive: true, force: true });
+  }
+});
+
+noLeaks();
