@@ -14,6 +14,8 @@ import { formatDuration, isDone, progressText, resultMeta, splitHint, verdictTit
 import { EN, isLang, translator, type Lang, type Translator } from '../../common/i18n/index.ts';
 import { pageLanguage } from './language.ts';
 import { DEFAULT_LANG, runbookLang } from '../runbook/translation.ts';
+import { parseRunbook } from '../runbook/parse.ts';
+import { loadSnapshot } from '../record/snapshot.ts';
 import type { OverviewPageData, StepPageData } from '../../common/page-data.ts';
 import { RUN_STATUSES, runFilter } from './api.ts';
 import { RunHistory, doneInChain } from '../run/history.ts';
@@ -271,7 +273,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     };
 
     // Only when the version the run used was not kept (findRun prefers it).
-    const changed = record.contentHash && runbook.contentHash !== record.contentHash;
+    const changed = record.contentHash && found.ran && found.ran.contentHash !== record.contentHash;
     const resumedFrom = ctx.runs.get(record.id)?.resumedFrom;
     res.type('html').send(
       views.render('step', {
@@ -303,6 +305,8 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
         stepIndex: index + 1,
         stepCount: steps.length,
         stepTitle: step.title,
+        // The runbook's own language (its translation's when the run reads one), for lang=.
+        contentLang: runbookLang(runbook),
         steps,
         doneCount,
         progressText: progressText(doneCount, steps.length, tr),
@@ -324,7 +328,10 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
 
 interface FoundRun {
   record: RunRecord;
+  /** The runbook as the operator reads it (its translation when the run was started in one). */
   runbook: Runbook | undefined;
+  /** The source the run executes (its hash is the one the run pinned). */
+  ran: Runbook | undefined;
   live: boolean;
 }
 
@@ -338,8 +345,25 @@ function findRun(ctx: AppContext, history: RunHistory, id: string): FoundRun | u
   if (!record) return undefined;
   const run = ctx.runs.get(id);
   const live = !!run && !run.isEnded && run.session.state !== 'ended';
-  const runbook = run?.runbook ?? history.runbookAsRun(record) ?? history.currentRunbook(record);
-  return { record, runbook, live };
+  const ran = run?.runbook ?? history.runbookAsRun(record) ?? history.currentRunbook(record);
+  return { record, runbook: ran && readAs(ctx, record, ran), ran, live };
+}
+
+/**
+ * The runbook as the operator reads it: a run started in a translation shows that
+ * translation's prose (the file it pinned, from the catalog while it is still that version,
+ * else from its snapshot); its blocks are byte-identical to the source's (the translation
+ * check), so what is shown is what runs. Falls back to the source when the translation is gone.
+ */
+function readAs(ctx: AppContext, record: RunRecord, source: Runbook): Runbook {
+  const t = record.options.translation as { file?: unknown; contentHash?: unknown } | undefined;
+  if (!t || typeof t.file !== 'string' || typeof t.contentHash !== 'string') return source;
+  const current = ctx.catalog().translations.find((x) => x.file === t.file)?.runbook;
+  if (current && current.contentHash === t.contentHash) return current;
+  const text = loadSnapshot(ctx.dataDir, t.contentHash);
+  const parsed = text === undefined ? undefined : parseRunbook(text, t.file).runbook;
+  // Same steps and blocks as the source, or it is not the translation that was checked.
+  return parsed && parsed.steps.length === source.steps.length && parsed.steps.every((s, i) => s.id === source.steps[i]!.id) ? parsed : source;
 }
 
 function runbookMissing(record: RunRecord, tr: Translator): string {
