@@ -123,6 +123,18 @@ test('a waiting run, approved by another user in another process; self-approval 
   assert.ok(ev.indexOf(granted) < restartStart);
   const verify = runStepwise(['audit', 'verify', runId, '--data', data]);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+
+  // In every report, and in an evidence bundle that verifies.
+  const report = (format: string) => runStepwise(['report', runId, '--format', format, '--data', data, '--runbooks', rbDir]).stdout;
+  const json = JSON.parse(report('json'));
+  assert.deepEqual(json.approvals.map((a: any) => [a.blockId, a.need, a.operator, a.state, a.decisions.map((d: any) => [d.user, d.decision, d.comment])]), [['restart', 1, 'alice', 'approved', [['bob', 'approve', 'change CHG-42 approved']]]]);
+  assert.match(report('md'), /## Approvals[\s\S]*`restart-the-network\/restart` \| 1 \| `alice` \| \*\*approved\*\* \| `bob` approved \S+: change CHG-42 approved/);
+  assert.match(report('junit'), /name="stepwise.approval.1" value="restart-the-network\/restart approved \(needs 1, operator alice\); approve by bob at \S+: change CHG-42 approved"/);
+  const zip = path.join(tmp, 'approved.zip');
+  assert.equal(runStepwise(['evidence', runId, '--output', zip, '--data', data, '--runbooks', rbDir]).code, 0);
+  const checked = runStepwise(['evidence', 'verify', zip]);
+  assert.equal(checked.code, 0, checked.stdout);
+  assert.match(checked.stdout, /1 approval decisions agree with the chain/);
 });
 
 test('a rejection fails the step with "rejected by <user>: <comment>"', async () => {

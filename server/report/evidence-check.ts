@@ -127,7 +127,7 @@ function checkAgainstChain(
 
   const recordText = text(FILES.record);
   if (recordText === undefined) return fail(`${FILES.record}: missing`);
-  let record: { run?: Record<string, unknown>; blocks?: Array<Record<string, unknown>> };
+  let record: { run?: Record<string, unknown>; blocks?: Array<Record<string, unknown>>; approvals?: Array<{ blockId?: unknown; decisions?: Array<Record<string, unknown>> }> };
   try {
     record = JSON.parse(recordText) as typeof record;
   } catch {
@@ -158,7 +158,16 @@ function checkAgainstChain(
       ok = false;
     }
   }
-  if (ok) pass(`${FILES.record}: the run and its ${blocks.length} block results agree with the chain`);
+  // Each approval decision in the record is one the chain recorded, in the same order.
+  const decided = events.filter((e) => e.type === 'approval-granted' || e.type === 'approval-rejected');
+  const recorded = (record.approvals ?? []).flatMap((a) => (a.decisions ?? []).map((d): Record<string, unknown> => ({ ...d, blockId: a.blockId })));
+  const inChain = decided.map((e) => ({ blockId: e.data.blockId, user: e.data.user, decision: e.type === 'approval-granted' ? 'approve' : 'reject', comment: e.data.comment }));
+  const mine = recorded.map((d) => ({ blockId: d.blockId, user: d.user, decision: d.decision, comment: d.comment }));
+  if (canonical(mine) !== canonical(inChain)) {
+    fail(`${FILES.record}: its ${mine.length} approval decisions are not the ${inChain.length} the chain recorded`);
+    ok = false;
+  }
+  if (ok) pass(`${FILES.record}: the run, its ${blocks.length} block results and ${mine.length} approval decisions agree with the chain`);
 }
 
 function checkSignature(manifestBytes: Uint8Array, sig: Uint8Array | undefined, m: EvidenceManifest, pubkeyPem: string | Buffer | undefined, out: EvidenceCheck): void {

@@ -107,7 +107,7 @@ export function buildEvidence(history: RunHistory, runId: string, o: EvidenceOpt
   if (cast) put(FILES.recording, cast);
   // Each line exactly as the chain hashes it plus its hash: canonical JSON (RFC 8785).
   put(FILES.audit, events.map((e) => canonical(e) + '\n').join(''));
-  put(FILES.record, JSON.stringify({ run, blocks: history.blocks(runId), verdicts: history.verdicts(runId) }, null, 2) + '\n');
+  put(FILES.record, JSON.stringify({ run, blocks: history.blocks(runId), verdicts: history.verdicts(runId), approvals: history.approvals(runId) }, null, 2) + '\n');
   put(FILES.markdown, toMarkdown(report.value));
   put(FILES.html, toHtml({ report: report.value, events, cast: cast?.toString('utf8'), assets: o.assets }));
 

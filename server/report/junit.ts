@@ -126,6 +126,10 @@ export function toJUnit(report: RunReport): string {
     ['stepwise.durationMs', r.durationMs],
     ['stepwise.parentRunId', r.parentRunId],
     ...Object.keys(r.vars).sort().map((k): [string, string] => [`stepwise.var.${k}`, r.vars[k]!]),
+    ...(report.approvals ?? []).map((a, i): [string, string] => [
+      `stepwise.approval.${i + 1}`,
+      `${a.stepId}/${a.blockId} ${a.state} (needs ${a.need}, operator ${a.operator})${a.decisions.map((d) => `; ${d.decision} by ${d.user} at ${d.at}${d.comment ? `: ${d.comment}` : ''}`).join('')}`,
+    ]),
   ];
   const lines = [
     '<?xml version="1.0" encoding="UTF-8"?>',

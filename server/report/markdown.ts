@@ -131,6 +131,24 @@ export function toMarkdown(report: RunReport): string {
   } else if (report.runbookChanged) {
     lines.push('> The runbook file has changed since this run: the commands and step titles shown are the version that ran.', '');
   }
+  if (report.approvals?.length) {
+    lines.push(
+      '## Approvals',
+      '',
+      row(['Block', 'Needed', 'Operator', 'Outcome', 'Decisions']),
+      row(['---', '---:', '---', '---', '---']),
+      ...report.approvals.map((a) =>
+        row([
+          mdCode(`${a.stepId}/${a.blockId}`, true),
+          String(a.need),
+          mdCode(a.operator, true),
+          `**${a.state}**`,
+          a.decisions.map((d) => `${mdCode(d.user, true)} ${d.decision === 'approve' ? 'approved' : 'rejected'} ${d.at}${d.comment ? `: ${mdInline(d.comment)}` : ''}`).join('; ') || '—',
+        ]),
+      ),
+      '',
+    );
+  }
   lines.push(
     '## Steps',
     '',

@@ -81,8 +81,23 @@ export interface ReportTotals {
   notRun: number;
 }
 
+/** A four-eyes approval the run waited for before a block (approve=N), and who decided. */
+export interface ReportApproval {
+  stepId: string;
+  blockId: string;
+  need: number;
+  /** The run's operator, who could not approve it. */
+  operator: string;
+  state: 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled';
+  requestedAt: string;
+  decidedAt: string | null;
+  decisions: Array<{ user: string; decision: 'approve' | 'reject'; comment: string; at: string }>;
+}
+
 export interface RunReport {
   schema: typeof REPORT_SCHEMA;
+  /** In order of request; present when the run waited for any approval. */
+  approvals?: ReportApproval[];
   run: ReportHeader;
   /** The runbook given has a different content hash than the run: command texts and titles are not shown. */
   runbookChanged: boolean;
@@ -102,6 +117,7 @@ export function buildReport(
   blocks: StoredBlockResult[],
   verdicts: StoredStepVerdict[],
   runbook?: Runbook,
+  approvals: readonly ReportApproval[] = [],
 ): RunReport {
   const matched = runbook !== undefined && run.contentHash !== null && runbook.contentHash === run.contentHash;
   const rb = matched ? runbook : undefined;
@@ -189,6 +205,7 @@ export function buildReport(
       options: { ...run.options },
       parentRunId: run.parentRunId,
     },
+    ...(approvals.length ? { approvals: approvals.map((a) => ({ ...a, decisions: a.decisions.map((d) => ({ ...d })) })) } : {}),
     runbookChanged: runbook !== undefined && !matched,
     runbookMatched: matched,
     steps,

@@ -17,6 +17,7 @@ import { runbookDrift, type StepDrift } from '../runbook/drift.ts';
 import { loadSnapshot } from '../record/snapshot.ts';
 import { sha256, type AuditEvent } from '../record/chain.ts';
 import { buildReport, type RunReport } from '../report/model.ts';
+import { Approvals, type ApprovalRequest } from './approvals.ts';
 import { failure } from '../errors.ts';
 import { isDone } from '../../common/format.ts';
 import type { Outcome } from '../../common/outcome.ts';
@@ -151,6 +152,11 @@ export class RunHistory {
     return this.store.latestBlockResults(runId);
   }
 
+  /** The approvals a run waited for, in order of request, with their decisions. */
+  approvals(runId: string): ApprovalRequest[] {
+    return new Approvals(this.store).ofRun(runId);
+  }
+
   /** A run's audit events, in chain order. */
   auditEvents(runId: string): AuditEvent[] {
     return this.store.auditEvents(runId);
@@ -277,7 +283,8 @@ export class RunHistory {
     if (!run) return { ok: false, error: failure('NOT_FOUND', `no run ${JSON.stringify(runId)}`) };
     const current = this.currentRunbook(run);
     const asRun = this.runbookAsRun(run);
-    const report = buildReport(run, this.store.blockResults(run.id), this.store.stepVerdicts(run.id), asRun ?? current);
+    const approvals = this.approvals(run.id).map(({ id: _id, runId: _run, expiresAt: _exp, ...a }) => a);
+    const report = buildReport(run, this.store.blockResults(run.id), this.store.stepVerdicts(run.id), asRun ?? current, approvals);
     if (current && current.contentHash !== run.contentHash) report.runbookChanged = true;
     return { ok: true, value: report };
   }
