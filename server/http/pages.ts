@@ -18,6 +18,7 @@ import { parseRunbook } from '../runbook/parse.ts';
 import { loadSnapshot } from '../record/snapshot.ts';
 import type { OverviewPageData, StepPageData } from '../../common/page-data.ts';
 import { RUN_STATUSES, runFilter } from './api.ts';
+import { Approvals } from '../run/approvals.ts';
 import { RunHistory, doneInChain } from '../run/history.ts';
 import { RESUMABLE, reportHref, reportView } from './report-view.ts';
 
@@ -172,6 +173,28 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
         limit: LIST_RUNS,
         count: Math.min(runs.length, LIST_RUNS),
         filtered,
+      }, res.locals),
+    );
+  });
+
+  // Pending four-eyes approvals, each with Approve / Reject (static/approvals-page.ts).
+  r.get('/approvals', (_req, res) => {
+    const h = history();
+    const approvals = new Approvals(ctx.store).pending().map((a) => {
+      const run = h.get(a.runId);
+      const block = run ? h.runbookAsRun(run)?.blocks[a.blockId] : undefined;
+      return {
+        ...a,
+        approved: a.decisions.filter((d) => d.decision === 'approve').length,
+        command: block?.content ?? null,
+        stepHref: stepHref(a.runId, a.stepId),
+      };
+    });
+    res.type('html').send(
+      views.render('approvals', {
+        title: 'Approvals',
+        crumbs: [{ label: 'Runbooks', href: '/' }, { label: 'Approvals' }] satisfies Crumb[],
+        approvals,
       }, res.locals),
     );
   });

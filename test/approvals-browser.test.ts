@@ -1,0 +1,75 @@
+// Approving in the browser (issue 12 §1): a run started by one user waits before a block with
+// approve=true; another user (the admin, signed in in Chromium) approves it from /approvals
+// with a comment, and the run goes on; the approval is in the run's audit chain.
+import { noLeaks } from './helpers/leaks.ts';
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { launchBrowser, WAIT, type TestBrowser } from './helpers/browser.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+import { Users } from '../server/record/users.ts';
+
+const RUNBOOK = `# Browser approvals
+
+## Restart the network
+
+\`\`\`sh {id=restart approve=true}
+echo restarted
+\`\`\`
+`;
+
+let tmp: string;
+let srv: TestServer;
+let b: TestBrowser;
+
+before(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-approvals-ui-'));
+  fs.writeFileSync(path.join(tmp, 'approvals-ui.md'), RUNBOOK);
+  srv = await startTestServer(tmp);
+  b = await launchBrowser();
+});
+
+after(async () => {
+  await b?.close();
+  await srv?.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('an admin approves from /approvals; the waiting step then runs', async () => {
+  const carol = new Users(srv.ctx.store.database).createToken('carol', 'operator');
+  assert.ok(carol.ok);
+  const as = { authorization: `Bearer ${carol.value.token}` };
+  const created = await srv.api('POST', '/api/runs', { runbook: 'approvals-ui', target: 'local' }, as);
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const runId = created.json.id as string;
+  const step = srv.api('POST', `/api/runs/${runId}/steps/restart-the-network/execute`, {}, as);
+
+  const { page } = b;
+  // Until the run has asked, the page may say nothing waits: reload until the request shows.
+  await page.goto(srv.signInUrl('/approvals'), { waitUntil: 'load' });
+  const until = Date.now() + 20_000;
+  while (!(await page.$(`[data-approval][data-run="${runId}"]`))) {
+    assert.ok(Date.now() < until, 'the approval never appeared on /approvals');
+    await new Promise((r) => setTimeout(r, 100));
+    await page.reload({ waitUntil: 'load' });
+  }
+  const item = `[data-approval][data-run="${runId}"]`;
+  assert.equal(await page.$eval(`${item} [data-operator]`, (el) => el.textContent), 'carol');
+  assert.match(await page.$eval(`${item} .approval-command`, (el) => el.textContent ?? ''), /echo restarted/);
+  await page.type(`${item} [data-comment]`, 'looks right, CHG-9');
+  await page.click(`${item} button[data-decision="approve"]`);
+  await page.waitForFunction((sel: string) => document.querySelector(`${sel} [data-result]`)?.getAttribute('data-state') === 'approved', WAIT, item);
+
+  const verdict = await step;
+  assert.equal(verdict.status, 200);
+  assert.equal(verdict.json.status, 'passed');
+  const granted = srv.ctx.store.auditEvents(runId).find((e) => e.type === 'approval-granted');
+  assert.ok(granted);
+  assert.notEqual(granted.data.user, 'carol');
+  assert.equal(granted.data.comment, 'looks right, CHG-9');
+  await srv.api('DELETE', `/api/runs/${runId}`);
+});
+
+noLeaks();
