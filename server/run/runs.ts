@@ -26,7 +26,10 @@ export interface RunRequest {
   options?: RunOptions;
   /** Continue this earlier run of the same runbook from its failed step. */
   resume?: string;
-  /** The language to read the runbook in (a translation's code); default: the source's. */
+  /**
+   * The language to read the runbook in (a translation's code); default: the source's. Without
+   * a translation in that language the run reads the source (and records the source's language).
+   */
   lang?: string;
   cols?: number;
   rows?: number;
@@ -104,18 +107,20 @@ export class Runs implements Disposable {
       if (lang !== runbookLang(runbook)) {
         const entry = this.deps.catalog().get(runbook.id)!;
         const t = entry.translations.find((x) => x.lang === lang);
-        if (!t) return { ok: false, error: failure('BAD_REQUEST', `runbook ${runbook.id} has no ${JSON.stringify(lang)} translation (languages: ${[runbookLang(runbook), ...entry.translations.map((x) => x.lang)].join(', ')})`, 'lang') };
-        // A translation that drifted from its source is refused: it would show other commands than those run.
-        if (!t.ok || !t.runbook) {
+        if (!t) {
+          // No translation in that language: the operator reads the source.
+          lang = runbookLang(runbook);
+        } else if (!t.ok || !t.runbook) {
+          // A translation that drifted from its source is refused: it would show other commands than those run.
           const first = t.diagnostics.find((d) => d.severity === 'error');
           return { ok: false, error: failure('BROKEN_RUNBOOK', `the ${lang} translation of ${runbook.id} has errors${first ? `, first: ${first.file}:${first.line} ${first.code} ${first.message}` : ''}`, 'lang') };
+        } else {
+          this.pin(t.runbook);
+          translation = { file: t.file, contentHash: t.runbook.contentHash };
         }
-        this.pin(t.runbook);
-        translation = { file: t.file, contentHash: t.runbook.contentHash };
       }
-    } else if (req.lang !== undefined) {
-      return { ok: false, error: failure('BAD_REQUEST', 'lang applies to a runbook run only', 'lang') };
     }
+    // A bare terminal has no prose to read: its lang (the interface's) is not recorded.
     const vars = resolveVars(runbook, { ...resumed?.vars, ...req.vars });
     if (!vars.ok) return vars;
     const targetId = req.target ?? 'local';
