@@ -15,6 +15,7 @@ import { LabTarget } from '../server/target/lab.ts';
 import { hasSshd, labInventory, labSshPaths } from '../server/target/lab-ssh.ts';
 import { runStepwise, sessionDirsOf, spawnStepwise } from './helpers/cli.ts';
 import { until } from './helpers/blocks.ts';
+import { startTestServer } from './helpers/server.ts';
 
 describe('inventory', () => {
   test('hosts, defaults, groups, paths', () => {
@@ -272,6 +273,22 @@ echo after ran
     const r = runStepwise(['run', 'drop', '--runbooks', rbDir, '--inventory', inv, '--target', 'kvmhost', '--resume', runId], env());
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /after/);
+  });
+
+  test('the server offers the inventory\'s hosts as targets (not ssh:// ad hoc)', async () => {
+    process.env.STEPWISE_INVENTORY = inv;
+    const srv = await startTestServer(rbDir).finally(() => delete process.env.STEPWISE_INVENTORY);
+    try {
+      const adhoc = await srv.api('POST', '/api/runs', { runbook: 'remote', target: `ssh://root@${lab.sshAddress}` });
+      assert.equal(adhoc.status, 400);
+      assert.equal((adhoc.json as { error: { code: string } }).error.code, 'UNKNOWN_TARGET');
+      const r = await srv.api('POST', '/api/runs', { runbook: 'remote', target: 'kvmhost' });
+      assert.equal(r.status, 201, JSON.stringify(r.json));
+      const id = (r.json as { id: string }).id;
+      assert.equal((await srv.api('DELETE', `/api/runs/${id}`)).status < 300, true);
+    } finally {
+      await srv.stop();
+    }
   });
 
   test('kill -9 of the CLI mid-block leaves no ssh master and no session folder on the host', async () => {

@@ -16,12 +16,13 @@ import { authenticate, signInRouter } from './guard.ts';
 import { tokensRouter } from './tokens.ts';
 import { Users } from '../record/users.ts';
 import { defaultUser } from '../run/runs.ts';
-import { failure } from '../errors.ts';
+import { failure, formatDiagnostic } from '../errors.ts';
 import { cachedCatalog } from '../runbook/catalog.ts';
 import { RunStore } from '../record/store.ts';
 import { AuditLog } from '../record/audit.ts';
 import { Runs, type RunLimits } from '../run/runs.ts';
 import { targetKinds, type TargetKind } from '../target/registry.ts';
+import { inventoryPath, loadInventory, type Inventory } from '../target/inventory.ts';
 import { createLogger, type Logger } from '../log.ts';
 import type { Target } from '../target/target.ts';
 
@@ -64,12 +65,25 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 // Pages and API answers carry live state (and tokens): never reused without asking.
 const NO_STORE = 'no-store';
 
+/** The inventory beside the runbooks (or STEPWISE_INVENTORY): its hosts become targets. One with errors is left out, logged. */
+function serverInventory(runbooksDir: string, log: Logger): Inventory | undefined {
+  const file = inventoryPath(undefined, runbooksDir);
+  if (!file) return undefined;
+  const inv = loadInventory(file);
+  const errors = inv.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length) {
+    log.warn('inventory has errors; its hosts are not offered', { file, first: formatDiagnostic(errors[0]!) });
+    return undefined;
+  }
+  return inv;
+}
+
 export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   const log = opts.log ?? createLogger();
   const store = RunStore.open(opts.dataDir, (message) => log.warn('data folder permissions', { message }));
   const runbooksDir = path.resolve(opts.runbooksDir);
   const catalog = cachedCatalog(runbooksDir); // parsed again only after a runbook changed
-  const targets = opts.targets ?? targetKinds();
+  const targets = opts.targets ?? targetKinds(serverInventory(runbooksDir, log));
   const audit = new AuditLog(store, opts.dataDir);
   // Runs of a process that died (this server's last life, or a killed CLI run) end interrupted.
   const interrupted = interruptOrphanedRuns(store, audit, log);

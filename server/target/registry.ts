@@ -17,9 +17,14 @@ export interface TargetKind {
   create(): Target | Promise<Target>;
 }
 
-export function targetKinds(): Record<string, TargetKind> {
+/** The built-in kinds, plus one per inventory host (the server's offer: ssh:// ad hoc is the
+ *  CLI's only, so that an API user cannot make the server connect anywhere). */
+export function targetKinds(inventory?: Inventory): Record<string, TargetKind> {
   let local: LocalTarget | undefined;
+  const hosts: Record<string, TargetKind> = {};
+  for (const [name, host] of inventory?.hosts ?? []) if (name !== 'local' && name !== 'lab') hosts[name] = sshKind(host);
   return {
+    ...hosts,
     local: {
       profile: () => (local ??= new LocalTarget()),
       create: () => new LocalTarget(),
