@@ -174,6 +174,13 @@ test('stepwise lab up / list / down as a process', async () => {
   assert.match(cli('list').stdout, /^zz1\s+up\s/m, 'a failed create leaves the lab that was there');
   const record = JSON.parse(fs.readFileSync(path.join(os.tmpdir(), stateDirsOf('zz1')[0]!, 'lab.json'), 'utf8')) as LabRecord;
   const procs = labProcesses('sw-zz1');
+  // Its own sshd (where openssh-server is installed), listening only inside the lab; gone below.
+  if (fs.existsSync('/usr/sbin/sshd')) {
+    assert.match(up.stdout, /sshd: 10\.77\.0\.1:22 inside the lab/);
+    assert.ok(procs.some((p) => p.cmd.startsWith('sshd') || p.cmd.startsWith('/usr/sbin/sshd')), procs.map((p) => p.cmd).join('\n'));
+    assert.match(cli('inventory', 'zz1').stdout, /proxy_command: ip netns exec sw-zz1-lan nc %h %p/);
+    assert.doesNotMatch(execFileSync('ss', ['-Hltn'], { encoding: 'utf8' }), /10\.77\.0\.1:22/, 'not listening in this machine\'s namespace');
+  }
   const down = cli('down', 'zz1');
   assert.equal(down.status, 0, down.stdout + down.stderr);
   assert.doesNotMatch(cli('list').stdout, /zz1/);

@@ -177,6 +177,11 @@ echo after ran
     assert.match(info.ssh.machineId, /^[0-9a-f]{32}$/);
     assert.equal(info.ssh.os.id, 'debian');
     assert.ok(info.ssh.kernel);
+    // The reports show it too.
+    const md = runStepwise(['report', runId, '--format', 'md'], env()).stdout;
+    assert.ok(md.includes(info.ssh.hostKey) && md.includes(info.ssh.machineId), md);
+    const junit = runStepwise(['report', runId, '--format', 'junit'], env()).stdout;
+    assert.match(junit, new RegExp(`name="stepwise.host.key" value="ssh-ed25519 ${info.ssh.hostKey.replace(/[+/]/g, '\\$&')}"`));
     assert.equal(ssh('stat -c %a /etc/sw-ssh/app.conf').stdout.trim(), '640');
     // The session folder went with the run, and nothing of the lab's disk holds the secret.
     assert.equal(ssh('ls -d "${TMPDIR:-/tmp}"/stepwise-???????? 2>/dev/null | xargs -r -n1 sh -c \'test -e "$0/rc.sh" && echo "$0"\'').stdout.trim(), '');

@@ -11,6 +11,21 @@
 // (U+2400 + code, so ESC shows as ␛), the others by U+FFFD.
 
 import { stepLabel, type ReportExecution, type ReportStep, type RunReport } from './model.ts';
+import { hostFacts, type HostFacts } from './host.ts';
+
+/** The SSH host's recorded identity as JUnit properties (none for a local or lab run). */
+function hostProps(h: HostFacts | undefined): Array<[string, string]> {
+  if (!h) return [];
+  const out: Array<[string, string | undefined]> = [
+    ['stepwise.host.name', h.hostname],
+    ['stepwise.host.key', h.hostKey],
+    ['stepwise.host.keyAcceptedNew', h.acceptedNew ? 'true' : undefined],
+    ['stepwise.host.machineId', h.machineId],
+    ['stepwise.host.os', h.os],
+    ['stepwise.host.kernel', h.kernel],
+  ];
+  return out.filter((p): p is [string, string] => p[1] !== undefined);
+}
 
 const INVALID_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
@@ -125,6 +140,7 @@ export function toJUnit(report: RunReport): string {
     ['stepwise.endedAt', r.endedAt],
     ['stepwise.durationMs', r.durationMs],
     ['stepwise.parentRunId', r.parentRunId],
+    ...hostProps(hostFacts(r.options)),
     ...Object.keys(r.vars).sort().map((k): [string, string] => [`stepwise.var.${k}`, r.vars[k]!]),
     ...(report.approvals ?? []).map((a, i): [string, string] => [
       `stepwise.approval.${i + 1}`,

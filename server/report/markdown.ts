@@ -5,6 +5,7 @@
 // fences longer than any backtick run inside them, so no line of content can close the fence.
 
 import { stepLabel, type ReportExecution, type ReportStep, type ReportStepStatus, type RunReport } from './model.ts';
+import { hostFacts } from './host.ts';
 
 const MARK: Record<ReportStepStatus, string> = {
   passed: '✓ passed',
@@ -113,6 +114,12 @@ export function toMarkdown(report: RunReport): string {
     ['Variables', vars.length ? vars.map((k) => cell(`${k}=${r.vars[k]}`)).join(', ') : '—'],
   ];
   if (r.parentRunId) header.push(['Parent run', cell(r.parentRunId)]);
+  const host = hostFacts(r.options);
+  if (host) {
+    header.push(['Host', [host.hostname, host.os, host.kernel && `kernel ${host.kernel}`].filter(Boolean).map((v) => cell(v!)).join(', ') || '—']);
+    header.push(['Host key', host.hostKey ? `${cell(host.hostKey)}${host.acceptedNew ? ' (trusted on this run: --accept-new-host-key)' : ''}` : '—']);
+    header.push(['Machine id', host.machineId ? cell(host.machineId) : '—']);
+  }
 
   const lines = [
     `# Run ${mdCode(r.id)}: ${mdInline(title)}`,
