@@ -43,6 +43,29 @@ describe('inventory', () => {
     assert.equal(parseInventory('hosts: [\n', 'x.yaml').diagnostics[0]!.code, 'INVENTORY_YAML');
   });
 
+  test('stepwise validate checks the inventory; run --target names its hosts', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-inv-'));
+    try {
+      const rb = path.join(dir, 'runbooks');
+      fs.mkdirSync(rb);
+      fs.writeFileSync(path.join(rb, 'a.md'), '# A\n\n## S\n\n```sh\ntrue\n```\n\n```sh {verify}\ntrue\n```\n');
+      // inventory.yaml beside the runbooks folder applies without --inventory.
+      const inv = path.join(dir, 'inventory.yaml');
+      fs.writeFileSync(inv, 'hosts:\n  web1: 10.0.0.1\n  web2:\n    port: 0\ngroups:\n  web: [web1, web3]\n');
+      const v = runStepwise(['validate', rb], { STEPWISE_DATA: path.join(dir, 'data') });
+      assert.equal(v.code, 1, v.stdout);
+      assert.ok(v.stdout.includes(`${inv}:4 INVENTORY_BAD_PORT`), v.stdout);
+      assert.ok(v.stdout.includes(`${inv}:6 INVENTORY_UNKNOWN_HOST`), v.stdout);
+      fs.writeFileSync(inv, 'hosts:\n  web1: 10.0.0.1\n');
+      assert.equal(runStepwise(['validate', rb], { STEPWISE_DATA: path.join(dir, 'data') }).code, 0);
+      const r = runStepwise(['run', 'a', '--runbooks', rb, '--target', 'web9'], { STEPWISE_DATA: path.join(dir, 'data') });
+      assert.equal(r.code, 2);
+      assert.match(r.stdout, /no target "web9"; known: local, lab, web1, or ssh:\/\/user@host\[:port\]/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('ssh:// URLs and failure reasons', () => {
     assert.deepEqual(parseSshUrl('ssh://root@db1:2200'), { name: 'ssh://root@db1:2200', address: 'db1', user: 'root', port: 2200 });
     assert.deepEqual(parseSshUrl('ssh://h'), { name: 'ssh://h', address: 'h' });
