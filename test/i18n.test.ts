@@ -15,6 +15,7 @@ import { formatDuration, progressText, resultMeta, statusLabel, verdictTitle } f
 import { Views } from '../server/http/render.ts';
 import { formatTime } from '../server/http/pages.ts';
 import { runStepwise } from './helpers/cli.ts';
+import { startTestServer } from './helpers/server.ts';
 
 /** Every argument a message uses, with its kind (plural, select, number, plain): from the parsed AST. */
 function argumentsOf(message: string): string[] {
@@ -50,7 +51,7 @@ test('every key is in every catalog, with the same ICU arguments, and parses', (
 test('the Korean catalog is Korean: most messages hold Hangul, none is left in English by mistake', () => {
   const hangul = /[\uac00-\ud7a3]/;
   // Messages that are the same in every language: names, and patterns of arguments only.
-  const same = new Set<MessageKey>(['app.name', 'duration.ms', 'lang.en', 'lang.ko', 'title.page', 'meta.join', 'time.utc', 'step.title', 'step.errorWithCode', 'cli.usage']);
+  const same = new Set<MessageKey>(['app.name', 'duration.ms', 'lang.en', 'lang.ko', 'title.page', 'meta.join', 'time.utc', 'step.title', 'step.errorWithCode', 'cli.usage', 'api.failure']);
   for (const key of Object.keys(CATALOGS.en) as MessageKey[]) {
     if (same.has(key)) continue;
     assert.match(CATALOGS.ko[key], hangul, `ko ${key} is translated: ${CATALOGS.ko[key]}`);
@@ -159,6 +160,25 @@ test('the CLI under LANG=ko_KR.UTF-8 prints Korean progress lines; under C it st
     assert.match(flag.stdout, /: 통과 \(/);
   } finally {
     fs.rmSync(data, { recursive: true, force: true });
+  }
+});
+
+test('API failures: the code and the JSON stay the same, the message is in the reader\'s language', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-i18n-api-'));
+  const srv = await startTestServer(dir);
+  try {
+    const en = await srv.api('POST', '/api/runs', { runbook: 'no-such-runbook' });
+    const ko = await srv.api('POST', '/api/runs', { runbook: 'no-such-runbook' }, { 'accept-language': 'ko-KR,ko;q=0.9' });
+    const cookie = await srv.api('POST', '/api/runs', { runbook: 'no-such-runbook' }, { 'accept-language': 'en', cookie: 'stepwise_lang=ko' });
+    assert.equal(en.status, ko.status);
+    assert.equal(ko.json.error.code, en.json.error.code, 'the code is the contract');
+    assert.deepEqual(Object.keys(ko.json.error).sort(), Object.keys(en.json.error).sort());
+    assert.doesNotMatch(en.json.error.message, /[\uac00-\ud7a3]/, 'English by default');
+    assert.equal(ko.json.error.message, `${CATALOGS.ko[`code.${en.json.error.code}` as MessageKey]}: ${en.json.error.message}`);
+    assert.equal(cookie.json.error.message, ko.json.error.message, 'the cookie wins over Accept-Language');
+  } finally {
+    await srv.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

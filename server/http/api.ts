@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream';
 import express, { type Request, type Response, type Router } from 'express';
 import type { AppContext } from './context.ts';
 import { failure, httpStatus, type Failure } from '../errors.ts';
+import { localizedFailure, requestTranslator } from './language.ts';
 import type { Principal } from '../record/users.ts';
 import { isRunId } from '../record/ids.ts';
 import { CONTENT_TYPES, exportRun, isReportFormat, recordingFile, REPORT_FORMATS } from '../report/export.ts';
@@ -24,7 +25,8 @@ function userOf(res: Response): string {
 }
 
 export function sendFailure(res: Response, f: Failure): void {
-  res.status(httpStatus(f.code)).json({ error: f });
+  // `code` is the contract; `message` is in the reader's language (cookie, else Accept-Language).
+  res.status(httpStatus(f.code)).json({ error: localizedFailure(f, requestTranslator(res.req)) });
 }
 
 export const RUN_STATUSES: readonly RunStatus[] = ['running', 'passed', 'failed', 'interrupted', 'ended'];

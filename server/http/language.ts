@@ -4,7 +4,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { parseCookie, stringifySetCookie } from 'cookie';
-import { DEFAULT_UI_LANG, LANG_COOKIE, LANGS, isLang, negotiate, translator, type Lang, type Translator } from '../../common/i18n/index.ts';
+import { CATALOGS, DEFAULT_UI_LANG, LANG_COOKIE, LANGS, isLang, negotiate, translator, type Lang, type MessageKey, type Translator } from '../../common/i18n/index.ts';
 
 /** How long the toggle's choice is remembered: a year, like any preference cookie. */
 const COOKIE_MAX_AGE_S = 365 * 24 * 3600;
@@ -63,4 +63,17 @@ export function pageLanguage(req: Request, res: Response, next: NextFunction): v
   res.locals.lang = lang;
   res.locals.langLinks = langLinks(req, lang);
   next();
+}
+
+/**
+ * An API failure for a reader of `tr`'s language: the code stays (it is the contract) and so
+ * does every other field; `message` becomes the code's summary in that language with the
+ * server's specifics after it (names, values, a runbook's own words). English is unchanged.
+ */
+export function localizedFailure<F extends { code: string; message: string }>(f: F, tr: Translator): F {
+  if (tr.lang === DEFAULT_UI_LANG) return f;
+  const key = `code.${f.code}`;
+  if (!(key in CATALOGS.en)) return f;
+  const summary = tr.t(key as MessageKey);
+  return { ...f, message: f.message ? tr.t('api.failure', { summary, detail: f.message }) : summary };
 }

@@ -54,25 +54,30 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     res.status(httpStatus('NOT_FOUND')).type('html').send(views.render('not-found', { title: heading, heading, message }, res.locals));
 
   r.get('/', (_req, res) => {
+    const tr = trOf(res);
     const catalog = ctx.catalog();
-    const runbooks = catalog.entries.map((e) => ({
+    const runbooks = catalog.entries.map((e) => {
+      // Titles and summaries in the page's language where a runnable translation has them.
+      const shown = (e.runbook && e.translations.find((t) => t.lang === tr.lang && t.ok)?.runbook) || e.runbook;
+      return {
       id: e.id,
       ok: e.ok,
       href: runbookHref(e.id),
       file: e.file,
-      title: e.runbook?.title ?? e.id,
-      summary: e.runbook?.summary ?? '',
+      title: shown?.title ?? e.id,
+      summary: shown?.summary ?? '',
+      contentLang: shown ? runbookLang(shown) : DEFAULT_LANG,
       section: e.runbook?.section ?? null,
       stepCount: e.runbook?.steps.length ?? 0,
-      stepWord: (e.runbook?.steps.length ?? 0) === 1 ? 'step' : 'steps',
       diagnostics: e.diagnostics.map((d) => ({ text: formatDiagnostic(d), severity: d.severity })),
       errorCount: e.diagnostics.filter((d) => d.severity === 'error').length,
       warningCount: e.diagnostics.filter((d) => d.severity === 'warning').length,
-    }));
-    const runs = history().list({ limit: RECENT_RUNS }).map((run) => runRow(ctx, run));
+      };
+    });
+    const runs = history().list({ limit: RECENT_RUNS }).map((run) => runRow(ctx, run, tr));
     res.type('html').send(
       views.render('index', {
-        title: 'Runbooks',
+        title: tr.t('index.title'),
         runbooks,
         okCount: runbooks.filter((x) => x.ok).length,
         brokenCount: runbooks.filter((x) => !x.ok).length,
@@ -141,6 +146,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
   });
 
   r.get('/runs', (req, res) => {
+    const tr = trOf(res);
     const q = req.query;
     const str = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
     const form = { runbook: str(q.runbook), user: str(q.user), target: str(q.target), status: str(q.status), from: str(q.from), to: str(q.to) };
@@ -152,7 +158,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     const field = checked.ok ? '' : checked.error.field === 'since' ? 'from' : checked.error.field === 'until' ? 'to' : checked.error.field ?? '';
     const filter = checked.ok
       ? checked
-      : { ok: false as const, error: { field, message: field === 'from' || field === 'to' ? `“${field === 'from' ? 'From' : 'To'}” must be a date (YYYY-MM-DD).` : checked.error.message } };
+      : { ok: false as const, error: { field, message: field === 'from' || field === 'to' ? tr.t('runs.badDate', { field: tr.t(field === 'from' ? 'runs.from' : 'runs.to') }) : checked.error.message } };
     const runs = filter.ok ? history().list({ ...filter.filter, limit: LIST_RUNS + 1 }) : [];
     const filtered = Object.values(form).some((v) => v !== '');
     const catalog = ctx.catalog();
@@ -161,14 +167,14 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     const targets = [...new Set([...ctx.targetIds, ...(form.target ? [form.target] : [])])].map((t) => ({ id: t, selected: t === form.target }));
     res.status(filter.ok ? 200 : httpStatus('BAD_REQUEST')).type('html').send(
       views.render('runs', {
-        title: 'Runs',
-        crumbs: [{ label: 'Runbooks', href: '/' }, { label: 'Runs' }] satisfies Crumb[],
+        title: tr.t('runs.title'),
+        crumbs: [{ label: tr.t('nav.runbooks'), href: '/' }, { label: tr.t('runs.title') }] satisfies Crumb[],
         form,
         runbookOptions,
         targets,
         statuses: RUN_STATUSES.map((st) => ({ id: st, selected: st === form.status })),
         error: filter.ok ? null : filter.error,
-        runs: runs.slice(0, LIST_RUNS).map((run) => runRow(ctx, run)),
+        runs: runs.slice(0, LIST_RUNS).map((run) => runRow(ctx, run, tr)),
         truncated: runs.length > LIST_RUNS,
         limit: LIST_RUNS,
         count: Math.min(runs.length, LIST_RUNS),
@@ -408,7 +414,7 @@ function runRow(ctx: AppContext, run: RunRecord, tr: Translator = EN) {
     duration: run.endedAt ? formatDuration(Math.max(0, Date.parse(run.endedAt) - Date.parse(run.startedAt)), tr) : '',
     resumed: run.parentRunId !== null,
     converge: run.options.converge === true,
-    runbook: run.runbookTitle ?? run.runbookId ?? 'Terminal',
+    runbook: run.runbookTitle ?? run.runbookId ?? tr.t('runs.terminal'),
     runbookHref: run.runbookId ? runbookHref(run.runbookId) : null,
     status: run.status,
     live,
