@@ -16,6 +16,7 @@ export const CODES = {
   UNKNOWN_ATTRIBUTE: { severity: 'error', text: 'unknown block attribute' },
   BAD_ATTRIBUTE: { severity: 'error', text: 'block attribute has an invalid value' },
   BAD_ATTRIBUTES_SYNTAX: { severity: 'error', text: 'block attributes cannot be parsed' },
+  ANSWERS_INVALID: { severity: 'error', text: 'an answers block is not a YAML list of {expect, send}, or does not follow an interactive block' },
   BLOCK_OUTSIDE_STEP: { severity: 'error', text: 'executable block before the first step (H2)' },
   UNKNOWN_REQUIRES: { severity: 'error', text: 'requires names a runbook that does not exist' },
   STEP_WITHOUT_CHECK: { severity: 'warning', text: 'step has commands but no check' },

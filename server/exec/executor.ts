@@ -8,6 +8,7 @@ import type { BlockEnd, BlockResult, CheckResult, StepVerdict } from '../../comm
 import { OutputCapture } from './capture.ts';
 import { judgeBlock, judgeStep, skipReason } from './verifier.ts';
 import { blockScript, varsPayload, shellQuote } from './script.ts';
+import { Answerer } from './answers.ts';
 import { maskText } from '../terminal/mask.ts';
 import { parseEnv0, restoreScript, stateDiff, type ShellState } from './state.ts';
 
@@ -31,6 +32,8 @@ export interface ExecutorHooks {
    * fails with that reason, unrun (a four-eyes approval rejected or expired).
    */
   beforeBlock?(block: Block): Promise<string | undefined>;
+  /** A headless run typed an answer at a prompt (`sent` has secrets masked). */
+  onAnswer?(block: Block, a: { n: number; expect: string; sent: string }): void;
 }
 
 export interface ExecutorOptions {
@@ -161,7 +164,7 @@ export class Executor implements Disposable {
   private async attempt(block: Block, attempt: number | undefined): Promise<BlockResult> {
     if (block.kind === 'display') throw new Error(`block ${block.id} is display-only`);
     const skip = skipReason(block, this.session.target, this.opts.runbook?.os) ??
-      (block.interactive && this.opts.interactive === false ? 'interactive: needs a person at the terminal' : undefined);
+      (block.interactive && this.opts.interactive === false && !block.answers ? 'interactive: needs a person at the terminal' : undefined);
     if (skip) return this.finish(block, notRun(block, skip));
     // Asked once per block, not again for each retry of it.
     if ((attempt ?? 1) === 1 && this.opts.hooks?.beforeBlock) {
@@ -178,15 +181,19 @@ export class Executor implements Disposable {
     const notReady = await this.prepare();
     if (notReady) return this.finish(block, { ...notRun(block, notReady.reason), status: 'failed', end: 'interrupted' });
     const castTime = this.opts.hooks?.onBlockStart?.(block);
-    const framed = await this.frame(blockScript(block, this.vars, this.salt, this.secretNames), block.interactive ? undefined : block.timeoutSec, shownText(block), block.kind === 'check' ? 'sub' : 'src');
+    // Headless, an interactive block with answers is answered by them; with a person at the terminal, the person answers.
+    const answerer = block.interactive && block.answers && this.opts.interactive === false ? this.answerer(block, block.answers) : undefined;
+    const framed = await this.frame(blockScript(block, this.vars, this.salt, this.secretNames), block.interactive ? undefined : block.timeoutSec, shownText(block), block.kind === 'check' ? 'sub' : 'src', answerer && ((b) => answerer.push(b)));
+    answerer?.dispose();
     const { text, digest } = framed.capture.finish();
     const output = maskText(text, this.secrets);
-    const judged = judgeBlock(block, {
+    const judgedRaw = judgeBlock(block, {
       exitCode: framed.exitCode,
       end: framed.end,
       output,
       sessionExitCode: this.session.exitCode,
     });
+    const judged = answerer?.failure !== undefined ? { status: 'failed' as const, reason: answerer.failure } : judgedRaw;
     const result: BlockResult = {
       id: block.id,
       status: judged.status,
@@ -287,8 +294,21 @@ export class Executor implements Disposable {
     return result;
   }
 
+  /** Types a block's answers at its prompts; a prompt that does not come is Ctrl-C, then SIGKILL. */
+  private answerer(block: Block, answers: NonNullable<Block['answers']>): Answerer {
+    const s = this.session;
+    return new Answerer(answers, this.vars, block.answersTimeoutSec ?? 30, {
+      type: (text) => s.write(text),
+      sent: (n, a, text) => this.opts.hooks?.onAnswer?.(block, { n, expect: a.expect, sent: maskText(text, this.secrets) }),
+      failed: () => {
+        s.write('\x03');
+        setTimeout(() => s.state === 'busy' && s.signalForeground('SIGKILL'), INTERRUPT_GRACE_MS).unref();
+      },
+    });
+  }
+
   /** Sends one script framed by markers and waits until the shell is back at its prompt. */
-  private frame(script: string, timeoutSec: number | undefined, shown: string = script, mode: 'src' | 'sub' = 'src'): Promise<Framed> {
+  private frame(script: string, timeoutSec: number | undefined, shown: string = script, mode: 'src' | 'sub' = 'src', watch?: (bytes: Buffer) => void): Promise<Framed> {
     const s = this.session;
     const seq = ++this.seq;
     const file = s.stageFile(`b${seq}.sh`, script + '\n');
@@ -309,7 +329,11 @@ export class Executor implements Disposable {
         resolve({ exitCode: code, end, capture, durationMs: Math.round(performance.now() - started) });
       };
       subs.push(
-        s.onData((bytes) => capturing && capture.push(bytes)),
+        s.onData((bytes) => {
+          if (!capturing) return;
+          capture.push(bytes);
+          watch?.(bytes);
+        }),
         s.onMarker((m: Marker) => {
           if (m.kind === 'C' && m.seq === seq) capturing = true;
           else if (m.kind === 'D' && m.seq === seq) {

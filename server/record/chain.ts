@@ -17,7 +17,8 @@ export type AuditType =
   | 'approval-requested'
   | 'approval-granted'
   | 'approval-rejected'
-  | 'approval-expired';
+  | 'approval-expired'
+  | 'answer-sent';
 
 export interface AuditEvent {
   run: string;

@@ -196,6 +196,7 @@ export class Run implements Disposable {
         onBlockStart: (b) => run!.onBlockStart(b),
         onBlockEnd: (b, r) => run!.onBlockEnd(b, r),
         beforeBlock: (b) => run!.awaitApproval(b),
+        onAnswer: (b, a) => run!.recordAnswer(b, a),
       },
     });
     run = new Run(id, o.runbook, session, executor, recorder, o.store, o.log, options, o.user, o.vars.secrets);
@@ -420,6 +421,11 @@ export class Run implements Disposable {
       return `approval expired after ${b.approveTimeoutSec} s (${got} of ${b.approve} approvals)`;
     }
     return 'the run ended while it waited for approval';
+  }
+
+  /** An answer a headless run typed at a prompt (secrets masked), into the chain. */
+  recordAnswer(b: Block, a: { n: number; expect: string; sent: string }): void {
+    if (!this.ended) this.recorder.event('answer-sent', { stepId: b.stepId, blockId: b.id, ...a });
   }
 
   private onBlockStart(b: Block): number | undefined {

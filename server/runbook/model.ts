@@ -57,6 +57,19 @@ export interface Block {
   approve?: number;
   /** `approveTimeout=SECONDS`: the wait for approval expires (the block fails) after this. */
   approveTimeoutSec?: number;
+  /**
+   * From an `answers` block right after this interactive block: what a headless run types at
+   * each prompt, in order (`send` may hold ${NAME} of a declared variable, secrets included).
+   */
+  answers?: Answer[];
+  /** How long a headless run waits for each expected prompt (the answers block's `timeout=`). */
+  answersTimeoutSec?: number;
+}
+
+export interface Answer {
+  /** A JavaScript regex the program's output must match before `send` is typed. */
+  expect: string;
+  send: string;
 }
 
 /** A step body is prose interleaved with blocks, in document order. */

@@ -11,7 +11,7 @@ import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Node as YamlNode, Pair, Scalar } from 'yaml';
 import { diagnostic, type Code, type Diagnostic } from '../errors.ts';
 import { parseFenceInfo, type AttrValue } from './attributes.ts';
-import type { Block, BlockKind, ParseResult, Runbook, Step, StepPart, VarSpec } from './model.ts';
+import type { Answer, Block, BlockKind, ParseResult, Runbook, Step, StepPart, VarSpec } from './model.ts';
 import { stepSlug } from './slug.ts';
 
 export interface ParseOptions {
@@ -41,6 +41,10 @@ export const KNOWN_ATTRIBUTES: readonly string[] = [
   'retries', 'retry-delay', 'approve', 'approveTimeout',
 ];
 const KNOWN_ATTRS = new Set(KNOWN_ATTRIBUTES);
+/** The fence language of an answers block (docs/format.md, Answers). */
+const ANSWERS_LANG = 'answers';
+/** A prompt normally shows within seconds; this long means the program asks something else. */
+const DEFAULT_ANSWER_TIMEOUT_SEC = 30;
 /** More distinct approvers than a team has is a typo, not a policy. */
 const MAX_APPROVERS = 10;
 
@@ -238,10 +242,13 @@ class Parser {
         const commands: string[] = [];
         const checks: string[] = [];
         let cursor = h.map[1];
+        let before: Block | undefined;
         fences.forEach((f, n) => {
           const prose = trimBlankLines(this.lines.slice(cursor, f.map[0]));
           if (prose !== '') parts.push({ kind: 'prose', markdown: prose });
           const block = this.block(f, stepId, `${stepId}-${n + 1}`);
+          if (block.lang === ANSWERS_LANG) this.attachAnswers(block, before, f);
+          before = block;
           parts.push({ kind: 'block', blockId: block.id });
           if (block.kind === 'check') checks.push(block.id);
           else if (block.kind === 'command' || block.kind === 'file') commands.push(block.id);
@@ -460,7 +467,9 @@ class Parser {
     const present = Object.keys(info.attrs).filter((k) => KNOWN_ATTRS.has(k));
     for (const k of present) {
       let why: string | undefined;
-      if (kind === 'display' && k !== 'id' && k !== 'name') {
+      if (kind === 'display' && k === 'timeout' && info.lang === ANSWERS_LANG) {
+        why = undefined; // an answers block's timeout: the wait for each prompt
+      } else if (kind === 'display' && k !== 'id' && k !== 'name') {
         why = k === 'verify'
           ? `verify only applies to sh, bash or shell blocks (this block's language is ${show(info.lang)})`
           : `${k} only applies to executable blocks (sh, bash, shell or file=); this ${info.lang || 'plain'} block is only displayed`;
@@ -519,6 +528,53 @@ class Parser {
     };
     this.blocks[id] = block;
     return block;
+  }
+
+  /**
+   * An `answers` block gives the interactive block right before it (same step, nothing between
+   * but prose) what a headless run types at its prompts: a YAML list of {expect, send}.
+   */
+  private attachAnswers(answers: Block, target: Block | undefined, f: Fence): void {
+    const line = answers.line;
+    if (!target || !target.interactive || (target.kind !== 'command' && target.kind !== 'check')) {
+      this.report(line, 'ANSWERS_INVALID', 'an answers block must come right after an interactive block (interactive=true) of the same step');
+      return;
+    }
+    if (target.answers) {
+      this.report(line, 'ANSWERS_INVALID', `block ${target.id} already has an answers block`);
+      return;
+    }
+    let list: unknown;
+    try {
+      list = parseDocument(answers.content).toJS();
+    } catch (e) {
+      this.report(line, 'ANSWERS_INVALID', `answers are not valid YAML: ${(e as Error).message}`);
+      return;
+    }
+    if (!Array.isArray(list) || list.length === 0) {
+      this.report(line, 'ANSWERS_INVALID', 'answers must be a YAML list of {expect: REGEX, send: TEXT}');
+      return;
+    }
+    const out: Answer[] = [];
+    for (const [i, item] of list.entries()) {
+      const a = item as Record<string, unknown> | null;
+      const extra = a && typeof a === 'object' ? Object.keys(a).filter((k) => k !== 'expect' && k !== 'send') : [];
+      if (!a || typeof a !== 'object' || typeof a.expect !== 'string' || a.expect === '' || typeof a.send !== 'string' || extra.length) {
+        this.report(line, 'ANSWERS_INVALID', `answer ${i + 1} must be {expect: REGEX, send: TEXT}${extra.length ? ` (unknown ${extra.join(', ')})` : ''}`);
+        return;
+      }
+      try {
+        new RegExp(a.expect, 'm');
+      } catch (e) {
+        this.report(line, 'BAD_REGEX', `answer ${i + 1}: expect ${show(a.expect)} does not compile: ${(e as Error).message}`);
+        return;
+      }
+      out.push({ expect: a.expect, send: a.send });
+    }
+    target.answers = out;
+    const t = parseFenceInfo(f.token.info).attrs.timeout;
+    const sec = typeof t === 'number' ? t : typeof t === 'string' && /^\d+(\.\d+)?$/.test(t) ? Number(t) : undefined;
+    target.answersTimeoutSec = sec !== undefined && sec > 0 ? sec : DEFAULT_ANSWER_TIMEOUT_SEC;
   }
 
   private typeAttributes(attrs: Record<string, AttrValue>, line: number): TypedAttrs {
