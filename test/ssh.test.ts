@@ -319,6 +319,22 @@ echo after ran
     }
   });
 
+  test('a jump host is checked as strictly as the target (ProxyJump through the lab host itself)', () => {
+    const viaJump = path.join(work, 'inv-jump.yaml');
+    fs.writeFileSync(viaJump, fs.readFileSync(inv, 'utf8').replace('    labels: [lab]', `    labels: [lab]\n    jump: root@${lab.sshAddress}`));
+    const r = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', viaJump, '--target', 'kvmhost'], env());
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    // The jump host's key, unknown, is refused too (ssh -J would follow the user's defaults).
+    const empty = path.join(work, 'kh-jump');
+    fs.writeFileSync(empty, '');
+    const strict = path.join(work, 'inv-jump-unknown.yaml');
+    fs.writeFileSync(strict, fs.readFileSync(viaJump, 'utf8').replace(/known_hosts: .*/, `known_hosts: ${empty}`));
+    const refused = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', strict, '--target', 'kvmhost'], env());
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stdout + refused.stderr, /host key of kvmhost is not known|Host key verification failed|unreachable/);
+    assert.equal(fs.readFileSync(empty, 'utf8'), '');
+  });
+
   test('kill -9 of the CLI mid-block leaves no ssh master and no session folder on the host', async () => {
     fs.writeFileSync(
       path.join(rbDir, 'hang.md'),

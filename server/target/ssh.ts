@@ -52,13 +52,33 @@ const SIDE_COMMAND_MS = 20_000;
 /** Pure: the ssh options and destination for a host (no control options). */
 export function sshBaseArgs(h: SshHost, o: SshConnectOptions = {}): string[] {
   const args = ['-o', 'BatchMode=yes', '-o', `StrictHostKeyChecking=${o.acceptNewHostKey ? 'accept-new' : 'yes'}`, ...KEEPALIVE];
-  if (h.knownHosts) args.push('-o', `UserKnownHostsFile=${h.knownHosts}`, '-o', 'GlobalKnownHostsFile=/dev/null');
+  // Quoted: ssh splits the value on spaces (several files), and a path may hold one.
+  if (h.knownHosts) args.push('-o', `UserKnownHostsFile="${h.knownHosts}"`, '-o', 'GlobalKnownHostsFile=/dev/null');
   if (h.user) args.push('-l', h.user);
   if (h.port !== undefined) args.push('-p', String(h.port));
   if (h.identity) args.push('-i', h.identity, '-o', 'IdentitiesOnly=yes');
-  if (h.jump) args.push('-J', h.jump);
-  if (h.proxyCommand) args.push('-o', `ProxyCommand=${h.proxyCommand}`);
+  const hop = h.jump ? parseHop(h.jump) : undefined;
+  if (hop) {
+    // One jump host: reached by a nested `ssh -W` with the same strict options (and the same
+    // known_hosts, identity and proxy_command), where `ssh -J` would check its key with the
+    // user's own defaults. `%` is doubled so the inner ssh, not this one, expands its tokens.
+    const inner = sshBaseArgs({ name: h.jump!, address: hop.host, ...(hop.user ? { user: hop.user } : {}), ...(hop.port ? { port: hop.port } : {}), ...(h.identity ? { identity: h.identity } : {}), ...(h.knownHosts ? { knownHosts: h.knownHosts } : {}), ...(h.proxyCommand ? { proxyCommand: h.proxyCommand } : {}) }, o);
+    const words = (xs: string[]) => xs.map((x) => q(x).replace(/%/g, '%%')).join(' ');
+    args.push('-o', `ProxyCommand=ssh ${words(inner)} -W '[%h]:%p' ${words([hop.host])}`);
+  } else {
+    if (h.jump) args.push('-J', h.jump); // several hops: ssh's own -J
+    if (h.proxyCommand) args.push('-o', `ProxyCommand=${h.proxyCommand}`);
+  }
   return args;
+}
+
+/** Pure: one jump hop `[user@]host[:port]`; undefined for a list of hops or any other form. */
+export function parseHop(text: string): { user?: string; host: string; port?: number } | undefined {
+  const m = /^(?:([^@\s,:/]+)@)?([^@\s,:/\[\]]+)(?::(\d{1,5}))?$/.exec(text);
+  if (!m) return undefined;
+  const port = m[3] === undefined ? undefined : Number(m[3]);
+  if (port !== undefined && (port < 1 || port > 65535)) return undefined;
+  return { host: m[2]!, ...(m[1] ? { user: m[1] } : {}), ...(port !== undefined ? { port } : {}) };
 }
 
 /** Pure: parses `ssh://[user@]host[:port]`; undefined when the text is not one. */
