@@ -343,7 +343,9 @@ echo after ran
     const p = spawnStepwise(['run', 'hang', '--runbooks', rbDir, '--inventory', inv, '--target', 'kvmhost'], env());
     await until(() => fs.existsSync(path.join(work, 'hang-started')), 30_000, 'the block to start');
     const pid = p.child.pid!;
-    assert.equal(sessionDirsOf(pid).length, 1, 'its session folder on the host (the lab shares /tmp)');
+    const remoteDirs = () => sessionDirsOf(pid).filter((d) => !path.basename(d).startsWith('stepwise-ssh-'));
+    assert.equal(remoteDirs().length, 1, 'its session folder on the host (the lab shares /tmp)');
+    assert.equal(sessionDirsOf(pid).length, 2, 'and its control socket folder here');
     p.child.kill('SIGKILL');
     await p.exited;
     const masters = () =>
@@ -356,8 +358,9 @@ echo after ran
         }
       });
     await until(() => masters().length === 0, 20_000, 'the ssh processes to exit');
-    await until(() => sessionDirsOf(pid).length === 0, 20_000, 'the session folder to be removed');
-    runStepwise(['runs'], env()); // reaps the killed run (marks it interrupted)
+    await until(() => remoteDirs().length === 0, 20_000, 'the session folder on the host to be removed');
+    runStepwise(['runs'], env()); // the next command reaps what the killed one left here
+    assert.deepEqual(sessionDirsOf(pid), [], 'the control socket folder is removed too');
   });
 
   test('a lab link taken down mid-block is noticed by keepalives: interrupted, connection lost', async () => {

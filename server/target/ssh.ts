@@ -11,6 +11,8 @@ import pty from 'node-pty';
 import type { PtyLike, SpawnOptions, Target, TargetInfo } from './target.ts';
 import { platformFromOsRelease } from './platform.ts';
 import { track } from '../live.ts';
+import { selfOwner } from '../owner.ts';
+import { OWNER_FILE } from '../run/orphans.ts';
 
 /** Where and how to reach one host (an inventory entry, or `ssh://user@host:port`). */
 export interface SshHost {
@@ -90,9 +92,14 @@ export function parseSshUrl(text: string): SshHost | undefined {
   return { name: text, address: m[2]!.replace(/^\[|\]$/g, ''), ...(m[1] ? { user: m[1] } : {}), ...(port !== undefined ? { port } : {}) };
 }
 
+/** Pure: ssh's last message that is not debug output or a banner line. */
+export function lastMessage(stderr: string): string {
+  return stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('debug') && !l.startsWith('@') && !l.startsWith('OpenSSH_')).slice(-1)[0] ?? 'no message';
+}
+
 /** Pure: why an ssh connection failed, from its stderr, in words for the operator. */
 export function sshFailureReason(stderr: string, host: string): { kind: 'changed-key' | 'unknown-key' | 'auth' | 'unreachable' | 'other'; reason: string } {
-  const last = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('debug') && !l.startsWith('@') && !l.startsWith('OpenSSH_')).slice(-1)[0] ?? 'no message';
+  const last = lastMessage(stderr);
   if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed/i.test(stderr)) {
     return { kind: 'changed-key', reason: `the host key of ${host} has changed since it was trusted: refused (someone may be intercepting the connection, or the host was rebuilt; if you know why, remove its old key from known_hosts and trust it again)` };
   }
@@ -203,7 +210,7 @@ export class SshTarget implements Target {
     this.capabilities = new Set(capabilities);
     master.on('exit', () => {
       this.masterDown = true;
-      if (!this.released) this.lostReason = `connection lost (${sshFailureReason(masterLog.text, host.name).reason.replace(/^ssh to \S+ failed \((.*)\)$/, '$1')})`;
+      if (!this.released) this.lostReason = `connection lost (${lastMessage(masterLog.text)})`;
     });
     this.untrack = track(this, `ssh master to ${host.name} (pid ${master.pid})`);
   }
@@ -211,6 +218,8 @@ export class SshTarget implements Target {
   /** Connects (one authentication) and reads the host's identity. Throws SshConnectError with a clear reason. */
   static async create(host: SshHost, o: SshConnectOptions = {}): Promise<SshTarget> {
     const ctlDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-ssh-')); // 0700: the socket grants the connection
+    // Whose folder this is: after a kill -9 the next stepwise command removes it (run/orphans.ts).
+    fs.writeFileSync(path.join(ctlDir, OWNER_FILE), selfOwner(), { mode: 0o600 });
     const ctl = path.join(ctlDir, 'ctl');
     const base = [...sshBaseArgs(host, o), '-o', `ControlPath=${ctl}`];
     const log = { text: '' };
