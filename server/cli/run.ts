@@ -3,6 +3,7 @@
 // Ctrl-C, SIGTERM and SIGHUP interrupt it cleanly: the running block gets Ctrl-C, the run ends
 // `interrupted` with its recording sealed into its chain, its lab and session folder are
 // removed, and the command exits 128 + the signal's number. A second signal exits at once.
+import { terminalHandoff } from './handoff.ts';
 import fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { loadCatalog } from '../runbook/catalog.ts';
@@ -260,7 +261,8 @@ async function runOne(
       runbook: rb.id,
       vars,
       target: targetId,
-      options: { interactive: false, converge: a.converge, record: a.record as 'strict' | 'best-effort' | undefined },
+      // On a terminal, interactive blocks run with it lent to the person (handoff.ts); answers blocks are still typed.
+      options: { interactive: onTerminal(), answerPrompts: true, converge: a.converge, record: a.record as 'strict' | 'best-effort' | undefined },
       ...(a.resume !== undefined ? { resume: a.resume } : {}),
       ...(a.lang !== undefined ? { lang: a.lang } : {}),
     },
@@ -286,6 +288,7 @@ async function runOne(
     steps = rb.steps.slice(rb.steps.findIndex((s) => s.id === from.stepId));
   }
   if (a.verbose) run.session.onData((b) => process.stdout.write(b));
+  const handoff = onTerminal() ? terminalHandoff(run, rb, { stdin: process.stdin, stdout: process.stdout, echoing: a.verbose === true }) : undefined;
   const counts: Counts = { passed: 0, failed: 0, warning: 0, skipped: 0, blocked: 0 };
   const skipped: string[] = [];
   let couldNotRun = false;
@@ -316,12 +319,18 @@ async function runOne(
   }
   // The run decides its own status from its verdicts (run/status.ts); the CLI only says why it stopped.
   if (!run.isEnded) run.end(couldNotRun ? { stopped: 'failed' } : stop.signal ? { stopped: 'interrupted', reason: `interrupted by ${stop.signal}` } : {});
+  handoff?.dispose();
   stop.run = undefined;
   const status = runs.store.getRun(run.id)?.status;
   out(tr.t('cli.runEnd', { id: run.id, status: statusLabel(status ?? '', tr), passed: counts.passed, failed: counts.failed, skipped: counts.skipped, warnings: counts.warning }));
   out(tr.t('cli.auditHead', { head: run.auditHead() ?? '', id: run.id }));
   if (status === 'failed' || status === 'interrupted') out(tr.t('cli.resumeWith', { runbook: rb.id, id: run.id }));
   return { counts, failed: status === 'failed' || status === 'interrupted', skipped };
+}
+
+/** Whether a person is at this process's terminal (stdin and stdout both a TTY). */
+function onTerminal(): boolean {
+  return process.stdin.isTTY === true && process.stdout.isTTY === true;
 }
 
 /** The --all summary: a row per runbook, skip reasons, then one line over all steps (blocked count as skipped). */

@@ -44,6 +44,8 @@ export interface ExecutorOptions {
   secretNames?: readonly string[];
   /** False in a headless run without a terminal: interactive blocks are skipped. */
   interactive?: boolean;
+  /** Type an answers block's answers even with a person at the terminal (a CLI run lending its own terminal). */
+  answerPrompts?: boolean;
   hooks?: ExecutorHooks;
   /** A resumed run's saved shell state, restored before its first block. */
   restore?: ShellState;
@@ -182,7 +184,7 @@ export class Executor implements Disposable {
     if (notReady) return this.finish(block, { ...notRun(block, notReady.reason), status: 'failed', end: 'interrupted' });
     const castTime = this.opts.hooks?.onBlockStart?.(block);
     // Headless, an interactive block with answers is answered by them; with a person at the terminal, the person answers.
-    const answerer = block.interactive && block.answers && this.opts.interactive === false ? this.answerer(block, block.answers) : undefined;
+    const answerer = block.interactive && block.answers && (this.opts.interactive === false || this.opts.answerPrompts) ? this.answerer(block, block.answers) : undefined;
     const framed = await this.frame(blockScript(block, this.vars, this.salt, this.secretNames), block.interactive ? undefined : block.timeoutSec, shownText(block), block.kind === 'check' ? 'sub' : 'src', answerer && ((b) => answerer.push(b)));
     answerer?.dispose();
     const { text, digest } = framed.capture.finish();

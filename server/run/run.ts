@@ -31,6 +31,8 @@ export interface RunOptions {
   training?: boolean;
   /** Headless without a terminal: interactive blocks are skipped. */
   interactive?: boolean;
+  /** Answers blocks are typed even though a person has the terminal (the CLI lending its own). */
+  answerPrompts?: boolean;
   /** Run each step's checks first and skip the commands of steps already satisfied. */
   converge?: boolean;
   /** strict (default): a run stops when its recording cannot be written; best-effort goes on. */
@@ -191,6 +193,7 @@ export class Run implements Disposable {
       secrets: o.vars.secrets,
       secretNames: o.vars.secretNames,
       interactive: options.interactive,
+      answerPrompts: options.answerPrompts,
       restore: o.restore,
       hooks: {
         onBlockStart: (b) => run!.onBlockStart(b),
