@@ -72,4 +72,33 @@ test('an admin approves from /approvals; the waiting step then runs', async () =
   await srv.api('DELETE', `/api/runs/${runId}`);
 });
 
+test('the step page shows who may approve and rejects with a comment; the step fails "rejected by"', async () => {
+  const carol = new Users(srv.ctx.store.database).createToken('carol2', 'operator');
+  assert.ok(carol.ok);
+  const as = { authorization: `Bearer ${carol.value.token}` };
+  const created = await srv.api('POST', '/api/runs', { runbook: 'approvals-ui', target: 'local' }, as);
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const runId = created.json.id as string;
+  const step = srv.api('POST', `/api/runs/${runId}/steps/restart-the-network/execute`, {}, as);
+  const until = Date.now() + 20_000;
+  while (!(await srv.api('GET', '/api/approvals?pending=1')).json.approvals.some((a: any) => a.runId === runId)) {
+    assert.ok(Date.now() < until, 'the run never asked for approval');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const { page } = b;
+  await page.goto(`${srv.base}/runs/${runId}/steps/restart-the-network`, { waitUntil: 'load' });
+  const panel = `[data-approval][data-run="${runId}"]`;
+  await page.waitForSelector(panel, WAIT);
+  const text = await page.$eval(panel, (el) => (el as HTMLElement).innerText);
+  assert.match(text, /Who may approve: 1 user with the approver or admin role other than the operator, carol2/);
+  await page.type(`${panel} [data-comment]`, 'not in business hours');
+  await page.click(`${panel} button[data-decision="reject"]`);
+  await page.waitForFunction((sel: string) => document.querySelector(`${sel} [data-result]`)?.getAttribute('data-state') === 'rejected', WAIT, panel);
+  const verdict = await step;
+  assert.equal(verdict.status, 200);
+  assert.equal(verdict.json.status, 'failed');
+  assert.match(JSON.stringify(verdict.json), /rejected by [^:]+: not in business hours/);
+  await srv.api('DELETE', `/api/runs/${runId}`);
+});
+
 noLeaks();

@@ -313,6 +313,8 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
           { label: tr.t('step.crumbRun', { id: record.id }) },
         ] satisfies Crumb[],
         runId: record.id,
+        // Four eyes: what this step waits for, with Approve / Reject (static/approvals-page.ts).
+        approvals: new Approvals(ctx.store).pending(record.id).filter((a) => a.stepId === step.id).map((a) => ({ ...a, approved: a.decisions.filter((d) => d.decision === 'approve').length })),
         runHref: `/runs/${encodeURIComponent(record.id)}`,
         reportHref: reportHref(record.id),
         converge: record.options.converge === true,

@@ -6,10 +6,12 @@ import { readPageData } from '../page-data.ts';
 import { StepPage } from '../step-page.ts';
 import { initResume } from '../resume.ts';
 import { exposeForTests } from '../test-hooks.ts';
+import { initApprovals } from '../approvals-page.ts';
 
 const data = readPageData<StepPageData>();
 if (data) {
   const page = new StepPage(data);
   initResume({ runbook: data.runbook, runId: data.runId });
+  initApprovals();
   exposeForTests(() => ({ term: page.terminal.term }));
 }
