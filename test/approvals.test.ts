@@ -195,6 +195,9 @@ test('the API with two tokens: the operator cannot approve, an approver can; GET
     }
     const mine = pending.find((p) => p.runId === runId);
     assert.ok(mine, 'the wait is listed');
+    const waiting = await srv.api('GET', `/api/runs/${runId}`);
+    assert.equal(waiting.json.status, 'running');
+    assert.deepEqual(waiting.json.awaitingApproval.map((a: any) => a.blockId), ['restart']);
     assert.equal(mine.blockId, 'restart');
     const operator = mine.operator as string;
     const self = await srv.api('POST', `/api/runs/${runId}/approvals`, { blockId: 'restart', decision: 'approve', comment: 'me' });

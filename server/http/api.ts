@@ -205,6 +205,9 @@ export function apiRouter(ctx: AppContext): Router {
       live: !!ctx.runs.get(run.id),
       steps: ctx.store.stepVerdicts(run.id),
       blocks: ctx.store.blockResults(run.id),
+      // The run's status stays `running` while it waits (the reaper and resume know that one); this says it waits.
+      awaitingApproval: new Approvals(ctx.store).pending(run.id),
+      approvals: new Approvals(ctx.store).ofRun(run.id),
     });
   });
 
