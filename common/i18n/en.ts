@@ -22,9 +22,6 @@ export const en = {
   'status.live': 'live',
   'status.ended': 'ended',
   'status.interrupted': 'interrupted',
-  'status.created': 'created',
-  'status.abandoned': 'abandoned',
-  'status.blocked': 'blocked',
   'verdict.pending': 'Not verified yet',
   'verdict.passed': 'Step passed',
   'verdict.warning': 'Step passed with a warning',
@@ -143,7 +140,6 @@ export const en = {
   'overview.readingOnly': 'reading only',
   'overview.planSummary': 'On target {target} ({platform}): {steps, plural, one {# step} other {# steps}}, {blocks, plural, one {# block} other {# blocks}} to run{skipped, plural, =0 {} other {, # skipped}}{confirm, plural, =0 {} other {, # asking for confirmation}}. Secret values are shown as ****.',
   'overview.planEmpty': 'Reading only: nothing to run.',
-  'overview.langNote': 'Shown in {lang}; runs started here are read in it.',
   'overview.notFound': 'Runbook not found',
   'overview.notFoundText': 'There is no runbook with the id “{id}”.',
   'index.title': 'Runbooks',
@@ -253,8 +249,9 @@ export const en = {
   'cli.totals': '{passed} passed, {failed} failed, {skipped} skipped',
   'cli.hasErrors': 'stepwise run: runbook {id} has errors:',
   'cli.usage': 'stepwise {command}: {message}',
-  'cli.list.empty': 'no runbooks in {dir}',
-  'cli.runs.empty': 'no runs',
+  'cli.list.steps': '{count} steps',
+  'cli.list.broken': 'BROKEN',
+  'cli.validate.summary': '{runbooks} runbooks{translations, plural, =0 {} other { and {translations} translations}}{hasInventory, select, yes { (and the inventory {inventory}: {hosts} hosts)} other {}} checked in {dir}: {errors} errors, {warnings} warnings',
 } as const satisfies Record<string, string>;
 
 export type MessageKey = keyof typeof en;

@@ -2,6 +2,7 @@
 import { loadCatalog } from '../runbook/catalog.ts';
 import { formatDiagnostic } from '../errors.ts';
 import { runbooksDir } from './config.ts';
+import { langFromEnv, translator } from '../../common/i18n/index.ts';
 import { inventoryPath, loadInventory } from '../target/inventory.ts';
 
 export function validateCommand(args: string[], out: (s: string) => void, inventory?: string): number {
@@ -26,8 +27,18 @@ export function validateCommand(args: string[], out: (s: string) => void, invent
     if (d.severity === 'error') errors++;
     else warnings++;
   }
-  const translated = catalog.translations.length ? ` and ${catalog.translations.length} translations` : '';
-  const withInventory = inv ? ` (and the inventory ${invFile}: ${inv.hosts.size} hosts)` : '';
-  out(`${catalog.entries.length} runbooks${translated}${withInventory} checked in ${dir}: ${errors} errors, ${warnings} warnings`);
+  // The summary in the CLI's language (LC_ALL, LC_MESSAGES, LANG); the diagnostics above stay
+  // `file:line CODE message`, the form tools and docs/format.md rely on.
+  const tr = translator(langFromEnv(undefined, process.env));
+  out(tr.t('cli.validate.summary', {
+    runbooks: catalog.entries.length,
+    translations: catalog.translations.length,
+    hasInventory: inv ? 'yes' : 'no',
+    inventory: invFile ?? '',
+    hosts: inv?.hosts.size ?? 0,
+    dir,
+    errors,
+    warnings,
+  }));
   return errors ? 1 : 0;
 }
