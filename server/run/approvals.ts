@@ -111,12 +111,17 @@ export class Approvals {
     }
     if (req.decisions.some((d) => d.user === who.user)) return { ok: false, error: failure('BAD_REQUEST', `${who.user} already decided on block ${req.blockId} of run ${runId}`) };
     const at = now.toISOString();
-    const done = this.db.transaction(() => {
+    // Read again inside the write transaction: the waiting run (another process) may have
+    // closed the request (expired, run ended) or another approver decided since the read above.
+    const done = this.db.transaction((): boolean => {
+      const current = this.get(req.id);
+      if (!current || current.state !== 'pending' || current.decisions.some((d) => d.user === who.user)) return false;
       this.db.prepare('INSERT INTO approval_decisions (request_id, user, decision, comment, at) VALUES (?, ?, ?, ?, ?)').run(req.id, who.user, decision, comment, at);
-      const state = settle(req.need, [...req.decisions, { user: who.user, decision, comment, at }]);
+      const state = settle(current.need, [...current.decisions, { user: who.user, decision, comment, at }]);
       if (state !== 'pending') this.db.prepare("UPDATE approval_requests SET state = ?, decided_at = ? WHERE id = ? AND state = 'pending'").run(state, at, req.id);
-    });
-    done();
+      return true;
+    }).immediate();
+    if (!done) return { ok: false, error: failure('NOT_FOUND', `block ${req.blockId} of run ${runId} is no longer waiting for approval (or ${who.user} already decided)`) };
     return { ok: true, value: this.get(req.id)! };
   }
 
