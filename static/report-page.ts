@@ -6,6 +6,7 @@ import type { Player } from 'asciinema-player';
 import type { ReportPageData } from '../common/page-data.ts';
 import { markerIndexes, readCast, type CastMarker } from './cast-markers.ts';
 import { initResume } from './resume.ts';
+import { pageTranslator } from './language.ts';
 
 const FONT = '"JetBrains Mono", "Cascadia Mono", "SF Mono", Menlo, Consolas, "DejaVu Sans Mono", "Noto Sans Mono CJK KR", monospace';
 
@@ -37,9 +38,9 @@ async function loadPlayer(data: ReportPageData, hooks: ReportHooks): Promise<voi
   }
   const cast = readCast(text);
   if (!text || cast.events === 0) {
-    setStatus('no recording', 'empty');
+    setStatus(pageTranslator().t('report.noRecordingStatus'), 'empty');
     host.classList.add('player-empty');
-    host.textContent = 'This run has no recording to play.';
+    host.textContent = pageTranslator().t('report.noRecording');
     return;
   }
   hooks.markers = cast.markers;
@@ -67,10 +68,11 @@ async function loadPlayer(data: ReportPageData, hooks: ReportHooks): Promise<voi
   player.addEventListener('marker', ({ index }) => {
     for (const [seq, i] of hooks.markerOf) if (i === index) highlight(seq, false);
   });
-  player.addEventListener('playing', () => setStatus('playing', 'playing'));
-  player.addEventListener('pause', () => setStatus('paused', 'paused'));
-  player.addEventListener('ended', () => setStatus('ended', 'paused'));
-  setStatus(`${cast.markers.length} marker${cast.markers.length === 1 ? '' : 's'} · ${formatClock(cast.duration)}`, 'ready');
+  const tr = pageTranslator();
+  player.addEventListener('playing', () => setStatus(tr.t('report.playing'), 'playing'));
+  player.addEventListener('pause', () => setStatus(tr.t('report.paused'), 'paused'));
+  player.addEventListener('ended', () => setStatus(tr.t('report.playEnded'), 'paused'));
+  setStatus(tr.t('report.markers', { count: cast.markers.length, clock: formatClock(cast.duration) }), 'ready');
 }
 
 function onClick(ev: MouseEvent, hooks: ReportHooks): void {
@@ -95,7 +97,7 @@ function highlight(seq: number, reveal: boolean): void {
   el.classList.add('is-current');
   const label = el.querySelector('.exec-id')?.textContent ?? '';
   const now = document.querySelector<HTMLElement>('[data-player-now]');
-  if (now) now.textContent = label ? `at ${label}` : '';
+  if (now) now.textContent = label ? pageTranslator().t('report.at', { label }) : '';
   if (reveal) {
     const pane = document.querySelector<HTMLElement>('.player-pane');
     const rect = pane?.getBoundingClientRect();

@@ -120,4 +120,15 @@ test('the header toggle switches to English and the cookie keeps it over Accept-
   assert.equal((await page.browserContext().cookies()).find((c) => c.name === 'stepwise_lang')?.value, 'ko');
 });
 
+test('the report of a run read in Korean: Korean titles from the translation, Korean words, the codes unchanged', TEST, async () => {
+  await page.goto(`${s.base}/runs/${runId}/report?lang=ko`);
+  assert.equal(await htmlLang(), 'ko');
+  assert.equal(await text(page, '#report-title'), 'Stepwise 시작하기');
+  assert.equal(await text(page, '#step-variables-come-from-the-front-matter-h'), '변수는 front matter에서 옵니다');
+  assert.equal(await text(page, '[data-step="variables-come-from-the-front-matter"] [data-step-status]'), '통과');
+  assert.equal(await page.$eval('[data-step="variables-come-from-the-front-matter"]', (el) => el.getAttribute('data-status')), 'passed');
+  assert.equal(await text(page, '#timeline-h'), '타임라인');
+  assert.match(await text(page, '.report-actions'), /내보내기/);
+});
+
 noLeaks();

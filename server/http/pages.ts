@@ -223,23 +223,26 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
 
   r.get('/runs/:id/report', (req, res) => {
     const h = history();
+    const tr = trOf(res);
     const found = findRun(ctx, h, req.params.id);
-    if (!found) return notFound(res, 'Run not found', `There is no run with the id “${req.params.id}”.`);
+    if (!found) return notFound(res, tr.t('run.notFound'), tr.t('run.notFoundText', { id: req.params.id }));
     const { record, live } = found;
     ctx.runs.get(record.id)?.flushRecording();
     const built = h.report(record.id);
-    if (!built.ok) return notFound(res, 'Run not found', built.error.message);
+    if (!built.ok) return notFound(res, tr.t('run.notFound'), built.error.message);
     const resumed = ctx.runs.get(record.id)?.resumedFrom;
-    const view = reportView({ history: h, record, report: built.value, live, resumeNotes: resumed?.notes, resumedAt: resumed?.stepId });
+    const readAs = found.runbook && found.runbook !== found.ran ? found.runbook : undefined;
+    const view = reportView({ history: h, record, report: built.value, live, resumeNotes: resumed?.notes, resumedAt: resumed?.stepId, tr, readAs });
     const title = view.run.title;
     res.type('html').send(
       views.render('report', {
-        title: `Report · ${title}`,
+        title: tr.t('report.title', { title }),
+        contentLang: found.runbook ? runbookLang(found.runbook) : tr.lang,
         crumbs: [
-          { label: 'Runbooks', href: '/' },
+          { label: tr.t('nav.runbooks'), href: '/' },
           ...(view.run.runbookHref ? [{ label: title, href: view.run.runbookHref }] : []),
-          { label: 'Runs', href: '/runs' },
-          { label: `Run ${record.id}` },
+          { label: tr.t('nav.runs'), href: '/runs' },
+          { label: tr.t('step.crumbRun', { id: record.id }) },
         ] satisfies Crumb[],
         ...view,
       }, res.locals),

@@ -6,45 +6,44 @@ import type { RunReport, ReportExecution, ReportStepStatus } from '../report/mod
 import { REPORT_FORMATS, type ReportFormat } from '../report/export.ts';
 import type { RunRecord, RunStatus } from '../record/store.ts';
 import { doneInChain, type RunDrift, type RunHistory } from '../run/history.ts';
-import { formatDuration, resultMeta, splitHint } from '../../common/format.ts';
+import { formatDuration, resultMeta, splitHint, statusLabel } from '../../common/format.ts';
 import type { ReportPageData } from '../../common/page-data.ts';
+import { EN, type MessageKey, type Translator } from '../../common/i18n/index.ts';
+import type { Runbook } from '../runbook/model.ts';
 
 /** Statuses a run can be resumed from (a running one must be ended first). */
 export const RESUMABLE: ReadonlySet<RunStatus> = new Set(['failed', 'interrupted', 'ended']);
 
-const EXPORT_LABEL: Record<ReportFormat, { label: string; hint: string }> = {
-  json: { label: 'JSON', hint: 'Everything recorded, as data' },
-  junit: { label: 'JUnit', hint: 'One test case per step, for CI' },
-  md: { label: 'Markdown', hint: 'For a ticket or a wiki page' },
-  cast: { label: 'Recording', hint: 'asciicast v2: plays with asciinema play' },
+/** Format names are names (JSON, JUnit, Markdown); the recording's and every hint are words. */
+const EXPORT_LABEL: Record<ReportFormat, { label: string | MessageKey; hint: MessageKey }> = {
+  json: { label: 'JSON', hint: 'report.export.json' },
+  junit: { label: 'JUnit', hint: 'report.export.junit' },
+  md: { label: 'Markdown', hint: 'report.export.md' },
+  cast: { label: 'report.export.castLabel', hint: 'report.export.cast' },
 };
 
-const STATUS_TEXT: Record<ReportStepStatus, string> = {
-  passed: 'passed',
-  failed: 'failed',
-  warning: 'warning',
-  skipped: 'skipped',
-  'not-run': 'not run',
-};
+function statusText(s: ReportStepStatus, tr: Translator): string {
+  return s === 'not-run' ? tr.t('report.notRun') : statusLabel(s, tr);
+}
 
 /** One line under the result badge: what the status means for this run. */
-function headline(report: RunReport, live: boolean): string {
-  if (live) return 'Live: the run’s shell session is open';
+function headline(report: RunReport, live: boolean, tr: Translator, title: (id: string, fallback: string | null) => string): string {
+  if (live) return tr.t('report.live');
   const n = report.steps.length;
   const unverified = report.totals.notRun;
   switch (report.run.status) {
     case 'passed':
-      return `All ${n} step${n === 1 ? '' : 's'} verified`;
+      return tr.t('report.allVerified', { count: n });
     case 'failed': {
       const first = report.steps.find((s) => s.status === 'failed');
-      return first ? `Failed at “${first.title ?? first.id}”` : 'Failed';
+      return first ? tr.t('report.failedAt', { step: title(first.id, first.title) }) : tr.t('report.failed');
     }
     case 'interrupted':
-      return 'Interrupted: Stepwise stopped while the run was live';
+      return tr.t('report.interrupted');
     case 'ended':
-      return unverified ? `Ended with ${unverified} step${unverified === 1 ? '' : 's'} not verified` : 'Ended';
+      return unverified ? tr.t('report.endedUnverified', { count: unverified }) : tr.t('report.ended');
     case 'running':
-      return 'In progress';
+      return tr.t('report.inProgress');
   }
 }
 
@@ -77,10 +76,16 @@ export interface ReportViewInput {
   resumeNotes?: string[];
   /** The step a live resumed run picked up at. */
   resumedAt?: string;
+  /** The page's language (English when not given). */
+  tr?: Translator;
+  /** The runbook as the operator read it (its translation): step titles come from it. */
+  readAs?: Runbook;
 }
 
-export function reportView({ history, record, report, live, resumeNotes, resumedAt }: ReportViewInput) {
+export function reportView({ history, record, report, live, resumeNotes, resumedAt, tr = EN, readAs }: ReportViewInput) {
   const run = report.run;
+  // Step titles in the language the operator read (the ids are the same in a translation).
+  const title = (id: string, fallback: string | null): string => readAs?.steps.find((s) => s.id === id)?.title ?? fallback ?? id;
   const runbookId = run.runbookId;
   const hash = run.contentHash;
   const training = run.options.training === true;
@@ -99,15 +104,16 @@ export function reportView({ history, record, report, live, resumeNotes, resumed
       number: i + 1,
       id: s.id,
       anchor: `step-${s.id}`,
-      title: s.title ?? s.id,
+      title: title(s.id, s.title),
       hasTitle: s.title !== null,
       status: s.status,
-      statusText: STATUS_TEXT[s.status],
+      statusText: statusText(s.status, tr),
       reason: split.reason,
       hint: split.hint ?? '',
-      duration: s.executions.length ? formatDuration(s.durationMs) : '',
+      duration: s.executions.length ? formatDuration(s.durationMs, tr) : '',
       executionCount: s.executions.length,
-      executions: s.executions.map((e) => executionView(e)),
+      executionText: tr.t('report.executions', { count: s.executions.length }),
+      executions: s.executions.map((e) => executionView(e, tr)),
       earlier: earlier
         ? { status: earlier.status, done: doneInChain(earlier), runId: earlier.runId, href: reportHref(earlier.runId) }
         : null,
@@ -124,11 +130,12 @@ export function reportView({ history, record, report, live, resumeNotes, resumed
     ] as Array<[ReportStepStatus, number]>
   )
     .filter(([, n]) => n > 0)
-    .map(([s, n]) => ({ status: s, count: n, label: STATUS_TEXT[s] }));
+    .map(([s, n]) => ({ status: s, count: n, label: statusText(s, tr), text: tr.t('report.total', { count: n, label: statusText(s, tr) }) }));
 
   const pageData: ReportPageData = {
     runId: run.id,
     runbook: runbookId,
+    lang: tr.lang,
     castUrl: `/api/runs/${encodeURIComponent(run.id)}/recording.cast`,
     executions: report.steps.flatMap((s) =>
       s.executions.filter((e) => e.castTime !== null).map((e) => ({ seq: e.seq, label: `${s.id}/${e.id}`, castTime: e.castTime! })),
@@ -138,7 +145,7 @@ export function reportView({ history, record, report, live, resumeNotes, resumed
   return {
     run: {
       id: run.id,
-      title: run.runbookTitle ?? runbookId ?? 'Terminal session',
+      title: readAs?.title ?? run.runbookTitle ?? runbookId ?? tr.t('report.terminalSession'),
       runbookId,
       runbookHref: runbookId ? `/runbooks/${encodeURIComponent(runbookId)}` : null,
       file: run.runbookFile,
@@ -149,16 +156,16 @@ export function reportView({ history, record, report, live, resumeNotes, resumed
       user: run.user,
       started: formatInstant(run.startedAt),
       startedAt: run.startedAt,
-      ended: run.endedAt ? formatInstant(run.endedAt) : live ? 'still running' : '—',
+      ended: run.endedAt ? formatInstant(run.endedAt) : live ? tr.t('report.stillRunning') : '—',
       endedAt: run.endedAt,
-      duration: run.durationMs !== null ? formatDuration(run.durationMs) : live ? formatDuration(Date.now() - Date.parse(run.startedAt)) + ' so far' : '—',
+      duration: run.durationMs !== null ? formatDuration(run.durationMs, tr) : live ? tr.t('report.soFar', { duration: formatDuration(Date.now() - Date.parse(run.startedAt), tr) }) : '—',
       status,
-      headline: headline(report, live),
+      headline: headline(report, live, tr, title),
       live,
       training,
       converge,
       parent: run.parentRunId ? { id: run.parentRunId, href: reportHref(run.parentRunId) } : null,
-      resumedAt: resumedAt ? (report.steps.find((s) => s.id === resumedAt)?.title ?? resumedAt) : null,
+      resumedAt: resumedAt ? title(resumedAt, report.steps.find((s) => s.id === resumedAt)?.title ?? null) : null,
       resumeNotes: resumeNotes ?? [],
       resumedBy: history.resumedBy(record).map((r) => ({ id: r.id, href: reportHref(r.id) })),
       vars: Object.entries(run.vars).map(([name, value]) => ({ name, value })),
@@ -167,12 +174,12 @@ export function reportView({ history, record, report, live, resumeNotes, resumed
     totals,
     stepCount: report.steps.length,
     executionCount: report.steps.reduce((n, s) => n + s.executions.length, 0),
-    timeline: timeline(report, live),
+    timeline: timeline(report, live, tr, title),
     steps,
     exports: REPORT_FORMATS.map((f) => ({
       format: f,
-      label: EXPORT_LABEL[f].label,
-      hint: EXPORT_LABEL[f].hint,
+      label: EXPORT_LABEL[f].label.startsWith('report.') ? tr.t(EXPORT_LABEL[f].label as MessageKey) : EXPORT_LABEL[f].label,
+      hint: tr.t(EXPORT_LABEL[f].hint),
       href: `/api/runs/${encodeURIComponent(run.id)}/report.${f}`,
     })),
     drift: driftView(record, report, history),
@@ -182,7 +189,7 @@ export function reportView({ history, record, report, live, resumeNotes, resumed
   };
 }
 
-function executionView(e: ReportExecution) {
+function executionView(e: ReportExecution, tr: Translator) {
   const split = splitHint(e.reason ?? undefined);
   const bad = e.status === 'failed' || e.status === 'warning';
   return {
@@ -190,18 +197,20 @@ function executionView(e: ReportExecution) {
     anchor: `exec-${e.seq}`,
     id: e.id,
     kind: e.kind,
-    kindLabel: e.kind === 'check' ? 'Check' : e.kind === 'file' ? 'File' : 'Command',
+    kindLabel: tr.t(e.kind === 'check' ? 'block.check' : e.kind === 'file' ? 'block.file' : 'block.command'),
     status: e.status,
+    statusText: statusLabel(e.status, tr),
     attempt: e.attempt,
     retryAttempt: e.retryAttempt ?? null,
     showAttempt: e.attempt > 1 || e.retryAttempt !== undefined,
+    attemptText: e.retryAttempt !== undefined ? tr.t('report.attemptTry', { attempt: e.attempt, try: e.retryAttempt }) : tr.t('report.attempt', { attempt: e.attempt }),
     command: e.command,
     file: e.file ?? null,
     exitCode: e.exitCode,
-    exitText: e.end === 'skipped' ? 'not run' : e.exitCode === null ? '—' : String(e.exitCode),
+    exitText: e.end === 'skipped' ? tr.t('meta.notRun') : e.exitCode === null ? '—' : String(e.exitCode),
     exitBad: e.exitCode !== null && e.exitCode !== 0,
-    duration: e.end === 'skipped' ? '' : formatDuration(e.durationMs),
-    meta: resultMeta(e),
+    duration: e.end === 'skipped' ? '' : formatDuration(e.durationMs, tr),
+    meta: resultMeta(e, tr),
     reason: split.reason,
     reasonBad: bad,
     hint: split.hint ?? '',
@@ -225,7 +234,7 @@ function targetPlatform(options: Record<string, unknown>): string | null {
  * The timeline: one row per step, one segment per block execution placed at its start within
  * the run and as wide as it took (at least a sliver, so a quick check is still visible).
  */
-function timeline(report: RunReport, live: boolean) {
+function timeline(report: RunReport, live: boolean, tr: Translator, title: (id: string, fallback: string | null) => string) {
   const start = Date.parse(report.run.startedAt);
   const ends = report.steps.flatMap((s) => s.executions.map((e) => Date.parse(e.startedAt) + e.durationMs));
   const endedAt = report.run.endedAt ? Date.parse(report.run.endedAt) : live ? Date.now() : Math.max(start, ...ends);
@@ -233,11 +242,11 @@ function timeline(report: RunReport, live: boolean) {
   const pct = (ms: number) => Math.min(100, Math.max(0, (ms / span) * 100));
   const rows = report.steps.map((s, i) => ({
     number: i + 1,
-    title: s.title ?? s.id,
+    title: title(s.id, s.title),
     anchor: `step-${s.id}`,
     status: s.status,
-    statusText: STATUS_TEXT[s.status],
-    duration: s.executions.length ? formatDuration(s.durationMs) : '—',
+    statusText: statusText(s.status, tr),
+    duration: s.executions.length ? formatDuration(s.durationMs, tr) : '—',
     segments: s.executions.map((e) => {
       const left = pct(Date.parse(e.startedAt) - start);
       const width = Math.max(0.6, pct(e.durationMs));
@@ -247,11 +256,11 @@ function timeline(report: RunReport, live: boolean) {
         status: e.status,
         // Numbers only: the page puts them in place (data-geometry; the CSP refuses style attributes).
         style: `left:${Math.min(left, 100 - width).toFixed(3)}%;width:${width.toFixed(3)}%`,
-        title: `${e.id} · ${e.status} · ${e.end === 'skipped' ? 'not run' : formatDuration(e.durationMs)}`,
+        title: tr.t('meta.join', { a: tr.t('meta.join', { a: e.id, b: statusLabel(e.status, tr) }), b: e.end === 'skipped' ? tr.t('meta.notRun') : formatDuration(e.durationMs, tr) }),
       };
     }),
   }));
-  return { rows, total: formatDuration(span), hasExecutions: ends.length > 0 };
+  return { rows, total: formatDuration(span, tr), hasExecutions: ends.length > 0 };
 }
 
 export interface DriftView {
