@@ -386,4 +386,33 @@ echo after ran
   });
 });
 
+describe('a lab of several hosts', { skip: canLab ? false : 'needs root, openssh-server and nc (bash .ci/setup)' }, () => {
+  test('lab up --hosts 3: each host its own sshd on one LAN, reachable by name from the others; a run on host2; lab down leaves nothing', async () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-hosts-'));
+    const lab = await LabTarget.create({ hosts: 3, minimal: true, maskKvm: true });
+    try {
+      const inv = path.join(work, 'inventory.yaml');
+      fs.writeFileSync(inv, runStepwise(['lab', 'inventory', lab.labId]).stdout);
+      assert.match(fs.readFileSync(inv, 'utf8'), /host2:\n\s+address: 10\.77\.0\.2\n[\s\S]*host3:/);
+      const rb = path.join(work, 'runbooks');
+      fs.mkdirSync(rb);
+      fs.writeFileSync(path.join(rb, 'hop.md'), '# Hop\n\n## Hop\n\n```sh {id=hop expect="^host3$"}\nhostname && ssh -o BatchMode=yes host3 hostname\n```\n\n```sh {verify}\ntest "$(hostname)" = host2 && ! pgrep -x libvirtd\n```\n');
+      const r = runStepwise(['run', 'hop', '--runbooks', rb, '--inventory', inv, '--target', 'host2'], { STEPWISE_DATA: path.join(work, 'data') });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+    } finally {
+      await lab.dispose();
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+    assert.deepEqual(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(lab.labId)), []);
+    const sshds = fs.readdirSync('/proc').filter((n) => {
+      try {
+        return fs.readFileSync(`/proc/${n}/cmdline`, 'utf8').includes(lab.stateDir);
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(sshds, [], 'no process of the lab (its sshds) is left');
+  });
+});
+
 noLeaks();

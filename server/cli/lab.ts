@@ -5,17 +5,27 @@ import { LabTarget, findLabRecord, listLabs, removeLab, removeStaleLabs, type La
 import { hasSshd, labInventory } from '../target/lab-ssh.ts';
 import { LAB_HOSTNAME } from '../target/lab.ts';
 
-export async function labCommand(a: { action?: string; id?: string; stale?: boolean; hosts?: string }, out: (s: string) => void): Promise<number> {
+// More would crowd a 2-core machine; fleets of 20 (issue 10 §4) will want minimal hosts.
+const MAX_LAB_HOSTS = 8;
+
+export async function labCommand(a: { action?: string; id?: string; stale?: boolean; hosts?: string; minimal?: boolean }, out: (s: string) => void): Promise<number> {
   switch (a.action) {
     case 'up': {
-      if (a.hosts !== undefined && a.hosts !== '1') {
-        out('stepwise lab up: --hosts: only 1 host per lab so far');
+      const hosts = a.hosts === undefined ? 1 : Number(a.hosts);
+      // Each host is a set of namespaces, overlays and daemons: a handful per lab.
+      if (!Number.isInteger(hosts) || hosts < 1 || hosts > MAX_LAB_HOSTS) {
+        out(`stepwise lab up: --hosts must be a whole number from 1 to ${MAX_LAB_HOSTS}`);
+        return 2;
+      }
+      if (hosts > 1 && !hasSshd()) {
+        out('stepwise lab up: --hosts needs OpenSSH\'s server (bash .ci/setup installs it)');
         return 2;
       }
       // Its own sshd wherever OpenSSH's server is installed: `lab inventory` then reaches it.
-      const lab = await LabTarget.create({ ...(a.id ? { id: a.id } : {}), persistent: true, detached: true, ssh: hasSshd() });
+      const lab = await LabTarget.create({ ...(a.id ? { id: a.id } : {}), persistent: true, detached: true, ssh: hasSshd(), hosts, minimal: a.minimal ?? false });
       out(`lab ${lab.labId} is up: network namespace ${lab.netns}, LAN ${lab.lanNetns}`);
       if (lab.sshAddress) out(`sshd: ${lab.sshAddress}:22 inside the lab (stepwise lab inventory ${lab.labId} > inventory.yaml)`);
+      if (hosts > 1) out(`hosts: ${LAB_HOSTNAME}, ${Array.from({ length: hosts - 1 }, (_, i) => `host${i + 2}`).join(', ')} on one LAN; they reach each other over SSH by name`);
       out(`KVM: ${lab.kvm.usable ? 'usable' : `not offered (${lab.kvm.reason})`}`);
       out(`enter it with: ip netns exec ${lab.netns} bash   (files and libvirt live in its mount namespace: nsenter -t <pid> -a)`);
       out(`remove it with: stepwise lab down ${lab.labId}`);
@@ -61,7 +71,8 @@ export async function labCommand(a: { action?: string; id?: string; stale?: bool
         out(`stepwise lab inventory: lab ${r.id} has no sshd (made without OpenSSH's server installed)`);
         return 2;
       }
-      out(labInventory({ labId: r.id, lanNetns: r.lanNetns, stateDir: r.stateDir, hosts: [{ name: LAB_HOSTNAME, address: r.ssh.address }] }).trimEnd());
+      const hosts = [{ name: LAB_HOSTNAME, address: r.ssh.address }, ...(r.extraHosts ?? []).filter((h) => h.ssh).map((h) => ({ name: h.name, address: h.ssh!.address }))];
+      out(labInventory({ labId: r.id, lanNetns: r.lanNetns, stateDir: r.stateDir, hosts }).trimEnd());
       return 0;
     }
     case 'list': {

@@ -38,6 +38,9 @@ const USAGE = `usage: stepwise <command> [options]
 
   lab up [ID] | lab down [ID] | lab down --stale | lab list
                           a disposable lab host kept up between commands
+  lab up [ID] --hosts N [--profile minimal]
+                          N hosts on one LAN (kvmhost, host2…), each with its own sshd;
+                          minimal: the others without libvirtd
   lab inventory ID        an inventory reaching the lab's sshd, for --inventory
   hosts list | hosts trust HOST [--inventory FILE]
                           the inventory's SSH hosts; trust a host's key (known_hosts)
@@ -115,8 +118,12 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
         return await runCommand({ ...rest2, vars, varFile, acceptNewHostKey, runbook: positionals[0] }, out);
       }
       case 'lab': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { stale: { type: 'boolean', default: false }, hosts: { type: 'string' } } });
-        return await labCommand({ action: positionals[0], id: positionals[1], stale: values.stale, hosts: values.hosts }, out);
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { stale: { type: 'boolean', default: false }, hosts: { type: 'string' }, profile: { type: 'string' } } });
+        if (values.profile !== undefined && values.profile !== 'minimal') {
+          out('stepwise lab: --profile minimal is the only profile (hosts without libvirtd)');
+          return 2;
+        }
+        return await labCommand({ action: positionals[0], id: positionals[1], stale: values.stale, hosts: values.hosts, minimal: values.profile === 'minimal' }, out);
       }
       case 'hosts': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { inventory: { type: 'string' }, runbooks: { type: 'string' } } });

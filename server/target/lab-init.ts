@@ -16,6 +16,8 @@ export interface LabInitPaths {
   /** Hide /dev/kvm (bind an unopenable file over it): it exists but cannot run guests, and
    *  libvirt would otherwise re-probe QEMU for about a minute on every define (issue 8). */
   maskKvm: boolean;
+  /** Start libvirtd (default); false for a lighter host (LabOptions.minimal). */
+  libvirt?: boolean;
 }
 
 export const LIBVIRT_DRIVERS = '/usr/lib/x86_64-linux-gnu/libvirt/connection-driver';
@@ -45,7 +47,7 @@ printf '127.0.1.1\t%s\n' ${q(p.hostname)} >> /etc/hosts
 # libvirt's node-device driver would list and could detach this machine's real PCI/USB
 # devices: the lab's libvirtd starts without it (nodedev-* answer "not supported").
 if [ -d ${LIBVIRT_DRIVERS} ]; then mount --bind ${q(p.driversDir)} ${LIBVIRT_DRIVERS}; fi
-if command -v libvirtd >/dev/null; then
+if ${p.libvirt === false ? 'false' : 'command -v libvirtd >/dev/null'}; then
   # No polkit in a lab: root on the local socket is enough. virsh on a terminal would still
   # try polkit's tty agent and print a notice into every output, so hide the agent.
   mkdir -p /etc/libvirt && printf 'auth_unix_ro = "none"\nauth_unix_rw = "none"\n' >> /etc/libvirt/libvirtd.conf

@@ -28,16 +28,18 @@ export interface LabSshPaths {
   log: string;
 }
 
-export function labSshPaths(stateDir: string): LabSshPaths {
+/** The lab's SSH files: one client key and known_hosts for the lab, the rest per host (n). */
+export function labSshPaths(stateDir: string, n = 1): LabSshPaths {
   const dir = path.join(stateDir, 'ssh');
+  const own = n === 1 ? '' : `host${n}_`;
   return {
     dir,
-    hostKey: path.join(dir, 'ssh_host_ed25519_key'),
+    hostKey: path.join(dir, `${own}ssh_host_ed25519_key`),
     clientKey: path.join(dir, 'client_key'),
     knownHosts: path.join(dir, 'known_hosts'),
-    config: path.join(dir, 'sshd_config'),
-    pidFile: path.join(dir, 'sshd.pid'),
-    log: path.join(dir, 'sshd.log'),
+    config: path.join(dir, `${own}sshd_config`),
+    pidFile: path.join(dir, `${own}sshd.pid`),
+    log: path.join(dir, `${own}sshd.log`),
   };
 }
 
@@ -62,16 +64,16 @@ export function sshdConfig(p: LabSshPaths, address: string): string {
 }
 
 /** Cables the management link and starts sshd inside the lab (its init's namespaces). */
-export async function startLabSshd(o: { netns: string; lanNetns: string; stateDir: string; initPid: number; hostNumber?: number }): Promise<{ address: string }> {
+export async function startLabSshd(o: { netns: string; lanNetns: string; stateDir: string; initPid: number; hostNumber?: number; name?: string }): Promise<{ address: string }> {
   const n = o.hostNumber ?? 1;
   const address = LAB_MGMT.host(n);
-  const p = labSshPaths(o.stateDir);
+  const p = labSshPaths(o.stateDir, n);
   fs.mkdirSync(p.dir, { recursive: true, mode: 0o700 });
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `stepwise-lab-host${n}`, '-f', p.hostKey]);
   if (!fs.existsSync(p.clientKey)) await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'stepwise-lab-client', '-f', p.clientKey]);
   fs.copyFileSync(`${p.clientKey}.pub`, path.join(p.dir, 'authorized_keys'));
   const hostPub = fs.readFileSync(`${p.hostKey}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
-  fs.appendFileSync(p.knownHosts, `${address} ${hostPub}\n`, { mode: 0o600 });
+  fs.appendFileSync(p.knownHosts, `${address}${o.name ? `,${o.name}` : ''} ${hostPub}\n`, { mode: 0o600 });
   fs.writeFileSync(p.config, sshdConfig(p, address), { mode: 0o600 });
   const link = `mgmt${n}`;
   await run('ip', ['link', 'add', 'mgmt0', 'netns', o.netns, 'type', 'veth', 'peer', 'name', link, 'netns', o.lanNetns]);
@@ -89,6 +91,20 @@ export async function startLabSshd(o: { netns: string; lanNetns: string; stateDi
     await new Promise((r) => setTimeout(r, 20));
   }
   return { address };
+}
+
+/**
+ * Lets the lab's hosts SSH to each other (qemu+ssh://host2/system): each gets the lab's client
+ * key as root's key, every host's pinned key, and every host's name in /etc/hosts — written in
+ * its own overlays, never on this machine.
+ */
+export async function linkLabHosts(stateDir: string, hosts: Array<{ name: string; address: string; initPid: number }>): Promise<void> {
+  const p = labSshPaths(stateDir);
+  const names = hosts.map((h) => `${h.address}\t${h.name}`).join('\n');
+  for (const h of hosts) {
+    const script = `mkdir -p /root/.ssh && chmod 700 /root/.ssh && cp '${p.clientKey}' /root/.ssh/id_ed25519 && cp '${p.clientKey}.pub' /root/.ssh/id_ed25519.pub && cp '${p.knownHosts}' /root/.ssh/known_hosts && printf '${names}\\n' >> /etc/hosts`;
+    await run('nsenter', ['-t', String(h.initPid), '-m', '--', 'sh', '-c', script]);
+  }
 }
 
 /** Whether an sshd package is installed here (the lab offers SSH only then). */

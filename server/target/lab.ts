@@ -19,7 +19,7 @@ import { LocalTarget } from './local.ts';
 import { LIBVIRT_DRIVERS, labInitScript } from './lab-init.ts';
 import { track } from '../live.ts';
 import { probeKvm } from './kvm.ts';
-import { startLabSshd } from './lab-ssh.ts';
+import { linkLabHosts, startLabSshd } from './lab-ssh.ts';
 import { childrenOf, isRunning, processId, type ProcessId } from './process.ts';
 
 const run = promisify(execFile);
@@ -66,6 +66,21 @@ export interface LabOptions {
   maskKvm?: boolean;
   /** Give the lab host its own OpenSSH server (lab-ssh.ts), for SSH targets. */
   ssh?: boolean;
+  /** Hosts on the lab's LAN (default 1): the first is the lab target itself (kvmhost); the
+   *  others, host2…hostN, are reached over SSH only (implies ssh). */
+  hosts?: number;
+  /** The other hosts without libvirtd (fleet tests: lighter). */
+  minimal?: boolean;
+}
+
+/** One more host on a lab's LAN (LabOptions.hosts): its own namespaces, overlays and sshd. */
+export interface LabHostRecord {
+  name: string;
+  netns: string;
+  stateDir: string;
+  init?: ProcessId;
+  outer?: ProcessId;
+  ssh?: { address: string };
 }
 
 /** What a lab's folder records about it (lab.json). */
@@ -85,6 +100,8 @@ export interface LabRecord {
   kvm?: { usable: boolean; masked: boolean; reason: string };
   /** Its sshd's address on the management link, when it has one (lab-ssh.ts). */
   ssh?: { address: string };
+  /** Its other hosts (LabOptions.hosts), each torn down with it. */
+  extraHosts?: LabHostRecord[];
 }
 
 export class LabTarget implements Target {
@@ -170,9 +187,20 @@ export class LabTarget implements Target {
       if (!init1) throw new Error('lab did not start: its init is gone');
       record.init = init1;
       writeRecord(record);
-      if (opts.ssh) {
-        record.ssh = await startLabSshd({ netns, lanNetns, stateDir, initPid: init1.pid });
+      const hosts = Math.max(1, opts.hosts ?? 1);
+      if (opts.ssh || hosts > 1) {
+        record.ssh = await startLabSshd({ netns, lanNetns, stateDir, initPid: init1.pid, name: LAB_HOSTNAME });
         writeRecord(record);
+      }
+      for (let n = 2; n <= hosts; n++) {
+        const h: LabHostRecord = { name: `host${n}`, netns: `sw-${labId}-h${n}`, stateDir: path.join(stateDir, `host${n}`) };
+        record.extraHosts = [...(record.extraHosts ?? []), h];
+        writeRecord(record); // recorded before it exists: a teardown removes whatever of it was made
+        await startExtraHost(h, n, lanNetns, driversDir, masked, opts.minimal ?? false, () => writeRecord(record));
+      }
+      if (hosts > 1) {
+        const all = [{ name: LAB_HOSTNAME, address: record.ssh!.address, initPid: init1.pid }, ...record.extraHosts!.map((h) => ({ name: h.name, address: h.ssh!.address, initPid: h.init!.pid }))];
+        await linkLabHosts(stateDir, all);
       }
       const lab = new LabTarget(record);
       if (record.owner) ownLabs.add(lab);
@@ -273,6 +301,40 @@ function labCapabilities(kvmUsable: boolean): ReadonlySet<string> {
   if (!hasLibvirt()) return new Set(['netns', 'bridge', 'lan']);
   // hw-virt and kvm go together here: the lab offers the CPU's extensions only through KVM.
   return new Set([...LAB_PROFILE.capabilities, ...(kvmUsable ? ['hw-virt', 'kvm'] : [])]);
+}
+
+/** Builds one more host on the lab's LAN: network namespace, NICs on the LAN bridge, its own
+ *  init (overlays, PID namespace, hostname) and sshd; the record is updated as it goes. */
+async function startExtraHost(h: LabHostRecord, n: number, lan: string, driversDir: string, maskKvm: boolean, minimal: boolean, save: () => void): Promise<void> {
+  fs.mkdirSync(h.stateDir, { recursive: true, mode: 0o700 });
+  await ip('netns', 'add', h.netns);
+  for (const [i, nic] of LAB_NICS.entries()) {
+    await ip('link', 'add', nic, 'netns', h.netns, 'type', 'veth', 'peer', 'name', `h${n}lan${i}`, 'netns', lan);
+    await ip('-n', lan, 'link', 'set', `h${n}lan${i}`, 'master', 'lan', 'up');
+    await ip('-n', h.netns, 'link', 'set', nic, 'up');
+  }
+  await ip('-n', h.netns, 'link', 'set', 'lo', 'up');
+  const init = path.join(h.stateDir, 'init.sh');
+  fs.writeFileSync(init, labInitScript({ stateDir: h.stateDir, driversDir, hostname: h.name, maskKvm, libvirt: !minimal }), { mode: 0o700 });
+  const log = path.join(h.stateDir, 'init.log');
+  const out = fs.openSync(log, 'a');
+  const child = spawn('ip', ['netns', 'exec', h.netns, 'unshare', '--mount', '--uts', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--', 'bash', init], {
+    stdio: ['ignore', out, out],
+    detached: true,
+    cwd: '/',
+  });
+  fs.closeSync(out);
+  child.unref();
+  child.on('error', () => undefined);
+  h.outer = processId(child.pid!);
+  save();
+  await waitForReady(log, child.pid!);
+  const initPid = childrenOf(child.pid!)[0];
+  h.init = initPid ? processId(initPid) : undefined;
+  if (!h.init) throw new Error(`lab host ${h.name} did not start: its init is gone`);
+  save();
+  h.ssh = await startLabSshd({ netns: h.netns, lanNetns: lan, stateDir: path.dirname(h.stateDir), initPid: h.init.pid, hostNumber: n, name: h.name });
+  save();
 }
 
 async function ip(...args: string[]): Promise<void> {
@@ -417,7 +479,7 @@ export async function listLabs(): Promise<LabEntry[]> {
   const nets = await netnsList();
   const ids = new Set<string>();
   for (const n of nets) {
-    const id = /^sw-([a-z0-9]{1,8})$/.exec(n)?.[1] ?? /^sw-([a-z0-9]{1,8})-lan$/.exec(n)?.[1];
+    const id = /^sw-([a-z0-9]{1,8})$/.exec(n)?.[1] ?? /^sw-([a-z0-9]{1,8})-(?:lan|h\d+)$/.exec(n)?.[1];
     if (id) ids.add(id);
   }
   const dirs = allStateDirs();
@@ -468,15 +530,38 @@ export function findLabRecord(id: string): LabRecord | undefined {
 export async function removeLab(id: string): Promise<boolean> {
   const dirs = stateDirsOf(id);
   const nets = await netnsList();
-  if (!dirs.length && !nets.includes(`sw-${id}`) && !nets.includes(`sw-${id}-lan`)) return false;
+  if (!dirs.length && !nets.some((n) => n === `sw-${id}` || n === `sw-${id}-lan` || new RegExp(`^sw-${id}-h\\d+$`).test(n))) return false;
   const record = dirs.map(readRecord).find((r) => r !== undefined);
-  await teardownLab(record ?? { netns: `sw-${id}`, lanNetns: `sw-${id}-lan`, stateDir: dirs[0] ?? '' });
+  // Without a record, its other hosts are known by their namespaces' names.
+  const extra = nets.filter((n) => new RegExp(`^sw-${id}-h\\d+$`).test(n)).map((netns) => ({ name: netns, netns, stateDir: '' }));
+  await teardownLab(record ?? { netns: `sw-${id}`, lanNetns: `sw-${id}-lan`, stateDir: dirs[0] ?? '', extraHosts: extra });
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   return true;
 }
 
 /** Kills everything in the lab and removes its namespaces and folder. Idempotent; never rejects. */
-async function teardownLab(r: Pick<LabRecord, 'netns' | 'lanNetns' | 'stateDir' | 'init' | 'outer'>): Promise<void> {
+async function teardownLab(r: Pick<LabRecord, 'netns' | 'lanNetns' | 'stateDir' | 'init' | 'outer' | 'extraHosts'>): Promise<void> {
+  // Its other hosts first, the same way (their init, then what is left in their namespace).
+  for (const h of r.extraHosts ?? []) {
+    try {
+      if (h.init && isRunning(h.init)) process.kill(h.init.pid, 'SIGKILL');
+      if (h.outer) await until(() => !isRunning(h.outer!), TEARDOWN_WAIT_MS);
+      const end = Date.now() + TEARDOWN_WAIT_MS;
+      for (let pids = await netnsPids(h.netns); pids.length && Date.now() < end; pids = await netnsPids(h.netns)) {
+        for (const pid of pids) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* already exited */
+          }
+        }
+        await sleep(20);
+      }
+      await run('ip', ['netns', 'del', h.netns]).catch(() => undefined);
+    } catch {
+      /* best effort, as below */
+    }
+  }
   try {
     // The init first: the kernel then kills every process of the lab's PID namespace and the
     // init reaps them; its parent (unshare) exits on its own. Killing both at once would
