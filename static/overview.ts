@@ -28,7 +28,7 @@ export function initOverview(data: OverviewPageData): void {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     clearErrors(form);
-    if (!checkPatterns(form)) return;
+    if (!checkPatterns(form, tr)) return;
     const vars = formVars(form);
     const target = form.querySelector<HTMLSelectElement>('select[name="target"]')?.value;
     const training = form.querySelector<HTMLInputElement>('input[name="training"]')?.checked === true;
@@ -53,7 +53,7 @@ export function initOverview(data: OverviewPageData): void {
  * Checks every variable against its pattern before anything is sent; the first mismatch shows
  * the runbook's message for it (data-pattern-message) next to the field. The server checks again.
  */
-function checkPatterns(form: HTMLFormElement): boolean {
+function checkPatterns(form: HTMLFormElement, tr: Translator): boolean {
   for (const input of form.querySelectorAll<HTMLInputElement>('input[data-var][pattern]')) {
     if (input.dataset.keepDefault === 'true' && input.value === '') continue;
     let re: RegExp;
@@ -63,7 +63,7 @@ function checkPatterns(form: HTMLFormElement): boolean {
       continue; // the parser refuses such a runbook; nothing to check against here
     }
     if (re.test(input.value)) continue;
-    const message = input.dataset.patternMessage || `Must match ${input.getAttribute('pattern')}.`;
+    const message = input.dataset.patternMessage || tr.t('overview.mustMatchSentence', { pattern: input.getAttribute('pattern') ?? '' });
     showError(form, `vars.${input.dataset.var}`, message);
     return false;
   }

@@ -121,6 +121,7 @@ export const en = {
   'overview.secret': 'secret',
   'overview.keepDefault': 'Leave empty to use the default',
   'overview.mustMatch': 'Must match {pattern}',
+  'overview.mustMatchSentence': 'Must match {pattern}.',
   'overview.target': 'Target',
   'overview.training': 'Training mode',
   'overview.trainingHelp': 'Next stays locked until each step is verified.',

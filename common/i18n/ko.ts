@@ -119,6 +119,7 @@ export const ko: Record<MessageKey, string> = {
   'overview.secret': '비밀',
   'overview.keepDefault': '비워 두면 기본값을 씁니다',
   'overview.mustMatch': '{pattern} 형식이어야 합니다',
+  'overview.mustMatchSentence': '{pattern} 형식이어야 합니다.',
   'overview.target': '대상',
   'overview.training': '훈련 모드',
   'overview.trainingHelp': '각 단계가 검증될 때까지 다음 단계가 잠깁니다.',
