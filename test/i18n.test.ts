@@ -154,6 +154,13 @@ test('the CLI under LANG=ko_KR.UTF-8 prints Korean progress lines; under C it st
     assert.match(en.stdout, /^\[1\/1\] variables-come-from-the-front-matter: passed \(\d+\.\ds\)$/m);
     assert.match(en.stdout, /^run r\S+ ended: 1 passed, 0 failed, 0 skipped$/m);
 
+    // list and validate's summary follow the locale too; the diagnostics' form does not change.
+    const list = runStepwise(['list'], { LANG: 'ko_KR.UTF-8', LC_ALL: '', LC_MESSAGES: '' });
+    assert.match(list.stdout, /^getting-started +ok +0 Getting started with Stepwise \(5단계\) \[ko\]$/m);
+    const validate = runStepwise(['validate'], { LANG: 'ko_KR.UTF-8', LC_ALL: '', LC_MESSAGES: '' });
+    assert.equal(validate.code, 0, validate.stdout + validate.stderr);
+    assert.match(validate.stdout, /에서 런북 \d+개, 번역 \d+개를 검사했습니다: 오류 0개, 경고 0개$/m);
+
     // --lang ko reads the Korean translation and speaks Korean whatever LANG says.
     const flag = runStepwise([...step, '--lang', 'ko'], { LANG: 'en_US.UTF-8', LC_ALL: '', LC_MESSAGES: '' });
     assert.equal(flag.code, 0, flag.stdout + flag.stderr);
