@@ -14,6 +14,8 @@ export type ClientMessage =
 export type ServerMessage =
   | { type: 'hello'; runId: string; role: 'operator' | 'viewer'; flow: { high: number; low: number; ackEvery: number } }
   | { type: 'block-started'; runId: string; blockId: string; stepId: string }
+  /** A block with approve=N waits for N approvals from people other than `operator` (four eyes). */
+  | { type: 'approval-waiting'; runId: string; blockId: string; stepId: string; need: number; operator: string }
   | { type: 'block-finished'; runId: string; result: BlockResult; stepId: string }
   | { type: 'step-verdict'; runId: string; verdict: StepVerdict }
   | { type: 'session-ended'; runId: string; exitCode: number | null }
@@ -117,6 +119,9 @@ export function parseServerMessage(text: string): ServerParseOutcome {
     case 'block-started':
       if (!isStr(m.runId) || !isStr(m.blockId) || !isStr(m.stepId)) return bad('needs runId, blockId and stepId');
       return { ok: true, message: { type: 'block-started', runId: m.runId, blockId: m.blockId, stepId: m.stepId } };
+    case 'approval-waiting':
+      if (!isStr(m.runId) || !isStr(m.blockId) || !isStr(m.stepId) || !isInt(m.need, 1, Number.MAX_SAFE_INTEGER) || !isStr(m.operator)) return bad('needs runId, blockId, stepId, need and operator');
+      return { ok: true, message: { type: 'approval-waiting', runId: m.runId, blockId: m.blockId, stepId: m.stepId, need: m.need, operator: m.operator } };
     case 'block-finished':
       if (!isStr(m.runId) || !isStr(m.stepId) || !isBlockResult(m.result)) return bad('needs runId, stepId and a result');
       return { ok: true, message: { type: 'block-finished', runId: m.runId, stepId: m.stepId, result: m.result } };

@@ -171,8 +171,13 @@ export class StepPage {
         break;
       case 'block-started':
         if (m.stepId === this.data.stepId) this.setBlockStatus(m.blockId, 'running');
+        this.blockEl(m.blockId)?.querySelector('[data-approval-wait]')?.remove();
+        break;
+      case 'approval-waiting':
+        if (m.stepId === this.data.stepId) this.showApprovalWait(m.blockId, m.need, m.operator);
         break;
       case 'block-finished':
+        this.blockEl(m.result.id)?.querySelector('[data-approval-wait]')?.remove();
         if (m.stepId === this.data.stepId) this.applyResult(m.result);
         break;
       case 'step-verdict':
@@ -203,6 +208,22 @@ export class StepPage {
 
   private blockEl(id: string): HTMLElement | null {
     return document.querySelector<HTMLElement>(`[data-block="${CSS.escape(id)}"]`);
+  }
+
+  /** Four eyes: the block waits for approval; say who may give it, and where. */
+  private showApprovalWait(blockId: string, need: number, operator: string): void {
+    const el = this.blockEl(blockId);
+    if (!el || el.querySelector('[data-approval-wait]')) return;
+    const note = document.createElement('p');
+    note.className = 'callout approval-wait';
+    note.dataset.approvalWait = '';
+    note.setAttribute('role', 'status');
+    note.append(`Waiting for approval: ${need} from approvers or admins other than ${operator}. `);
+    const link = document.createElement('a');
+    link.href = '/approvals';
+    link.textContent = 'Pending approvals';
+    note.append(link);
+    el.append(note);
   }
 
   private setBlockStatus(id: string, status: BlockStatus): void {

@@ -101,4 +101,25 @@ test('the step page shows who may approve and rejects with a comment; the step f
   await srv.api('DELETE', `/api/runs/${runId}`);
 });
 
+test('the open step page says live that a block waits for approval, and by whom', async () => {
+  const { page } = b;
+  const created = await srv.api('POST', '/api/runs', { runbook: 'approvals-ui', target: 'local' });
+  assert.equal(created.status, 201);
+  const runId = created.json.id as string;
+  await page.goto(`${srv.base}/runs/${runId}/steps/restart-the-network`, { waitUntil: 'load' });
+  await page.waitForSelector('.conn[data-conn="live"]', WAIT); // the websocket is up: the live message will reach the page
+  // Started by the admin this time: the note names the admin as the one who may not approve.
+  const step = srv.api('POST', `/api/runs/${runId}/steps/restart-the-network/execute`, {});
+  await page.waitForSelector('[data-block="restart"] [data-approval-wait]', WAIT);
+  const note = await page.$eval('[data-block="restart"] [data-approval-wait]', (el) => (el as HTMLElement).innerText);
+  assert.match(note, /Waiting for approval: 1 from approvers or admins other than \S+\. Pending approvals/);
+  const bob = new Users(srv.ctx.store.database).createToken('bob-live', 'approver');
+  assert.ok(bob.ok);
+  const ok = await srv.api('POST', `/api/runs/${runId}/approvals`, { decision: 'approve', comment: 'go' }, { authorization: `Bearer ${bob.value.token}` });
+  assert.equal(ok.status, 200, JSON.stringify(ok.json));
+  assert.equal((await step).json.status, 'passed');
+  await page.waitForFunction(() => !document.querySelector('[data-block="restart"] [data-approval-wait]'), WAIT);
+  await srv.api('DELETE', `/api/runs/${runId}`);
+});
+
 noLeaks();

@@ -408,6 +408,7 @@ export class Run implements Disposable {
     this.recorder.event('approval-requested', { ...where, need: b.approve, operator: this.user, expiresAt: req.expiresAt });
     this.log.info('awaiting approval', { runId: this.id, blockId: b.id, need: b.approve });
     for (const fn of [...this.approvalWaits]) fn(req);
+    this.emit({ type: 'approval-waiting', runId: this.id, ...where, need: b.approve, operator: this.user });
     const done = await waitForDecision(this.approvals, req.id, {
       onDecision: (d) => this.recorder.event(d.decision === 'approve' ? 'approval-granted' : 'approval-rejected', { ...where, user: d.user, comment: d.comment, at: d.at }),
       stopped: () => this.ended,
