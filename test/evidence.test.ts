@@ -282,6 +282,12 @@ test('GET /api/runs/:id/evidence.zip: the same bundle over HTTP, signed, recordi
     assert.equal(last.data.format, 'evidence');
     const missing = await srv.api('GET', '/api/runs/nope/evidence.zip');
     assert.equal(missing.status, 404);
+    const live = await srv.api('POST', '/api/runs', { runbook: 'evidence', target: 'local' });
+    assert.equal(live.status, 201);
+    const early = await srv.api('GET', `/api/runs/${live.json.id}/evidence.zip`);
+    assert.equal(early.status, 400);
+    assert.match(early.json.error.message, /still running: make its evidence bundle once it has ended/);
+    await srv.api('DELETE', `/api/runs/${live.json.id}`);
     const anon = await fetch(`${srv.base}/api/runs/${runId}/evidence.zip`);
     assert.equal(anon.status, 401);
   } finally {

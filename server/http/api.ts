@@ -255,7 +255,8 @@ export function apiRouter(ctx: AppContext): Router {
       ctx.log.warn('evidence signing key unusable', { error: key.error.message });
       return sendFailure(res, failure('INTERNAL', 'the server\'s signing key cannot be used; see its log'));
     }
-    ctx.runs.get(id)?.flushRecording();
+    // A running run is refused before its taking is recorded (buildEvidence says why).
+    if (run.status === 'running') return sendFailure(res, failure('BAD_REQUEST', `run ${id} is still running: make its evidence bundle once it has ended`));
     // Recorded before the bundle is made, so the bundle's chain shows who took it.
     ctx.audit.append(id, 'recording-viewed', { by: userOf(res), format: 'evidence' });
     playerAssets ??= loadPlayerAssets();

@@ -92,6 +92,8 @@ export interface Evidence {
 export function buildEvidence(history: RunHistory, runId: string, o: EvidenceOptions): Outcome<Evidence> {
   const run = history.get(runId);
   if (!run) return { ok: false, error: failure('NOT_FOUND', `no run ${JSON.stringify(runId)}`) };
+  // Until its end seals the recording into the chain, nothing in the bundle could prove the recording.
+  if (run.status === 'running') return { ok: false, error: failure('BAD_REQUEST', `run ${runId} is still running: make its evidence bundle once it has ended`) };
   const report = history.report(runId);
   if (!report.ok) return report;
   const events = history.auditEvents(runId);
