@@ -87,7 +87,8 @@ class Interruption {
 }
 
 export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<number> {
-  const usage = (msg: string) => (out(`stepwise run: ${msg}`), EXIT_USAGE);
+  const tr = cliTranslator(a);
+  const usage = (msg: string) => (out(tr.t('cli.usage', { command: 'run', message: msg })), EXIT_USAGE);
   const given: Record<string, string> = {};
   if (a.varFile !== undefined) {
     let text: string;
@@ -103,19 +104,19 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
   const fromEnv = varsFromEnv(process.env);
   for (const kv of a.vars) {
     const i = kv.indexOf('=');
-    if (i <= 0) return usage(`--var ${JSON.stringify(kv)} must be NAME=VALUE`);
+    if (i <= 0) return usage(tr.t('cli.run.varFormat', { value: JSON.stringify(kv) }));
     given[kv.slice(0, i)] = kv.slice(i + 1);
   }
   if (a.record !== undefined && a.record !== 'strict' && a.record !== 'best-effort') {
-    return usage(`--record must be strict or best-effort, not ${JSON.stringify(a.record)}`);
+    return usage(tr.t('cli.run.record', { value: JSON.stringify(a.record) }));
   }
   if (a.resume !== undefined && (a.from !== undefined || a.step !== undefined || a.all)) {
-    return usage('--resume picks the runbook\'s failed step itself; drop --from, --step and --all');
+    return usage(tr.t('cli.run.resumeAlone'));
   }
   if (a.all && (a.runbook !== undefined || a.from !== undefined || a.step !== undefined)) {
-    return usage('--all runs every runbook from its first step; name no runbook, --from or --step');
+    return usage(tr.t('cli.run.allAlone'));
   }
-  if (!a.all && a.runbook === undefined) return usage('name one runbook id (see `stepwise list`) or --all');
+  if (!a.all && a.runbook === undefined) return usage(tr.t('cli.run.nameOne'));
   const kinds = targetKinds();
   const targetId = a.target ?? 'local';
   if (!Object.prototype.hasOwnProperty.call(kinds, targetId)) {
@@ -128,10 +129,9 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
   const dir = runbooksDir(a.runbooks);
   const catalog = loadCatalog(dir);
   const entries = a.all ? catalog.entries : [catalog.get(a.runbook!)].filter((e) => e !== undefined);
-  if (entries.length === 0) return usage(a.all ? `no runbooks in ${dir}` : `no runbook ${JSON.stringify(a.runbook)} in ${dir}; try \`stepwise list\``);
+  if (entries.length === 0) return usage(a.all ? tr.t('cli.run.noRunbooks', { dir }) : tr.t('cli.run.noRunbook', { id: JSON.stringify(a.runbook), dir }));
   const broken = entries.filter((e) => !e.ok || !e.runbook);
   if (broken.length) {
-    const tr = cliTranslator(a);
     for (const e of broken) {
       out(tr.t('cli.hasErrors', { id: e.id }));
       e.diagnostics.filter((d) => d.severity === 'error').forEach((d) => out(`  ${formatDiagnostic(d)}`));
@@ -182,7 +182,7 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
       try {
         shared = await LabTarget.create({ persistent: true });
       } catch (e) {
-        return usage(`the lab could not be set up: ${(e as Error).message}`);
+        return usage(tr.t('cli.run.labFailed', { message: (e as Error).message }));
       }
       kinds.lab = fixedKind(shared);
     }
