@@ -81,7 +81,9 @@ export function toHtml(input: HtmlReportInput): string {
   const targetInfo = (started?.data.targetInfo ?? (r.options as Record<string, unknown>).targetInfo) as Record<string, unknown> | undefined;
   const head = events.at(-1)?.hash ?? null;
   const markers = input.cast ? castMarkers(input.cast) : [];
-  const markerIndex = new Map(markers.map(([, label], i) => [label, i]));
+  // Marker indexes by label (`step/block`), in recording order.
+  const byLabel = new Map<string, number[]>();
+  markers.forEach(([, label], i) => byLabel.set(label, [...(byLabel.get(label) ?? []), i]));
   const seen = new Map<string, number>();
 
   const vars = Object.entries(r.vars);
@@ -91,11 +93,12 @@ export function toHtml(input: HtmlReportInput): string {
       const execs = s.executions
         .map((e) => {
           // The recorder drops one `step/block` marker per block start, in order: the n-th
-          // execution of a block goes with the n-th marker of that label.
+          // execution of a block that started (a skipped one left no marker) goes with the n-th
+          // marker of that label.
           const label = `${s.id}/${e.id}`;
-          const nth = (seen.get(label) ?? 0) + 1;
-          seen.set(label, nth);
-          const idx = markers.map(([, l], i) => (l === label ? i : -1)).filter((i) => i >= 0)[nth - 1] ?? markerIndex.get(label);
+          const nth = e.castTime === null ? 0 : (seen.get(label) ?? 0) + 1;
+          if (nth) seen.set(label, nth);
+          const idx = nth ? byLabel.get(label)?.[nth - 1] : undefined;
           const seek = idx === undefined ? '' : ` <button class="seek" data-marker="${idx}" type="button">▶ play from here</button>`;
           return `<div class="exec" id="exec-${e.seq}"><div><code>${esc(e.id)}</code> ${esc(e.kind)} · <span class="${esc(e.status)}">${esc(e.status)}</span> · exit code <b>${esc(e.exitCode ?? '—')}</b> · ${esc(e.durationMs)} ms · ${esc(e.end)}${e.reason ? ` · ${esc(e.reason)}` : ''}${seek}</div>
 ${e.command !== null ? `<pre class="command">${esc(e.command)}</pre>` : ''}<pre class="output">${esc(e.output)}</pre></div>`;
