@@ -137,6 +137,26 @@ test('views: {{t}} renders whole messages in the page language, escaped; the lay
   assert.match(en, />Skip to content</);
 });
 
+test('tlink and tlinks: a whole message with its link arguments, everything escaped', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-i18n-views-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'x.hbs'), '{{tlink "step.resumedNoteNoStep" parent=p linkArg="parent" href=h}}|{{tlinks "report.resumedBy" runs=runs dataAttr="child-run"}}');
+    const views = new Views(undefined, dir);
+    const data = { p: '<b>r1</b>', h: '/runs/"x', runs: [{ id: 'r2', href: '/a' }, { id: '<i>r3</i>', href: '/b' }, { id: 'r4', href: '/c' }] };
+    const en = views.render('x', data);
+    assert.equal(
+      en,
+      'This run resumes run <a href="/runs/&quot;x"><code>&lt;b&gt;r1&lt;/b&gt;</code></a>: the steps before it were done there, with the same inputs; its directory and exports are restored.' +
+        '|This run was resumed by <a href="/a" data-child-run="r2"><code>r2</code></a>, <a href="/b" data-child-run="&lt;i&gt;r3&lt;/i&gt;"><code>&lt;i&gt;r3&lt;/i&gt;</code></a>, and <a href="/c" data-child-run="r4"><code>r4</code></a>.',
+    );
+    const ko = views.render('x', data, { lang: 'ko' });
+    assert.match(ko, /^이 실행은 실행 <a href="\/runs\/&quot;x"><code>&lt;b&gt;r1&lt;\/b&gt;<\/code><\/a>을\(를\) 이어 갑니다/);
+    assert.match(ko, /\|이 실행은 <a href="\/a" data-child-run="r2"><code>r2<\/code><\/a>, <a href="\/b"[^>]*><code>&lt;i&gt;r3&lt;\/i&gt;<\/code><\/a> 및 <a href="\/c" data-child-run="r4"><code>r4<\/code><\/a>이\(가\) 이어 갔습니다\.$/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the CLI under LANG=ko_KR.UTF-8 prints Korean progress lines; under C it stays English', () => {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-i18n-cli-'));
   try {

@@ -63,6 +63,23 @@ export class Views {
     // {{tlink "key" arg=value linkArg="arg" href=url}}: a whole message one of whose arguments
     // is shown as a link (<a href><code>value</code></a>; code=false: plain text): the message is formatted with a
     // marker in that argument's place, escaped, and the marker replaced by the escaped link.
+    // {{tlinks "key" arg=items dataAttr="child-run"}}: like tlink, the argument a list of
+    // {id, href} shown as links joined the locale's way (Intl.ListFormat: "a, b and c").
+    this.hb.registerHelper('tlinks', (key: unknown, options: Handlebars.HelperOptions) => {
+      const { dataAttr, ...args } = options.hash as Record<string, unknown>;
+      const name = Object.keys(args).find((k) => Array.isArray(args[k])) ?? '';
+      const items = (args[name] as Array<{ id: string; href: string }> | undefined) ?? [];
+      const tr = frameTranslator(options);
+      const marker = (i: number) => `\u0000${i}\u0000`;
+      const list = new Intl.ListFormat(tr.locale, { type: 'conjunction' }).format(items.map((_, i) => marker(i)));
+      const esc = Handlebars.Utils.escapeExpression;
+      let html = esc(tr.t(String(key) as MessageKey, { [name]: list }));
+      items.forEach((it, i) => {
+        const data = dataAttr ? ` data-${esc(String(dataAttr))}="${esc(it.id)}"` : '';
+        html = html.split(marker(i)).join(`<a href="${esc(it.href)}"${data}><code>${esc(it.id)}</code></a>`);
+      });
+      return new Handlebars.SafeString(html);
+    });
     this.hb.registerHelper('tlink', (key: unknown, options: Handlebars.HelperOptions) => {
       const { linkArg, href, code, ...args } = options.hash as Record<string, string | number | boolean>;
       const name = String(linkArg);

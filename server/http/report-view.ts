@@ -115,7 +115,7 @@ export function reportView({ history, record, report, live, resumeNotes, resumed
       executionText: tr.t('report.executions', { count: s.executions.length }),
       executions: s.executions.map((e) => executionView(e, tr)),
       earlier: earlier
-        ? { status: earlier.status, done: doneInChain(earlier), runId: earlier.runId, href: reportHref(earlier.runId) }
+        ? { status: earlier.status, statusText: statusLabel(earlier.status, tr), done: doneInChain(earlier), runId: earlier.runId, href: reportHref(earlier.runId) }
         : null,
     };
   });
@@ -182,7 +182,7 @@ export function reportView({ history, record, report, live, resumeNotes, resumed
       hint: tr.t(EXPORT_LABEL[f].hint),
       href: `/api/runs/${encodeURIComponent(run.id)}/report.${f}`,
     })),
-    drift: driftView(record, report, history),
+    drift: driftView(record, report, history, tr),
     commandsUnavailable: !report.runbookMatched && report.steps.some((s) => s.executions.some((e) => e.command === null)),
     resumable: !live && !!runbookId && RESUMABLE.has(run.status),
     pageData,
@@ -274,22 +274,20 @@ export interface DriftView {
  * How the runbook file differs from the version the run used, for the steps the run went
  * through: null when it does not (or the run had no runbook).
  */
-export function driftView(record: RunRecord, report: RunReport, history: RunHistory): DriftView | null {
+export function driftView(record: RunRecord, report: RunReport, history: RunHistory, tr: Translator = EN): DriftView | null {
   const ran = new Set(report.steps.filter((s) => s.executions.length > 0 || s.status !== 'not-run').map((s) => s.id));
   const drift = history.drift(record, ran);
-  return drift ? driftText(record, drift) : null;
+  return drift ? driftText(record, drift, tr) : null;
 }
 
 /** The drift callout's texts. Pure. */
-export function driftText(record: RunRecord, drift: RunDrift): DriftView {
+export function driftText(record: RunRecord, drift: RunDrift, tr: Translator = EN): DriftView {
   if (drift.gone) {
-    return { message: `Runbook “${record.runbookId}” is no longer in the runbooks folder; this report shows the version the run used.`, currentHash: null, steps: [], note: null };
+    return { message: tr.t('report.drift.gone', { id: record.runbookId ?? '' }), currentHash: null, steps: [], note: null };
   }
-  const message = `This report shows the commands as they ran, from version ${drift.ranHash.slice(0, 12)}; the file is now at version ${drift.currentHash ? drift.currentHash.slice(0, 12) : 'unknown'}.`;
+  const message = tr.t('report.drift.message', { ran: drift.ranHash.slice(0, 12), current: drift.currentHash ? drift.currentHash.slice(0, 12) : tr.t('report.drift.unknown') });
   if (!drift.steps) {
-    const note = drift.missing === 'pinned'
-      ? 'The version this run used was not kept, so the differences cannot be shown.'
-      : 'The runbook file cannot be read or no longer parses, so the differences cannot be shown.';
+    const note = drift.missing === 'pinned' ? tr.t('report.drift.notKept') : tr.t('report.drift.unreadable');
     return { message, currentHash: drift.currentHash, steps: [], note };
   }
   const changed = drift.steps.filter((d) => d.change !== 'unchanged');
@@ -300,10 +298,10 @@ export function driftText(record: RunRecord, drift: RunDrift): DriftView {
       stepId: d.stepId,
       title: d.title,
       change: d.change,
-      changeText: d.change === 'removed' ? 'removed from the runbook' : d.change === 'added' ? 'added' : 'changed',
+      changeText: tr.t(d.change === 'removed' ? 'report.drift.removed' : d.change === 'added' ? 'report.drift.added' : 'report.drift.changed'),
       lines: d.diff ? diffLines(d.diff) : [],
     })),
-    note: changed.length ? null : 'None of the steps this run went through changed: the differences are elsewhere in the file.',
+    note: changed.length ? null : tr.t('report.drift.elsewhere'),
   };
 }
 
