@@ -158,6 +158,16 @@ test('a rejection fails the step with "rejected by <user>: <comment>"', async ()
   assert.match(again.out, /not waiting for approval/);
 });
 
+test('a run killed while it waits is no longer pending: nothing to approve', async () => {
+  const { run, runId } = await startWaiting('restart-the-network');
+  run.child.kill('SIGKILL');
+  await run.exited;
+  // The next stepwise command marks the dead run interrupted; its request is then not pending.
+  const r = approve(runId, 'bob');
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /is not waiting for approval/);
+});
+
 test('approveTimeout expires a wait that did not get its approvals', async () => {
   const { run, runId } = await startWaiting('migrate-the-guest');
   try {

@@ -82,11 +82,15 @@ export class Approvals {
     return row && this.withDecisions(row);
   }
 
-  /** Pending requests, oldest first; of one run when given. */
+  /**
+   * Pending requests of runs still running, oldest first; of one run when given. A run whose
+   * process died mid-wait leaves its request pending: it is not waiting, and is not listed.
+   */
   pending(runId?: string): ApprovalRequest[] {
+    const live = "SELECT a.* FROM approval_requests a JOIN runs r ON r.id = a.run_id WHERE a.state = 'pending' AND r.status = 'running'";
     const rows = (runId === undefined
-      ? this.db.prepare("SELECT * FROM approval_requests WHERE state = 'pending' ORDER BY id").all()
-      : this.db.prepare("SELECT * FROM approval_requests WHERE state = 'pending' AND run_id = ? ORDER BY id").all(runId)) as RequestRow[];
+      ? this.db.prepare(`${live} ORDER BY a.id`).all()
+      : this.db.prepare(`${live} AND a.run_id = ? ORDER BY a.id`).all(runId)) as RequestRow[];
     return rows.map((r) => this.withDecisions(r));
   }
 
