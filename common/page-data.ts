@@ -30,6 +30,8 @@ export interface OverviewPageData {
   lang: Lang;
   /** The runbook language a run started here is read in (a translation's code), if not the source's. */
   runLang?: string;
+  /** That translation's step titles by step id: the plan (built from the source) shows these. */
+  stepTitles?: Record<string, string>;
   /** Variables whose values are secret: the plan does not send them (it masks them anyway). */
   secrets: string[];
 }

@@ -100,10 +100,10 @@ async function showPlan(form: HTMLFormElement, data: OverviewPageData, button: H
     reportError(form, res.error);
     return;
   }
-  renderPlan(res.value, tr);
+  renderPlan(res.value, tr, data.stepTitles ?? {});
 }
 
-function renderPlan(plan: PlanResponse, tr: Translator): void {
+function renderPlan(plan: PlanResponse, tr: Translator, titles: Record<string, string>): void {
   const section = document.querySelector<HTMLElement>('[data-plan]');
   const list = section?.querySelector<HTMLElement>('[data-plan-steps]');
   if (!section || !list) return;
@@ -127,7 +127,7 @@ function renderPlan(plan: PlanResponse, tr: Translator): void {
       const li = el('li', 'plan-step');
       li.dataset.planStep = s.id;
       const head = el('div', 'plan-step-head');
-      head.append(el('span', 'num', String(i + 1)), el('span', 'plan-step-title', s.title), el('code', 'plan-step-id', s.id));
+      head.append(el('span', 'num', String(i + 1)), el('span', 'plan-step-title', titles[s.id] ?? s.title), el('code', 'plan-step-id', s.id));
       li.append(head);
       if (!s.blocks.length) li.append(el('p', 'meta plan-empty', tr.t('overview.planEmpty')));
       for (const b of s.blocks) li.append(planBlock(b, tr));

@@ -55,6 +55,12 @@ test('Accept-Language: ko — the overview is Korean and shows the Korean transl
   assert.match(await text(page, '.overview-steps'), /변수는 front matter에서 옵니다/);
   assert.equal(await page.$eval('.lang-toggle [aria-current="true"]', (a) => a.getAttribute('data-lang')), 'ko');
 
+  // The plan (built from the source) shows the translation's titles and Korean words.
+  await page.click('[data-action="plan"]');
+  await page.waitForSelector('[data-plan]:not([hidden]) .plan-step', WAIT);
+  assert.equal(await text(page, '.plan-step-title'), '변수는 front matter에서 옵니다');
+  assert.match(await text(page, '[data-plan-summary]'), /^대상 local\(.+\): 5단계, 실행할 블록 \d+개/);
+
   await Promise.all([page.waitForNavigation(), page.click('[data-action="start"]')]);
   const m = /\/runs\/([^/]+)\/steps\/variables-come-from-the-front-matter$/.exec(new URL(page.url()).pathname);
   assert.ok(m, `landed on the first step, got ${page.url()}`);

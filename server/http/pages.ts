@@ -103,7 +103,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     const pageData: OverviewPageData = {
       runbook: e.id,
       lang: tr.lang,
-      ...(translated ? { runLang: translated.lang } : {}),
+      ...(translated && rb ? { runLang: translated.lang, stepTitles: Object.fromEntries(rb.steps.map((s) => [s.id, s.title])) } : {}),
       secrets: (rb?.vars ?? []).filter((v) => v.secret).map((v) => v.name),
     };
     res.type('html').send(
