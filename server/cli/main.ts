@@ -61,7 +61,9 @@ const USAGE = `usage: stepwise <command> [options]
 environment: STEPWISE_TOKEN (22+ characters), STEPWISE_RUNBOOKS, STEPWISE_DATA, HOST, PORT,
   STEPWISE_MAX_RUNS_PER_USER, STEPWISE_MAX_RUNS, STEPWISE_MAX_LABS (live-run limits of serve),
   STEPWISE_VAR_<NAME> (a run's variable, kept out of the command line; a secret with no
-  value is asked for without echo when stdin is a terminal)
+  value is asked for without echo when stdin is a terminal),
+  STEPWISE_SIGNING_KEY (an Ed25519 private key, PEM, that signs evidence bundles),
+  STEPWISE_USER (who a CLI run's operator is; default the OS user)
 
 Every command first closes what a killed stepwise process left: its runs become
 interrupted (resumable), its session folders and labs are removed (lab commands leave
