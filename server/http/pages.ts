@@ -419,7 +419,8 @@ function runRow(ctx: AppContext, run: RunRecord, tr: Translator = EN) {
     duration: run.endedAt ? formatDuration(Math.max(0, Date.parse(run.endedAt) - Date.parse(run.startedAt)), tr) : '',
     resumed: run.parentRunId !== null,
     converge: run.options.converge === true,
-    runbook: run.runbookTitle ?? run.runbookId ?? tr.t('runs.terminal'),
+    // The title in the page's language when the runbook has a translation in it (as the index shows it).
+    runbook: (run.runbookId && ctx.catalog().get(run.runbookId)?.translations.find((t) => t.lang === tr.lang && t.ok)?.runbook?.title) || (run.runbookTitle ?? run.runbookId ?? tr.t('runs.terminal')),
     runbookHref: run.runbookId ? runbookHref(run.runbookId) : null,
     status: run.status,
     live,
