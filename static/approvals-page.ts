@@ -1,6 +1,10 @@
 // The approvals page: Approve / Reject on each pending approval, with its comment, through
 // POST /api/runs/:id/approvals (the server refuses the run's own operator: four eyes).
 import { postJson } from './api.ts';
+import { isLang, translator } from '../common/i18n/index.ts';
+
+const lang = document.documentElement.lang;
+const tr = translator(isLang(lang) ? lang : 'en');
 
 interface Decided {
   state: string;
@@ -32,6 +36,6 @@ async function decide(item: HTMLElement, decision: 'approve' | 'reject'): Promis
   const approvals = r.value.decisions.filter((d) => d.decision === 'approve').length;
   result.dataset.state = r.value.state;
   result.textContent = r.value.state === 'pending'
-    ? `Approved: ${approvals} of ${r.value.need}; still waiting for others.`
-    : r.value.state === 'approved' ? 'Approved: the block runs now.' : 'Rejected: the block fails without running.';
+    ? tr.t('approvals.resultPending', { approvals, need: r.value.need })
+    : tr.t(r.value.state === 'approved' ? 'approvals.resultApproved' : 'approvals.resultRejected');
 }

@@ -218,10 +218,10 @@ export class StepPage {
     note.className = 'callout approval-wait';
     note.dataset.approvalWait = '';
     note.setAttribute('role', 'status');
-    note.append(`Waiting for approval: ${need} from approvers or admins other than ${operator}. `);
+    note.append(`${this.tr.t('approvals.waiting', { need, operator })} `);
     const link = document.createElement('a');
     link.href = '/approvals';
-    link.textContent = 'Pending approvals';
+    link.textContent = this.tr.t('approvals.pendingLink');
     note.append(link);
     el.append(note);
   }

@@ -56,7 +56,7 @@ test('an admin approves from /approvals; the waiting step then runs', async () =
     await page.reload({ waitUntil: 'load' });
   }
   const item = `[data-approval][data-run="${runId}"]`;
-  assert.equal(await page.$eval(`${item} [data-operator]`, (el) => el.textContent), 'carol');
+  assert.equal(await page.$eval(`${item} [data-operator]`, (el) => el.getAttribute('data-operator')), 'carol');
   assert.match(await page.$eval(`${item} .approval-command`, (el) => el.textContent ?? ''), /echo restarted/);
   await page.type(`${item} [data-comment]`, 'looks right, CHG-9');
   await page.click(`${item} button[data-decision="approve"]`);

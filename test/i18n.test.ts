@@ -209,4 +209,22 @@ test('API failures: the code and the JSON stay the same, the message is in the r
   }
 });
 
+test('the sign-in page speaks the reader\'s language (it comes before the pages\' language step)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-i18n-login-'));
+  const srv = await startTestServer(dir);
+  try {
+    const ko = await fetch(`${srv.base}/`, { headers: { 'accept-language': 'ko-KR,ko;q=0.9' }, redirect: 'manual' });
+    const koText = await ko.text();
+    assert.equal(ko.status, 401);
+    assert.match(koText, /<html lang="ko">/);
+    assert.ok(koText.includes(CATALOGS.ko['login.help'].slice(0, 20)), koText);
+    assert.ok(koText.includes(CATALOGS.ko['login.signIn']));
+    const en = await (await fetch(`${srv.base}/`, { redirect: 'manual' })).text();
+    assert.ok(en.includes('This server needs a token'), 'English by default');
+  } finally {
+    await srv.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 noLeaks();

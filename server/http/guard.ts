@@ -1,6 +1,7 @@
 // The door every page and API route goes through: signing in (a one-time code or a token,
 // from a link or the sign-in form), signing out, and the per-request checks of who a request
 // is and what it may do. The rules themselves live in auth.ts; this is their HTTP face.
+import { requestLang } from './language.ts';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { AppContext } from './context.ts';
 import type { Views } from './render.ts';
@@ -23,7 +24,8 @@ function isApiPath(pathname: string): boolean {
 
 /** The sign-in page: the form, a "Sign in as …?" question, or why signing in failed. */
 function loginPage(res: Response, views: Views, status: number, data: Record<string, unknown>): void {
-  res.status(status).type('html').send(views.render('login', data, res.locals));
+  // Sign-in comes before the pages' language step: the request's own language (cookie, Accept-Language).
+  res.status(status).type('html').send(views.render('login', data, { ...res.locals, lang: requestLang(res.req) }));
 }
 
 /** A new session for `principal`: the cookie, the log line, and away to `next`. */
