@@ -50,7 +50,8 @@ test(`walk ${RUNBOOK} in the browser on the lab target`, async () => {
     assert.notEqual(verdict[0], 'failed', `${stepId}: ${verdict[1]}`);
     const next = await page.$('a[data-next][rel="next"]');
     if (!next) break;
-    await Promise.all([page.waitForNavigation(WAIT), next.click()]);
+    // The lab host shares this machine with the rest of the suite: give the next page time.
+    await Promise.all([page.waitForNavigation({ ...WAIT, timeout: 60_000 }), next.click()]);
   }
   assert.ok(seen.length >= 3, JSON.stringify(seen));
   assert.ok(seen.filter(([, v]) => v === 'passed').length >= seen.length - 1, JSON.stringify(seen));
