@@ -14,7 +14,7 @@
 // cachedCatalog(dir) is what the server uses: the same catalog, parsed again only after a
 // file under dir changed.
 
-import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { CODES, diagnostic, type Diagnostic } from '../errors.ts';
 import type { Runbook } from './model.ts';
@@ -60,7 +60,6 @@ export interface Catalog {
 
 export function loadCatalog(dir: string): Catalog {
   const entries: CatalogEntry[] = [];
-  const seenDirs = new Set<string>();
   const keyLines = new Map<CatalogEntry, Map<string, number>>();
   const pending: Array<{ rel: string; source: string; lang: string; base: string }> = [];
 
@@ -70,59 +69,36 @@ export function loadCatalog(dir: string): Catalog {
     entries.push({ id, file: rel, diagnostics: [d], ok: false, translations: [] });
   };
 
-  const walk = (abs: string, rel: string): void => {
-    let names: string[];
-    try {
-      const real = realpathSync(abs);
-      if (seenDirs.has(real)) return; // symlink loop
-      seenDirs.add(real);
-      names = readdirSync(abs).sort();
-    } catch (e) {
-      readFailed(rel || '.', rel || '.', 'folder', e);
-      return;
-    }
-    for (const name of names) {
-      if (name.startsWith('_') || name.startsWith('.')) continue;
-      const childAbs = join(abs, name);
-      const childRel = rel ? `${rel}/${name}` : name;
-      const isMd = /\.md$/i.test(name) && name.toLowerCase() !== 'readme.md';
-      let st;
+  walkRunbookFolder(dir, {
+    folderFailed: (rel, e) => readFailed(rel || '.', rel || '.', 'folder', e),
+    fileFailed: (rel, name, e) => readFailed(rel, idOf(name), 'file', e),
+    file: (abs, rel, name, st) => {
+      if (!st.isFile()) return;
+      let source: string;
       try {
-        st = statSync(childAbs);
+        source = readFileSync(abs, 'utf8');
       } catch (e) {
-        if (isMd) readFailed(childRel, idOf(name), 'file', e);
-        continue;
+        readFailed(rel, idOf(name), 'file', e);
+        return;
       }
-      if (st.isDirectory()) {
-        walk(childAbs, childRel);
-      } else if (isMd && st.isFile()) {
-        let source: string;
-        try {
-          source = readFileSync(childAbs, 'utf8');
-        } catch (e) {
-          readFailed(childRel, idOf(name), 'file', e);
-          continue;
-        }
-        const named = translationName(childRel);
-        if (named) {
-          pending.push({ rel: childRel, source, ...named });
-          continue;
-        }
-        const result = parseRunbook(source, childRel);
-        const entry: CatalogEntry = {
-          id: result.runbook?.id ?? idOf(name),
-          file: childRel,
-          ...(result.runbook ? { runbook: result.runbook } : {}),
-          diagnostics: result.diagnostics,
-          ok: true,
-          translations: [],
-        };
-        entries.push(entry);
-        keyLines.set(entry, frontMatterKeyLines(source));
+      const named = translationName(rel);
+      if (named) {
+        pending.push({ rel, source, ...named });
+        return;
       }
-    }
-  };
-  walk(dir, '');
+      const result = parseRunbook(source, rel);
+      const entry: CatalogEntry = {
+        id: result.runbook?.id ?? idOf(name),
+        file: rel,
+        ...(result.runbook ? { runbook: result.runbook } : {}),
+        diagnostics: result.diagnostics,
+        ok: true,
+        translations: [],
+      };
+      entries.push(entry);
+      keyLines.set(entry, frontMatterKeyLines(source));
+    },
+  });
 
   // Catalog-level checks.
   const byId = new Map<string, CatalogEntry[]>();
@@ -198,16 +174,37 @@ export function cachedCatalog(dir: string): () => Catalog {
 /** What loadCatalog would read under dir, by name, size and modification time (same skip rules). */
 export function catalogFingerprint(dir: string): string {
   const parts: string[] = [];
+  const code = (e: unknown) => (e as NodeJS.ErrnoException).code ?? 'error';
+  walkRunbookFolder(dir, {
+    folderFailed: (rel, e) => parts.push(`${rel}/!${code(e)}`),
+    fileFailed: (rel, _name, e) => parts.push(`${rel}:!${code(e)}`),
+    file: (_abs, rel, _name, st) => parts.push(`${rel}:${st.isFile() ? 'f' : 'o'}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`),
+  });
+  return parts.join('\n');
+}
+
+interface FolderVisitor {
+  folderFailed(rel: string, e: unknown): void;
+  fileFailed(rel: string, name: string, e: unknown): void;
+  /** A runbook-named file (`*.md`, not README.md), whatever its type. */
+  file(abs: string, rel: string, name: string, st: Stats): void;
+}
+
+/**
+ * The files the catalog reads under dir, in name order: every `*.md` but README.md, skipping
+ * names that start with `_` or `.`, following folder symlinks once (a loop is not walked twice).
+ */
+function walkRunbookFolder(dir: string, visit: FolderVisitor): void {
   const seenDirs = new Set<string>();
   const walk = (abs: string, rel: string): void => {
     let names: string[];
     try {
       const real = realpathSync(abs);
-      if (seenDirs.has(real)) return;
+      if (seenDirs.has(real)) return; // symlink loop
       seenDirs.add(real);
       names = readdirSync(abs).sort();
     } catch (e) {
-      parts.push(`${rel}/!${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+      visit.folderFailed(rel, e);
       return;
     }
     for (const name of names) {
@@ -215,17 +212,18 @@ export function catalogFingerprint(dir: string): string {
       const childAbs = join(abs, name);
       const childRel = rel ? `${rel}/${name}` : name;
       const isMd = /\.md$/i.test(name) && name.toLowerCase() !== 'readme.md';
+      let st: Stats;
       try {
-        const st = statSync(childAbs);
-        if (st.isDirectory()) walk(childAbs, childRel);
-        else if (isMd) parts.push(`${childRel}:${st.isFile() ? 'f' : 'o'}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`);
+        st = statSync(childAbs);
       } catch (e) {
-        if (isMd) parts.push(`${childRel}:!${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+        if (isMd) visit.fileFailed(childRel, name, e);
+        continue;
       }
+      if (st.isDirectory()) walk(childAbs, childRel);
+      else if (isMd) visit.file(childAbs, childRel, name, st);
     }
   };
   walk(dir, '');
-  return parts.join('\n');
 }
 
 function idOf(name: string): string {
