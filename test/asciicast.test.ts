@@ -1,5 +1,5 @@
 import { noLeaks } from './helpers/leaks.ts';
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,8 +8,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AsciicastWriter, readCast } from '../server/record/asciicast.ts';
 import { ASCIINEMA, asciinemaCat } from './helpers/asciinema.ts';
 
+// Every folder a test made, removed when the file's tests are done.
+const made: string[] = [];
+after(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
 function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-cast-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-cast-'));
+  made.push(dir);
+  return dir;
 }
 
 test('writes a readable cast: header, Korean text split mid-character, markers, resize, monotonic times', async () => {

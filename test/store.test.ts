@@ -1,5 +1,5 @@
 import { noLeaks } from './helpers/leaks.ts';
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,8 +9,14 @@ import { RunStore, SCHEMA_VERSION } from '../server/record/store.ts';
 import { newRunId, isRunId } from '../server/record/ids.ts';
 import type { BlockResult, StepVerdict } from '../common/result.ts';
 
+// Every folder a test made, removed when the file's tests are done.
+const made: string[] = [];
+after(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
 function tmpDir(): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-store-')), 'data');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-store-'));
+  made.push(dir);
+  return path.join(dir, 'data');
 }
 
 function result(id: string, over: Partial<BlockResult> = {}): BlockResult {
