@@ -27,7 +27,8 @@ function argumentsOf(message: string): string[] {
       if (n.options) for (const o of Object.values(n.options)) walk(o.value);
     }
   };
-  walk(new IntlMessageFormat(message, 'en').getAst());
+  // Tags are text, as in the translator (`<runId>` in the CLI's help is not markup).
+  walk(new IntlMessageFormat(message, 'en', undefined, { ignoreTag: true }).getAst());
   return [...found].sort();
 }
 
@@ -185,6 +186,36 @@ test('the CLI under LANG=ko_KR.UTF-8 prints Korean progress lines; under C it st
     const flag = runStepwise([...step, '--lang', 'ko'], { LANG: 'en_US.UTF-8', LC_ALL: '', LC_MESSAGES: '' });
     assert.equal(flag.code, 0, flag.stdout + flag.stderr);
     assert.match(flag.stdout, /: 통과 \(/);
+  } finally {
+    fs.rmSync(data, { recursive: true, force: true });
+  }
+});
+
+test('the CLI help and a usage error of another command are Korean under LANG=ko_KR.UTF-8, English under C', () => {
+  const ko = { LANG: 'ko_KR.UTF-8', LC_ALL: '', LC_MESSAGES: '' };
+  const c = { LANG: 'C.UTF-8', LC_ALL: '', LC_MESSAGES: '' };
+  const helpKo = runStepwise(['--help'], ko);
+  assert.equal(helpKo.code, 0, helpKo.stderr);
+  assert.match(helpKo.stdout, /^사용법: stepwise <command> \[options\]$/m);
+  assert.match(helpKo.stdout, /^환경 변수: STEPWISE_TOKEN/m);
+  const helpC = runStepwise(['--help'], c);
+  assert.equal(helpC.stdout, CATALOGS.en['cli.main.usage'] + '\n', 'the English help is the catalog text, unchanged');
+  assert.match(helpC.stdout, /^usage: stepwise <command> \[options\]$/m);
+  // --lang picks the language of the help whatever the locale says.
+  assert.match(runStepwise(['--help', '--lang', 'ko'], c).stdout, /^사용법: /);
+
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-i18n-usage-'));
+  try {
+    const reportKo = runStepwise(['report', '--data', data], ko);
+    assert.equal(reportKo.code, 2);
+    assert.equal(reportKo.stdout, 'stepwise report: 실행 id를 정확히 하나 지정하세요 (`stepwise runs` 참고)\n');
+    const reportC = runStepwise(['report', '--data', data], c);
+    assert.equal(reportC.code, 2);
+    assert.equal(reportC.stdout, 'stepwise report: name exactly one run id (see `stepwise runs`)\n');
+    const unknownKo = runStepwise(['bogus'], ko);
+    assert.equal(unknownKo.code, 2);
+    assert.match(unknownKo.stdout, /^stepwise: 알 수 없는 명령 "bogus"\n사용법: /);
+    assert.match(runStepwise(['bogus'], c).stdout, /^stepwise: unknown command "bogus"\nusage: /);
   } finally {
     fs.rmSync(data, { recursive: true, force: true });
   }

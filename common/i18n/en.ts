@@ -322,6 +322,73 @@ export const en = {
   'cli.blocked': '{runbook}: {steps, plural, one {# step} other {# steps}} blocked: {by} failed',
   'cli.totals': '{passed} passed, {failed} failed, {skipped} skipped',
   'cli.hasErrors': 'stepwise run: runbook {id} has errors:',
+  // ---- the stepwise command line: main's help and usage errors (whole texts) ----
+  'cli.main.usage': `usage: stepwise <command> [options]
+
+  serve [--host H] [--port P] [--runbooks DIR] [--data DIR]
+                          start the web service (default 127.0.0.1:7681)
+  list [--runbooks DIR]   list the runbooks
+  validate [DIR]          check every runbook; print file:line CODE message
+  run <runbook>|--all [--var K=V]... [--var-file FILE] [--from STEP] [--step STEP] [--yes]
+      [--runbooks DIR] [--data DIR] [--target local|lab|HOST|ssh://user@host[:port]] [--verbose]
+      [--inventory FILE] [--accept-new-host-key]
+      [--resume RUNID] [--converge] [--plan] [--record strict|best-effort] [--lang LANG]
+                          run a runbook headless, recording it like a browser run;
+                          --lang records the run as read in that translation (NAME.LANG.md);
+                          --resume continues a failed run from its failed step,
+                          --converge skips steps whose checks already pass,
+                          --plan prints what would run and runs nothing;
+                          --all runs every runbook in order on one target and
+                          ends with a table and one line "N passed, N failed, N skipped"
+  runs [--runbook ID] [--status S] [--limit N] [--data DIR]
+                          list recorded runs, newest first
+  report <runId> [--format json|junit|md|cast] [--output FILE] [--data DIR] [--runbooks DIR]
+                          a run's report (default json) or its raw recording
+
+  lab up [ID] | lab down [ID] | lab down --stale | lab list
+                          a disposable lab host kept up between commands
+  lab up [ID] --hosts N [--profile minimal]
+                          N hosts on one LAN (kvmhost, host2…), each with its own sshd;
+                          minimal: the others without libvirtd
+  lab inventory ID        an inventory reaching the lab's sshd, for --inventory
+  hosts list | hosts trust HOST [--inventory FILE]
+                          the inventory's SSH hosts; trust a host's key (known_hosts)
+  audit verify [RUNID...|--all] [--data DIR]
+                          recompute the audit hash chains; exit 1 on any tampering
+  evidence <runId> --output FILE.zip [--data DIR] [--runbooks DIR]
+                          a run's evidence bundle (signed when STEPWISE_SIGNING_KEY
+                          names an Ed25519 private key, PEM)
+  approve <runId> [--reject] [--comment TEXT] [--block ID] [--data DIR]
+                          approve (or reject) the block a run waits on, as the user of
+                          the token in STEPWISE_TOKEN (or --token); never the run's operator
+  evidence verify FILE [--pubkey PEM]
+                          check a bundle offline (no data folder); exit 1 naming each failure
+  token create --user NAME --role viewer|approver|operator|admin [--data DIR]
+  token list [--data DIR] | token revoke ID [--data DIR]
+                          API tokens for users: create prints the new token once
+
+environment: STEPWISE_TOKEN (22+ characters), STEPWISE_RUNBOOKS, STEPWISE_DATA, HOST, PORT,
+  STEPWISE_MAX_RUNS_PER_USER, STEPWISE_MAX_RUNS, STEPWISE_MAX_LABS (live-run limits of serve),
+  STEPWISE_VAR_<NAME> (a run's variable, kept out of the command line; a secret with no
+  value is asked for without echo when stdin is a terminal),
+  STEPWISE_SIGNING_KEY (an Ed25519 private key, PEM, that signs evidence bundles),
+  STEPWISE_USER (who a CLI run's operator is; default the OS user)
+
+Every command first closes what a killed stepwise process left: its runs become
+interrupted (resumable), its session folders and labs are removed (lab commands leave
+stale labs to \`lab list\` and \`lab down --stale\`).`,
+  'cli.main.unknownCommand': 'stepwise: unknown command {command}\n{usage}',
+  'cli.main.runOne': 'name one runbook id (see `stepwise list`), or --all',
+  'cli.main.labProfile': '--profile minimal is the only profile (hosts without libvirtd)',
+  'cli.main.approveOne': 'name exactly one run id',
+  'cli.main.reportOne': 'name exactly one run id (see `stepwise runs`)',
+  'cli.report.format': 'unknown format {format}; use --format {formats}',
+  'cli.report.noRuns': 'no run {id}: no runs are recorded in {dir}',
+  'cli.report.notFound': '{message}; see `stepwise runs`',
+  'cli.report.cannotWrite': 'cannot write {file}: {message}',
+  'cli.report.wrote': 'wrote {file} ({bytes} bytes)',
+  'cli.runs.status': 'unknown status {status}; use one of {statuses}',
+  'cli.runs.limit': '--limit must be a whole number, not {limit}',
   'cli.usage': 'stepwise {command}: {message}',
   'cli.run.varFormat': '--var {value} must be NAME=VALUE',
   'cli.run.record': '--record must be strict or best-effort, not {value}',

@@ -315,6 +315,73 @@ export const ko: Record<MessageKey, string> = {
   'cli.blocked': '{runbook}: {steps, plural, other {#단계}} 막힘: {by} 실패',
   'cli.totals': '통과 {passed}, 실패 {failed}, 건너뜀 {skipped}',
   'cli.hasErrors': 'stepwise run: 런북 {id}에 오류가 있습니다:',
+  // ---- the stepwise command line: main's help and usage errors (whole texts) ----
+  'cli.main.usage': `사용법: stepwise <command> [options]
+
+  serve [--host H] [--port P] [--runbooks DIR] [--data DIR]
+                          웹 서비스를 시작합니다 (기본 127.0.0.1:7681)
+  list [--runbooks DIR]   런북 목록을 보여 줍니다
+  validate [DIR]          모든 런북을 검사하고 file:line CODE message 형식으로 출력합니다
+  run <runbook>|--all [--var K=V]... [--var-file FILE] [--from STEP] [--step STEP] [--yes]
+      [--runbooks DIR] [--data DIR] [--target local|lab|HOST|ssh://user@host[:port]] [--verbose]
+      [--inventory FILE] [--accept-new-host-key]
+      [--resume RUNID] [--converge] [--plan] [--record strict|best-effort] [--lang LANG]
+                          런북을 화면 없이 실행하고 브라우저 실행처럼 기록합니다.
+                          --lang은 그 번역(NAME.LANG.md)으로 읽은 실행으로 기록합니다.
+                          --resume은 실패한 실행을 실패한 단계부터 이어 갑니다.
+                          --converge는 검사가 이미 통과하는 단계를 건너뜁니다.
+                          --plan은 실행할 내용을 보여 주기만 하고 아무것도 실행하지 않습니다.
+                          --all은 모든 런북을 한 대상에서 차례로 실행하고
+                          표와 한 줄 "N passed, N failed, N skipped"로 끝납니다
+  runs [--runbook ID] [--status S] [--limit N] [--data DIR]
+                          기록된 실행을 최신 순으로 보여 줍니다
+  report <runId> [--format json|junit|md|cast] [--output FILE] [--data DIR] [--runbooks DIR]
+                          실행 보고서(기본 json) 또는 그 원본 녹화
+
+  lab up [ID] | lab down [ID] | lab down --stale | lab list
+                          명령 사이에 유지되는 일회용 실습 호스트
+  lab up [ID] --hosts N [--profile minimal]
+                          한 LAN에 있는 호스트 N대(kvmhost, host2…), 각자 sshd를 가집니다.
+                          minimal: kvmhost 외의 호스트에는 libvirtd가 없습니다
+  lab inventory ID        실습 환경의 sshd에 닿는 인벤토리(--inventory용)
+  hosts list | hosts trust HOST [--inventory FILE]
+                          인벤토리의 SSH 호스트; 호스트 키를 신뢰합니다 (known_hosts)
+  audit verify [RUNID...|--all] [--data DIR]
+                          감사 해시 체인을 다시 계산합니다. 변조가 있으면 종료 코드 1
+  evidence <runId> --output FILE.zip [--data DIR] [--runbooks DIR]
+                          실행의 증거 번들 (STEPWISE_SIGNING_KEY가 Ed25519 개인 키(PEM)를
+                          가리키면 서명됩니다)
+  approve <runId> [--reject] [--comment TEXT] [--block ID] [--data DIR]
+                          실행이 기다리는 블록을 STEPWISE_TOKEN(또는 --token) 토큰의
+                          사용자로서 승인(또는 거부)합니다. 실행의 운영자는 승인할 수 없습니다
+  evidence verify FILE [--pubkey PEM]
+                          번들을 오프라인으로 검사합니다 (데이터 폴더 없이). 실패마다 이름을 대고 종료 코드 1
+  token create --user NAME --role viewer|approver|operator|admin [--data DIR]
+  token list [--data DIR] | token revoke ID [--data DIR]
+                          사용자용 API 토큰: create는 새 토큰을 한 번만 출력합니다
+
+환경 변수: STEPWISE_TOKEN (22자 이상), STEPWISE_RUNBOOKS, STEPWISE_DATA, HOST, PORT,
+  STEPWISE_MAX_RUNS_PER_USER, STEPWISE_MAX_RUNS, STEPWISE_MAX_LABS (serve의 동시 실행 한도),
+  STEPWISE_VAR_<NAME> (실행의 변수, 명령줄에 드러나지 않습니다. 값이 없는 비밀은
+  stdin이 터미널이면 화면에 표시하지 않고 묻습니다),
+  STEPWISE_SIGNING_KEY (증거 번들에 서명하는 Ed25519 개인 키, PEM),
+  STEPWISE_USER (CLI 실행의 운영자; 기본은 OS 사용자)
+
+모든 명령은 먼저 강제 종료된 stepwise 프로세스가 남긴 것을 정리합니다: 그 실행은
+중단됨(이어 갈 수 있음)이 되고, 세션 폴더와 실습 환경은 제거됩니다 (lab 명령은 오래된
+실습 환경을 \`lab list\`와 \`lab down --stale\`에 맡깁니다).`,
+  'cli.main.unknownCommand': 'stepwise: 알 수 없는 명령 {command}\n{usage}',
+  'cli.main.runOne': '런북 id 하나(`stepwise list` 참고) 또는 --all을 지정하세요',
+  'cli.main.labProfile': '프로필은 --profile minimal 하나뿐입니다 (libvirtd 없는 호스트)',
+  'cli.main.approveOne': '실행 id를 정확히 하나 지정하세요',
+  'cli.main.reportOne': '실행 id를 정확히 하나 지정하세요 (`stepwise runs` 참고)',
+  'cli.report.format': '알 수 없는 형식 {format}입니다. --format {formats} 중 하나를 쓰세요',
+  'cli.report.noRuns': '실행 {id}이(가) 없습니다: {dir}에 기록된 실행이 없습니다',
+  'cli.report.notFound': '{message}. `stepwise runs`를 참고하세요',
+  'cli.report.cannotWrite': '{file}에 쓸 수 없습니다: {message}',
+  'cli.report.wrote': '{file}에 썼습니다 ({bytes}바이트)',
+  'cli.runs.status': '알 수 없는 상태 {status}입니다. {statuses} 중 하나를 쓰세요',
+  'cli.runs.limit': '--limit은 정수여야 합니다. {limit}은(는) 쓸 수 없습니다',
   'cli.usage': 'stepwise {command}: {message}',
   'cli.run.varFormat': '--var {value}은(는) NAME=VALUE 형식이어야 합니다',
   'cli.run.record': '--record는 strict 또는 best-effort여야 합니다({value}은(는) 안 됩니다)',

@@ -13,67 +13,18 @@ import { evidenceCommand } from './evidence.ts';
 import { approveCommand } from './approve.ts';
 import { dataDir } from './config.ts';
 import { reapOrphans } from './orphans.ts';
+import { langFromEnv, translator } from '../../common/i18n/index.ts';
 
-const USAGE = `usage: stepwise <command> [options]
-
-  serve [--host H] [--port P] [--runbooks DIR] [--data DIR]
-                          start the web service (default 127.0.0.1:7681)
-  list [--runbooks DIR]   list the runbooks
-  validate [DIR]          check every runbook; print file:line CODE message
-  run <runbook>|--all [--var K=V]... [--var-file FILE] [--from STEP] [--step STEP] [--yes]
-      [--runbooks DIR] [--data DIR] [--target local|lab|HOST|ssh://user@host[:port]] [--verbose]
-      [--inventory FILE] [--accept-new-host-key]
-      [--resume RUNID] [--converge] [--plan] [--record strict|best-effort] [--lang LANG]
-                          run a runbook headless, recording it like a browser run;
-                          --lang records the run as read in that translation (NAME.LANG.md);
-                          --resume continues a failed run from its failed step,
-                          --converge skips steps whose checks already pass,
-                          --plan prints what would run and runs nothing;
-                          --all runs every runbook in order on one target and
-                          ends with a table and one line "N passed, N failed, N skipped"
-  runs [--runbook ID] [--status S] [--limit N] [--data DIR]
-                          list recorded runs, newest first
-  report <runId> [--format json|junit|md|cast] [--output FILE] [--data DIR] [--runbooks DIR]
-                          a run's report (default json) or its raw recording
-
-  lab up [ID] | lab down [ID] | lab down --stale | lab list
-                          a disposable lab host kept up between commands
-  lab up [ID] --hosts N [--profile minimal]
-                          N hosts on one LAN (kvmhost, host2…), each with its own sshd;
-                          minimal: the others without libvirtd
-  lab inventory ID        an inventory reaching the lab's sshd, for --inventory
-  hosts list | hosts trust HOST [--inventory FILE]
-                          the inventory's SSH hosts; trust a host's key (known_hosts)
-  audit verify [RUNID...|--all] [--data DIR]
-                          recompute the audit hash chains; exit 1 on any tampering
-  evidence <runId> --output FILE.zip [--data DIR] [--runbooks DIR]
-                          a run's evidence bundle (signed when STEPWISE_SIGNING_KEY
-                          names an Ed25519 private key, PEM)
-  approve <runId> [--reject] [--comment TEXT] [--block ID] [--data DIR]
-                          approve (or reject) the block a run waits on, as the user of
-                          the token in STEPWISE_TOKEN (or --token); never the run's operator
-  evidence verify FILE [--pubkey PEM]
-                          check a bundle offline (no data folder); exit 1 naming each failure
-  token create --user NAME --role viewer|approver|operator|admin [--data DIR]
-  token list [--data DIR] | token revoke ID [--data DIR]
-                          API tokens for users: create prints the new token once
-
-environment: STEPWISE_TOKEN (22+ characters), STEPWISE_RUNBOOKS, STEPWISE_DATA, HOST, PORT,
-  STEPWISE_MAX_RUNS_PER_USER, STEPWISE_MAX_RUNS, STEPWISE_MAX_LABS (live-run limits of serve),
-  STEPWISE_VAR_<NAME> (a run's variable, kept out of the command line; a secret with no
-  value is asked for without echo when stdin is a terminal),
-  STEPWISE_SIGNING_KEY (an Ed25519 private key, PEM, that signs evidence bundles),
-  STEPWISE_USER (who a CLI run's operator is; default the OS user)
-
-Every command first closes what a killed stepwise process left: its runs become
-interrupted (resumable), its session folders and labs are removed (lab commands leave
-stale labs to \`lab list\` and \`lab down --stale\`).`;
+// The help text is one catalog message (cli.main.usage), in the reader's language.
 
 export async function main(argv: string[], out: (s: string) => void = (s) => console.log(s)): Promise<number> {
   const [cmd, ...rest] = argv;
+  // main's own texts follow --lang (wherever it stands), else LC_ALL, LC_MESSAGES, LANG.
+  const tr = translator(langFromEnv(flag(rest, 'lang'), process.env));
+  const usage = tr.t('cli.main.usage');
   // Verifying a bundle reads one file and nothing of a data folder (it may run where there is none).
   const offline = cmd === 'evidence' && rest[0] === 'verify';
-  if (cmd !== undefined && !offline && !['help', '--help', '-h'].includes(cmd)) await reapOrphans(dataDir(dataFlag(rest)), { labs: cmd !== 'lab' });
+  if (cmd !== undefined && !offline && !['help', '--help', '-h'].includes(cmd)) await reapOrphans(dataDir(flag(rest, 'data')), { labs: cmd !== 'lab' });
   try {
     switch (cmd) {
       case 'serve': {
@@ -113,7 +64,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
           },
         });
         if (positionals.length > 1) {
-          out('stepwise run: name one runbook id (see `stepwise list`), or --all');
+          out(tr.t('cli.usage', { command: 'run', message: tr.t('cli.main.runOne') }));
           return 2;
         }
         const { var: vars, 'var-file': varFile, 'accept-new-host-key': acceptNewHostKey, ...rest2 } = values;
@@ -122,7 +73,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
       case 'lab': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { stale: { type: 'boolean', default: false }, hosts: { type: 'string' }, profile: { type: 'string' } } });
         if (values.profile !== undefined && values.profile !== 'minimal') {
-          out('stepwise lab: --profile minimal is the only profile (hosts without libvirtd)');
+          out(tr.t('cli.usage', { command: 'lab', message: tr.t('cli.main.labProfile') }));
           return 2;
         }
         return await labCommand({ action: positionals[0], id: positionals[1], stale: values.stale, hosts: values.hosts, minimal: values.profile === 'minimal' }, out);
@@ -150,7 +101,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
           options: { reject: { type: 'boolean', default: false }, comment: { type: 'string' }, token: { type: 'string' }, block: { type: 'string' }, data: { type: 'string' } },
         });
         if (positionals.length !== 1) {
-          out('stepwise approve: name exactly one run id');
+          out(tr.t('cli.usage', { command: 'approve', message: tr.t('cli.main.approveOne') }));
           return 2;
         }
         return approveCommand({ ...values, runId: positionals[0] }, out);
@@ -182,7 +133,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
           },
         });
         if (positionals.length !== 1) {
-          out('stepwise report: name exactly one run id (see `stepwise runs`)');
+          out(tr.t('cli.usage', { command: 'report', message: tr.t('cli.main.reportOne') }));
           return 2;
         }
         return await reportCommand({ ...values, runId: positionals[0]! }, out);
@@ -191,27 +142,28 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
       case 'help':
       case '--help':
       case '-h':
-        out(USAGE);
+        out(usage);
         return cmd === undefined ? 2 : 0;
       default:
-        out(`stepwise: unknown command ${JSON.stringify(cmd)}\n${USAGE}`);
+        out(tr.t('cli.main.unknownCommand', { command: JSON.stringify(cmd), usage }));
         return 2;
     }
   } catch (e) {
     // parseArgs reports unknown or malformed options by throwing: a usage error, not a crash.
     if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      out(`stepwise ${cmd}: ${(e as Error).message}`);
+      // Node's own description of the option stays as Node words it; the frame is ours.
+      out(tr.t('cli.usage', { command: cmd ?? '', message: (e as Error).message }));
       return 2;
     }
     throw e;
   }
 }
 
-/** --data DIR or --data=DIR, wherever it stands (before the command's own parse). */
-function dataFlag(args: string[]): string | undefined {
+/** --NAME VALUE or --NAME=VALUE, wherever it stands (before the command's own parse). */
+function flag(args: string[], name: string): string | undefined {
   for (const [i, a] of args.entries()) {
-    if (a === '--data') return args[i + 1];
-    if (a.startsWith('--data=')) return a.slice('--data='.length);
+    if (a === `--${name}`) return args[i + 1];
+    if (a.startsWith(`--${name}=`)) return a.slice(`--${name}=`.length);
   }
   return undefined;
 }

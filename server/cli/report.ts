@@ -7,6 +7,7 @@ import { loadCatalog } from '../runbook/catalog.ts';
 import { exportRun, isReportFormat, REPORT_FORMATS } from '../report/export.ts';
 import { RunHistory } from '../run/history.ts';
 import { dataDir, runbooksDir } from './config.ts';
+import { langFromEnv, translator, type Translator } from '../../common/i18n/index.ts';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -35,15 +36,16 @@ export async function reportCommand(
   out: (s: string) => void,
   write: (b: Buffer) => Promise<void> = writeStdout,
 ): Promise<number> {
+  const tr = cliTranslator();
   const format = a.format ?? 'json';
   if (!isReportFormat(format)) {
-    out(`stepwise report: unknown format ${JSON.stringify(format)}; use --format ${REPORT_FORMATS.join('|')}`);
+    out(tr.t('cli.usage', { command: 'report', message: tr.t('cli.report.format', { format: JSON.stringify(format), formats: REPORT_FORMATS.join('|') }) }));
     return EXIT_USAGE;
   }
   const dir = dataDir(a.data);
   const store = openExisting(dir);
   if (!store) {
-    out(`stepwise report: no run ${JSON.stringify(a.runId)}: no runs are recorded in ${dir}`);
+    out(tr.t('cli.usage', { command: 'report', message: tr.t('cli.report.noRuns', { id: JSON.stringify(a.runId), dir }) }));
     return EXIT_USAGE;
   }
   try {
@@ -51,17 +53,18 @@ export async function reportCommand(
     const catalog = format === 'cast' ? undefined : loadCatalog(runbooksDir(a.runbooks));
     const r = exportRun(new RunHistory(store, catalog && (() => catalog)), a.runId, format);
     if (!r.ok) {
-      out(`stepwise report: ${r.error.message}${r.error.code === 'NOT_FOUND' ? '; see `stepwise runs`' : ''}`);
+      const message = r.error.code === 'NOT_FOUND' ? tr.t('cli.report.notFound', { message: r.error.message }) : r.error.message;
+      out(tr.t('cli.usage', { command: 'report', message }));
       return EXIT_USAGE;
     }
     if (a.output !== undefined) {
       try {
         fs.writeFileSync(a.output, r.body, { mode: 0o600 });
       } catch (e) {
-        out(`stepwise report: cannot write ${a.output}: ${(e as Error).message}`);
+        out(tr.t('cli.usage', { command: 'report', message: tr.t('cli.report.cannotWrite', { file: a.output, message: (e as Error).message }) }));
         return EXIT_FAILED;
       }
-      out(`wrote ${a.output} (${Buffer.byteLength(r.body)} bytes)`);
+      out(tr.t('cli.report.wrote', { file: a.output, bytes: String(Buffer.byteLength(r.body)) }));
     } else if (typeof r.body === 'string') {
       out(r.body.endsWith('\n') ? r.body.slice(0, -1) : r.body); // out adds the newline back
     } else {
@@ -81,12 +84,13 @@ export interface RunsArgs {
 }
 
 export function runsCommand(a: RunsArgs, out: (s: string) => void): number {
+  const tr = cliTranslator();
   if (a.status !== undefined && !(RUN_STATUSES as readonly string[]).includes(a.status)) {
-    out(`stepwise runs: unknown status ${JSON.stringify(a.status)}; use one of ${RUN_STATUSES.join(', ')}`);
+    out(tr.t('cli.usage', { command: 'runs', message: tr.t('cli.runs.status', { status: JSON.stringify(a.status), statuses: RUN_STATUSES.join(', ') }) }));
     return EXIT_USAGE;
   }
   if (a.limit !== undefined && !/^\d+$/.test(a.limit)) {
-    out(`stepwise runs: --limit must be a whole number, not ${JSON.stringify(a.limit)}`);
+    out(tr.t('cli.usage', { command: 'runs', message: tr.t('cli.runs.limit', { limit: JSON.stringify(a.limit) }) }));
     return EXIT_USAGE;
   }
   const store = openExisting(dataDir(a.data));
@@ -104,4 +108,9 @@ export function runsCommand(a: RunsArgs, out: (s: string) => void): number {
   } finally {
     store.close();
   }
+}
+
+/** The language of these lines: LC_ALL, LC_MESSAGES, LANG (ko_KR.UTF-8 → ko), else English. */
+function cliTranslator(): Translator {
+  return translator(langFromEnv(undefined, process.env));
 }
