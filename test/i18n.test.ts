@@ -16,6 +16,7 @@ import { Views } from '../server/http/render.ts';
 import { formatTime } from '../server/http/pages.ts';
 import { runStepwise } from './helpers/cli.ts';
 import { startTestServer } from './helpers/server.ts';
+import { TermClient } from './helpers/ws-client.ts';
 
 /** Every argument a message uses, with its kind (plural, select, number, plain): from the parsed AST. */
 function argumentsOf(message: string): string[] {
@@ -235,6 +236,39 @@ test('API failures: the code and the JSON stay the same, the message is in the r
     assert.equal(ko.json.error.message, `${CATALOGS.ko[`code.${en.json.error.code}` as MessageKey]}: ${en.json.error.message}`);
     assert.equal(cookie.json.error.message, ko.json.error.message, 'the cookie wins over Accept-Language');
   } finally {
+    await srv.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a websocket error reaches the browser in the language of the request that opened it; the code stays', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-i18n-ws-'));
+  const srv = await startTestServer(dir);
+  const clients: TermClient[] = [];
+  try {
+    const run = await srv.api('POST', '/api/runs', { runbook: null });
+    assert.equal(run.status, 201, JSON.stringify(run.json));
+    const wsUrl = srv.base.replace(/^http/, 'ws') + (run.json as { terminal: string }).terminal;
+    const auth = { authorization: `Bearer ${srv.token}` };
+    const errorOf = async (headers: Record<string, string>) => {
+      const c = await TermClient.connect(wsUrl, { ...auth, ...headers });
+      clients.push(c);
+      await c.waitEvent('hello');
+      c.ws.send('{not json');
+      const e = await c.waitEvent('error');
+      assert.ok(e.type === 'error');
+      return e;
+    };
+    const en = await errorOf({});
+    const ko = await errorOf({ 'accept-language': 'ko-KR,ko;q=0.9' });
+    assert.equal(en.code, 'BAD_REQUEST');
+    assert.equal(ko.code, en.code, 'the code is the contract');
+    assert.doesNotMatch(en.message, /[\uac00-\ud7a3]/, 'English by default');
+    assert.equal(ko.message, `${CATALOGS.ko['code.BAD_REQUEST']}: ${en.message}`);
+    for (const c of clients) c.close();
+    assert.equal((await srv.api('DELETE', `/api/runs/${(run.json as { id: string }).id}`)).status < 300, true, 'the run ends');
+  } finally {
+    for (const c of clients) if (!c.closed) c.close();
     await srv.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -12,6 +12,7 @@ import type { Run } from '../run/run.ts';
 import type { Disposable } from '../../common/disposable.ts';
 import { STARTUP_TOKEN_ID, type Principal } from '../record/users.ts';
 import { RevocationWatch } from './revocation.ts';
+import { requestTranslator } from './language.ts';
 
 // Keystrokes and pastes: a large paste is the biggest honest input frame.
 const MAX_FRAME_BYTES = 1024 * 1024;
@@ -88,13 +89,13 @@ export class Gateway implements Disposable {
     const role: StreamRole = principal.role === 'viewer' || url.searchParams.get('observe') === '1' ? 'viewer' : 'operator';
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('error', onSocketError); // the WebSocket's own error handler takes over
-      this.connect(ws, run, role, principal);
+      this.connect(ws, run, role, principal, req);
     });
   }
 
-  private connect(ws: WebSocket, run: Run, role: StreamRole, principal: Principal): void {
+  private connect(ws: WebSocket, run: Run, role: StreamRole, principal: Principal, req: IncomingMessage): void {
     this.open++;
-    const stream = new TerminalStream(ws, run, role, `ws-${++this.seq}`, this.ctx.log);
+    const stream = new TerminalStream(ws, run, role, `ws-${++this.seq}`, this.ctx.log, requestTranslator(req));
     // A session socket lives as long as its session (sign-out, expiry, its token revoked); a
     // bearer socket as long as its token. The startup token lives as long as the process.
     const watchId = principal.session !== undefined ? SESSION_PREFIX + principal.session : principal.tokenId === STARTUP_TOKEN_ID ? undefined : principal.tokenId;

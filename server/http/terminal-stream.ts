@@ -11,6 +11,8 @@ import type { Disposable } from '../../common/disposable.ts';
 import { FlowWindow, FLOW_HIGH, FLOW_LOW, ACK_EVERY } from '../terminal/flow.ts';
 import { OutputBatcher } from '../terminal/batcher.ts';
 import { parseClientMessage, assertNever, type ServerMessage } from '../../common/protocol.ts';
+import { EN, type Translator } from '../../common/i18n/index.ts';
+import { localizedFailure } from './language.ts';
 
 export type StreamRole = 'operator' | 'viewer';
 
@@ -46,6 +48,8 @@ export class TerminalStream implements Disposable {
     readonly role: StreamRole,
     private readonly key: string,
     private readonly log: Logger,
+    /** The language of the browser that opened the socket: its `error` messages read in it. */
+    private readonly tr: Translator = EN,
   ) {
     this.batcher = new OutputBatcher(
       (frame, sent) => this.sendFrame(frame, sent),
@@ -183,7 +187,7 @@ export class TerminalStream implements Disposable {
     }
     const parsed = parseClientMessage(toBuffer(data).toString('utf8'));
     if (!parsed.ok) {
-      this.sendJson({ type: 'error', code: 'BAD_REQUEST', message: parsed.error });
+      this.sendJson(localizedFailure({ type: 'error' as const, code: 'BAD_REQUEST', message: parsed.error }, this.tr));
       return;
     }
     const msg = parsed.message;
