@@ -213,6 +213,12 @@ test('the CLI help and a usage error of another command are Korean under LANG=ko
     const reportC = runStepwise(['report', '--data', data], c);
     assert.equal(reportC.code, 2);
     assert.equal(reportC.stdout, 'stepwise report: name exactly one run id (see `stepwise runs`)\n');
+    // audit and approve: their usage errors too.
+    assert.equal(runStepwise(['audit', '--data', data], ko).stdout, '사용법: stepwise audit verify [runId...|--all] [--data DIR]\n');
+    assert.equal(runStepwise(['audit', '--data', data], c).stdout, 'usage: stepwise audit verify [runId...|--all] [--data DIR]\n');
+    const approveKo = runStepwise(['approve', 'r1', '--data', data], { ...ko, STEPWISE_TOKEN: '' });
+    assert.equal(approveKo.code, 2);
+    assert.match(approveKo.stdout, /^stepwise approve: API 토큰을 STEPWISE_TOKEN으로 주세요/);
     const unknownKo = runStepwise(['bogus'], ko);
     assert.equal(unknownKo.code, 2);
     assert.match(unknownKo.stdout, /^stepwise: 알 수 없는 명령 "bogus"\n사용법: /);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { RunStore } from '../record/store.ts';
 import { Users } from '../record/users.ts';
 import { Approvals } from '../run/approvals.ts';
-import { dataDir } from './config.ts';
+import { cliTranslator, dataDir } from './config.ts';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -22,37 +22,37 @@ export interface ApproveArgs {
 }
 
 export function approveCommand(a: ApproveArgs, out: (s: string) => void): number {
+  const tr = cliTranslator();
   if (!a.runId) {
-    out('usage: stepwise approve <runId> [--reject] [--comment TEXT] [--block ID] (token in STEPWISE_TOKEN, or --token)');
+    out(tr.t('cli.approve.usage'));
     return EXIT_USAGE;
   }
   const token = a.token ?? process.env.STEPWISE_TOKEN;
   if (!token) {
-    out('stepwise approve: give your API token in STEPWISE_TOKEN (or --token; a command line shows in `ps`)');
+    out(tr.t('cli.usage', { command: 'approve', message: tr.t('cli.approve.noToken') }));
     return EXIT_USAGE;
   }
   const dir = dataDir(a.data);
   if (!fs.existsSync(path.join(dir, 'stepwise.db'))) {
-    out(`stepwise approve: no runs are recorded in ${dir}`);
+    out(tr.t('cli.usage', { command: 'approve', message: tr.t('cli.approve.noRuns', { dir }) }));
     return EXIT_USAGE;
   }
   const store = RunStore.open(dir);
   try {
     const who = new Users(store.database).resolve(token);
     if (!who) {
-      out('stepwise approve: the token is not valid here (unknown or revoked)');
+      out(tr.t('cli.usage', { command: 'approve', message: tr.t('cli.approve.badToken') }));
       return EXIT_FAILED;
     }
     const decision = a.reject ? 'reject' : 'approve';
     const r = new Approvals(store).decide(a.runId, who, decision, a.comment ?? '', a.block);
     if (!r.ok) {
-      out(`stepwise approve: ${r.error.message}`);
+      out(tr.t('cli.usage', { command: 'approve', message: r.error.message }));
       return EXIT_FAILED;
     }
     const req = r.value;
     const approvals = req.decisions.filter((d) => d.decision === 'approve').length;
-    out(`${who.user} ${decision === 'approve' ? 'approved' : 'rejected'} block ${req.blockId} of run ${req.runId}` +
-      (req.state === 'pending' ? ` (${approvals} of ${req.need} approvals; still waiting)` : ` (${req.state})`));
+    out(tr.t('cli.approve.decided', { user: who.user, decision, block: req.blockId, run: req.runId, state: req.state, approvals: String(approvals), need: String(req.need) }));
     return 0;
   } finally {
     store.close();

@@ -1,6 +1,7 @@
 // Where the CLI finds runbooks and data: flags, then environment, then defaults.
 import fs from 'node:fs';
 import path from 'node:path';
+import { langFromEnv, translator, type Translator } from '../../common/i18n/index.ts';
 
 const PACKAGE_DIR = path.resolve(import.meta.dirname, '../..');
 
@@ -13,4 +14,9 @@ export function runbooksDir(flag?: string): string {
 
 export function dataDir(flag?: string): string {
   return path.resolve(flag ?? process.env.STEPWISE_DATA ?? 'data');
+}
+
+/** The language of the CLI's own lines: LC_ALL, LC_MESSAGES, LANG (ko_KR.UTF-8 → ko), else English. */
+export function cliTranslator(): Translator {
+  return translator(langFromEnv(undefined, process.env));
 }
