@@ -10,7 +10,7 @@ import { RunHistory } from '../run/history.ts';
 import { buildEvidence, loadSigningKey } from '../report/evidence.ts';
 import { checkEvidence } from '../report/evidence-check.ts';
 import { loadPlayerAssets } from '../report/html.ts';
-import { dataDir, runbooksDir } from './config.ts';
+import { cliTranslator, dataDir, runbooksDir } from './config.ts';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -26,24 +26,25 @@ export interface EvidenceArgs {
 
 export function evidenceCommand(a: EvidenceArgs, out: (s: string) => void): number {
   if (a.action === 'verify') return verifyCommand(a, out);
+  const tr = cliTranslator();
   if (a.action === undefined || a.args.length > 0) {
-    out('usage: stepwise evidence <runId> --output FILE.zip | stepwise evidence verify FILE [--pubkey PEM]');
+    out(tr.t('cli.evidence.usage'));
     return EXIT_USAGE;
   }
   if (!a.output) {
-    out('stepwise evidence: give --output FILE.zip');
+    out(tr.t('cli.usage', { command: 'evidence', message: tr.t('cli.evidence.giveOutput') }));
     return EXIT_USAGE;
   }
   const runId = a.action;
   const dir = dataDir(a.data);
   if (!fs.existsSync(path.join(dir, 'stepwise.db'))) {
-    out(`stepwise evidence: no run ${JSON.stringify(runId)}: no runs are recorded in ${dir}`);
+    out(tr.t('cli.usage', { command: 'evidence', message: tr.t('cli.report.noRuns', { id: JSON.stringify(runId), dir }) }));
     return EXIT_USAGE;
   }
   const keyFile = process.env.STEPWISE_SIGNING_KEY;
   const key = keyFile ? loadSigningKey(keyFile) : undefined;
   if (key && !key.ok) {
-    out(`stepwise evidence: ${key.error.message}`);
+    out(tr.t('cli.usage', { command: 'evidence', message: key.error.message }));
     return EXIT_FAILED;
   }
   const store = RunStore.open(dir);
@@ -51,17 +52,25 @@ export function evidenceCommand(a: EvidenceArgs, out: (s: string) => void): numb
     const catalog = loadCatalog(runbooksDir(a.runbooks));
     const r = buildEvidence(new RunHistory(store, () => catalog), runId, { assets: loadPlayerAssets(), ...(key?.ok ? { signingKey: key.value } : {}) });
     if (!r.ok) {
-      out(`stepwise evidence: ${r.error.message}${r.error.code === 'NOT_FOUND' ? '; see `stepwise runs`' : ''}`);
+      const message = r.error.code === 'NOT_FOUND' ? tr.t('cli.report.notFound', { message: r.error.message }) : r.error.message;
+      out(tr.t('cli.usage', { command: 'evidence', message: message }));
       return EXIT_USAGE;
     }
     try {
       fs.writeFileSync(a.output, r.value.zip, { mode: 0o600 });
     } catch (e) {
-      out(`stepwise evidence: cannot write ${a.output}: ${(e as Error).message}`);
+      out(tr.t('cli.usage', { command: 'evidence', message: tr.t('cli.report.cannotWrite', { file: a.output, message: (e as Error).message }) }));
       return EXIT_FAILED;
     }
     const m = r.value.manifest;
-    out(`wrote ${a.output} (${r.value.zip.length} bytes, ${m.files.length} files, audit head ${m.chainHead ?? 'none'}${m.signature ? `, signed by ${m.signature.publicKeyFingerprint}` : ', not signed'})`);
+    out(tr.t('cli.evidence.wrote', {
+      file: a.output,
+      bytes: String(r.value.zip.length),
+      files: String(m.files.length),
+      head: m.chainHead ?? 'none',
+      signed: m.signature ? 'yes' : 'no',
+      fingerprint: m.signature?.publicKeyFingerprint ?? '',
+    }));
     return 0;
   } finally {
     store.close();
@@ -69,8 +78,9 @@ export function evidenceCommand(a: EvidenceArgs, out: (s: string) => void): numb
 }
 
 function verifyCommand(a: EvidenceArgs, out: (s: string) => void): number {
+  const tr = cliTranslator();
   if (a.args.length !== 1) {
-    out('usage: stepwise evidence verify FILE [--pubkey PEM]');
+    out(tr.t('cli.evidence.verifyUsage'));
     return EXIT_USAGE;
   }
   const file = a.args[0]!;
@@ -80,16 +90,16 @@ function verifyCommand(a: EvidenceArgs, out: (s: string) => void): number {
     zip = fs.readFileSync(file);
     pubkey = a.pubkey === undefined ? undefined : fs.readFileSync(a.pubkey);
   } catch (e) {
-    out(`stepwise evidence verify: ${(e as Error).message}`);
+    out(tr.t('cli.usage', { command: 'evidence verify', message: (e as Error).message }));
     return EXIT_USAGE;
   }
   const c = checkEvidence(zip, pubkey);
   for (const p of c.passed) out(`ok      ${p}`);
   for (const p of c.problems) out(`FAILED  ${p}`);
   if (c.problems.length) {
-    out(`${file}: ${c.problems.length} problem${c.problems.length === 1 ? '' : 's'}: the bundle cannot be trusted`);
+    out(tr.t('cli.evidence.untrusted', { file, problems: c.problems.length, count: String(c.problems.length) }));
     return EXIT_FAILED;
   }
-  out(`${file}: run ${c.run}, audit head ${c.chainHead}: ${c.signedBy ? 'signed and ' : 'not signed; '}every check passed`);
+  out(tr.t('cli.evidence.trusted', { file, run: String(c.run), head: String(c.chainHead), signed: c.signedBy ? 'yes' : 'no' }));
   return 0;
 }
