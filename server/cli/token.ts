@@ -2,7 +2,7 @@
 // A new token is printed once; only its sha256 is stored.
 import { RunStore } from '../record/store.ts';
 import { ROLES, Users, isRole, type TokenInfo } from '../record/users.ts';
-import { dataDir } from './config.ts';
+import { cliTranslator, dataDir } from './config.ts';
 
 export interface TokenCommand {
   action?: string;
@@ -12,29 +12,27 @@ export interface TokenCommand {
   data?: string;
 }
 
-const USAGE = `usage: stepwise token create --user NAME --role viewer|approver|operator|admin [--data DIR]
-       stepwise token list [--data DIR]
-       stepwise token revoke ID [--data DIR]`;
-
 export function tokenCommand(o: TokenCommand, out: (s: string) => void): number {
+  const tr = cliTranslator();
+  const usage = tr.t('cli.token.usage');
   if (o.action !== 'create' && o.action !== 'list' && o.action !== 'revoke') {
-    out(o.action === undefined ? USAGE : `stepwise token: unknown action ${JSON.stringify(o.action)}\n${USAGE}`);
+    out(o.action === undefined ? usage : tr.t('cli.token.unknownAction', { action: JSON.stringify(o.action), usage }));
     return 2;
   }
   if (o.action === 'create' && (!o.user || !o.role)) {
-    out(`stepwise token create: --user and --role are required\n${USAGE}`);
+    out(tr.t('cli.token.userAndRole', { usage }));
     return 2;
   }
   if (o.action === 'create' && !isRole(o.role)) {
-    out(`stepwise token create: --role must be one of ${ROLES.join(', ')}`);
+    out(tr.t('cli.usage', { command: 'token create', message: tr.t('cli.token.role', { roles: ROLES.join(', ') }) }));
     return 2;
   }
   if (o.action === 'revoke' && o.args.length !== 1) {
-    out(`stepwise token revoke: name exactly one token id (see \`stepwise token list\`)`);
+    out(tr.t('cli.usage', { command: 'token revoke', message: tr.t('cli.token.revokeOne') }));
     return 2;
   }
   if (o.action !== 'revoke' && o.args.length) {
-    out(`stepwise token ${o.action}: unexpected ${JSON.stringify(o.args[0])}\n${USAGE}`);
+    out(tr.t('cli.token.unexpected', { action: o.action, arg: JSON.stringify(o.args[0]), usage }));
     return 2;
   }
   const store = RunStore.open(dataDir(o.data));
@@ -44,18 +42,18 @@ export function tokenCommand(o: TokenCommand, out: (s: string) => void): number 
       case 'create': {
         const made = users.createToken(o.user!, o.role as (typeof ROLES)[number]);
         if (!made.ok) {
-          out(`stepwise token create: ${made.error.message}`);
+          out(tr.t('cli.usage', { command: 'token create', message: made.error.message }));
           return 2;
         }
         const { info, token } = made.value;
-        out(`Created ${info.id} for ${info.user} (${info.role}). The token is shown only this once:`);
+        out(tr.t('cli.token.created', { id: info.id, user: info.user, role: info.role }));
         out(token);
         return 0;
       }
       case 'list': {
         const list = users.listTokens();
         if (!list.length) {
-          out('No tokens yet: `stepwise token create --user NAME --role viewer|approver|operator|admin`.');
+          out(tr.t('cli.token.none'));
           return 0;
         }
         out(table(list));
@@ -65,10 +63,10 @@ export function tokenCommand(o: TokenCommand, out: (s: string) => void): number 
         const id = o.args[0]!;
         const r = users.revokeToken(id);
         if (r === 'unknown') {
-          out(`stepwise token revoke: no token ${JSON.stringify(id)} (see \`stepwise token list\`)`);
+          out(tr.t('cli.usage', { command: 'token revoke', message: tr.t('cli.token.noToken', { id: JSON.stringify(id) }) }));
           return 1;
         }
-        out(r === 'revoked' ? `Revoked ${id}.` : `${id} was already revoked.`);
+        out(tr.t(r === 'revoked' ? 'cli.token.revoked' : 'cli.token.alreadyRevoked', { id }));
         return 0;
       }
     }
