@@ -7,7 +7,7 @@ import { formatDiagnostic } from '../errors.ts';
 import { inventoryPath, loadInventory, type Inventory } from '../target/inventory.ts';
 import { sshHostFor, sshKind, type TargetKind } from '../target/registry.ts';
 import { knownHostsFile, probeHostKey } from '../target/ssh.ts';
-import { runbooksDir } from './config.ts';
+import { cliTranslator, runbooksDir } from './config.ts';
 
 /** The inventory that applies, or a usage message when it has errors; undefined when there is none. */
 export function cliInventory(flag: string | undefined, runbooks: string | undefined): Inventory | string | undefined {
@@ -31,15 +31,16 @@ export function sshTargetKind(id: string, a: { inventory?: string; runbooks?: st
 }
 
 export function hostsCommand(a: { action?: string; host?: string; inventory?: string; runbooks?: string }, out: (s: string) => void): number {
+  const tr = cliTranslator();
   const inv = cliInventory(a.inventory, a.runbooks);
   if (typeof inv === 'string') {
-    out(`stepwise hosts: ${inv}`);
+    out(tr.t('cli.usage', { command: 'hosts', message: inv }));
     return 2;
   }
   switch (a.action) {
     case 'list': {
       if (!inv) {
-        out('stepwise hosts: no inventory (--inventory FILE, STEPWISE_INVENTORY, or inventory.yaml beside the runbooks)');
+        out(tr.t('cli.usage', { command: 'hosts', message: tr.t('cli.hosts.noInventory') }));
         return 2;
       }
       for (const h of inv.hosts.values()) out(`${h.name}  ${h.user ? `${h.user}@` : ''}${h.address}${h.port ? `:${h.port}` : ''}${h.labels.length ? `  [${h.labels.join(', ')}]` : ''}`);
@@ -49,12 +50,12 @@ export function hostsCommand(a: { action?: string; host?: string; inventory?: st
     case 'trust': {
       const host = a.host ? sshHostFor(a.host, inv) : undefined;
       if (!host) {
-        out(`stepwise hosts trust: name an inventory host or ssh://user@host[:port]${a.host ? `, not ${JSON.stringify(a.host)}` : ''}`);
+        out(tr.t('cli.usage', { command: 'hosts trust', message: tr.t('cli.hosts.nameHost', { given: a.host ? 'yes' : 'no', host: JSON.stringify(a.host ?? '') }) }));
         return 2;
       }
       const probe = probeHostKey(host);
       if ('error' in probe) {
-        out(`stepwise hosts trust: ${probe.error}`);
+        out(tr.t('cli.usage', { command: 'hosts trust', message: probe.error }));
         return 1;
       }
       const file = knownHostsFile(host);
@@ -67,18 +68,18 @@ export function hostsCommand(a: { action?: string; host?: string; inventory?: st
         const known = fs.existsSync(file) ? spawnSync('ssh-keygen', ['-F', n, '-f', file], { encoding: 'utf8' }).stdout : '';
         const other = known.split('\n').filter((l) => l && !l.startsWith('#')).find((l) => !keys.has(l.split(' ').slice(1, 3).join(' ')));
         if (other) {
-          out(`stepwise hosts trust: ${host.name} (${n}) is already trusted with another host key in ${file}: refused. Its key now is ${probe.fingerprints.join(', ')}; if the host was really rebuilt, remove the old key (ssh-keygen -R '${n}' -f ${file}) and trust it again`);
+          out(tr.t('cli.usage', { command: 'hosts trust', message: tr.t('cli.hosts.otherKey', { host: host.name, name: n, file, fingerprints: probe.fingerprints.join(', ') }) }));
           return 1;
         }
       }
       const fresh = probe.lines.filter((l) => !have.split('\n').includes(l));
       fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
       if (fresh.length) fs.appendFileSync(file, (have && !have.endsWith('\n') ? '\n' : '') + fresh.join('\n') + '\n', { mode: 0o600 });
-      out(`${host.name}: trusted ${probe.fingerprints.join(', ')} in ${file}${fresh.length ? '' : ' (already there)'}`);
+      out(tr.t('cli.hosts.trusted', { host: host.name, fingerprints: probe.fingerprints.join(', '), file, fresh: fresh.length ? 'yes' : 'no' }));
       return 0;
     }
     default:
-      out('usage: stepwise hosts list | hosts trust HOST [--inventory FILE]');
+      out(tr.t('cli.hosts.usage'));
       return 2;
   }
 }
