@@ -4,21 +4,23 @@
 import { LabTarget, findLabRecord, listLabs, removeLab, removeStaleLabs, type LabEntry } from '../target/lab.ts';
 import { hasSshd, labInventory } from '../target/lab-ssh.ts';
 import { LAB_HOSTNAME } from '../target/lab.ts';
+import { cliTranslator } from './config.ts';
 
 // More would crowd a 2-core machine; fleets of 20 (issue 10 §4) will want minimal hosts.
 const MAX_LAB_HOSTS = 8;
 
 export async function labCommand(a: { action?: string; id?: string; stale?: boolean; hosts?: string; minimal?: boolean }, out: (s: string) => void): Promise<number> {
+  const tr = cliTranslator();
   switch (a.action) {
     case 'up': {
       const hosts = a.hosts === undefined ? 1 : Number(a.hosts);
       // Each host is a set of namespaces, overlays and daemons: a handful per lab.
       if (!Number.isInteger(hosts) || hosts < 1 || hosts > MAX_LAB_HOSTS) {
-        out(`stepwise lab up: --hosts must be a whole number from 1 to ${MAX_LAB_HOSTS}`);
+        out(tr.t('cli.usage', { command: 'lab up', message: tr.t('cli.lab.hostsRange', { max: String(MAX_LAB_HOSTS) }) }));
         return 2;
       }
       if (hosts > 1 && !hasSshd()) {
-        out('stepwise lab up: --hosts needs OpenSSH\'s server (bash .ci/setup installs it)');
+        out(tr.t('cli.usage', { command: 'lab up', message: tr.t('cli.lab.needsSshd') }));
         return 2;
       }
       // Its own sshd wherever OpenSSH's server is installed: `lab inventory` then reaches it.
@@ -34,7 +36,7 @@ export async function labCommand(a: { action?: string; id?: string; stale?: bool
     case 'down': {
       if (a.stale) {
         if (a.id) {
-          out('stepwise lab down: give an ID or --stale, not both');
+          out(tr.t('cli.usage', { command: 'lab down', message: tr.t('cli.lab.idOrStale') }));
           return 2;
         }
         const ids = await removeStaleLabs();
@@ -44,7 +46,7 @@ export async function labCommand(a: { action?: string; id?: string; stale?: bool
       }
       if (a.id) {
         if (!(await removeLab(a.id))) {
-          out(`stepwise lab down: no lab ${a.id}`);
+          out(tr.t('cli.usage', { command: 'lab down', message: tr.t('cli.lab.noLab', { id: a.id }) }));
           return 2;
         }
         out(`lab ${a.id} removed`);
@@ -64,11 +66,11 @@ export async function labCommand(a: { action?: string; id?: string; stale?: bool
     case 'inventory': {
       const r = a.id ? findLabRecord(a.id) : undefined;
       if (!r) {
-        out(`stepwise lab inventory: ${a.id ? `no lab ${a.id}` : 'name a lab (stepwise lab list)'}`);
+        out(tr.t('cli.usage', { command: 'lab inventory', message: a.id ? tr.t('cli.lab.noLab', { id: a.id }) : tr.t('cli.lab.nameLab') }));
         return 2;
       }
       if (!r.ssh) {
-        out(`stepwise lab inventory: lab ${r.id} has no sshd (made without OpenSSH's server installed)`);
+        out(tr.t('cli.usage', { command: 'lab inventory', message: tr.t('cli.lab.noSshd', { id: r.id }) }));
         return 2;
       }
       const hosts = [{ name: LAB_HOSTNAME, address: r.ssh.address }, ...(r.extraHosts ?? []).filter((h) => h.ssh).map((h) => ({ name: h.name, address: h.ssh!.address }))];
@@ -81,7 +83,7 @@ export async function labCommand(a: { action?: string; id?: string; stale?: bool
       return 0;
     }
     default:
-      out('usage: stepwise lab up [ID] | down [ID] | down --stale | list | inventory ID');
+      out(tr.t('cli.lab.usage'));
       return 2;
   }
 }
