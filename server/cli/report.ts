@@ -6,8 +6,7 @@ import { RunStore, type RunStatus } from '../record/store.ts';
 import { loadCatalog } from '../runbook/catalog.ts';
 import { exportRun, isReportFormat, REPORT_FORMATS } from '../report/export.ts';
 import { RunHistory } from '../run/history.ts';
-import { dataDir, runbooksDir } from './config.ts';
-import { langFromEnv, translator, type Translator } from '../../common/i18n/index.ts';
+import { cliTranslator, dataDir, runbooksDir } from './config.ts';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -108,9 +107,4 @@ export function runsCommand(a: RunsArgs, out: (s: string) => void): number {
   } finally {
     store.close();
   }
-}
-
-/** The language of these lines: LC_ALL, LC_MESSAGES, LANG (ko_KR.UTF-8 → ko), else English. */
-function cliTranslator(): Translator {
-  return translator(langFromEnv(undefined, process.env));
 }
