@@ -97,14 +97,11 @@ test('1. a second local web server gets the cookie, but it holds a session id, n
     assert.ok(![...(s.ctx.auth.sessions as unknown as { byKey: Map<string, unknown> }).byKey.keys()].includes(stolen), 'the server keeps only its digest');
     assert.equal((await me({ authorization: `Bearer ${stolen}` })).status, 401, 'a session id is not a token');
     assert.equal((await me({ cookie: `stepwise_session=${stolen}` })).status, 200, 'while the session lives, it is a credential');
-    // The victim signs out: the stolen session is dead.
+    // The victim signs out with the header's button: the stolen session is dead.
     await b.page.goto(s.base + '/');
-    const out = await b.page.evaluate(async () => {
-      const csrf = document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')!.content;
-      const r = await fetch('/signout', { method: 'POST', headers: { 'x-csrf-token': csrf } });
-      return { status: r.status, me: (await fetch('/api/me')).status };
-    });
-    assert.deepEqual(out, { status: 401, me: 401 }, 'signed out: the redirect lands on the sign-in page');
+    await Promise.all([b.page.waitForNavigation(), b.page.click('form.signout button[type="submit"]')]);
+    assert.match(await b.page.content(), /name="token"|name="code"/, 'signed out: the redirect lands on the sign-in page');
+    assert.equal(await b.page.evaluate(async () => (await fetch('/api/me')).status), 401);
     assert.equal((await me({ cookie: `stepwise_session=${stolen}` })).status, 401, 'the stolen session ended with the sign-out');
   } finally {
     await b.close();
