@@ -13,11 +13,14 @@ import type { Disposable } from '../../common/disposable.ts';
 import { STARTUP_TOKEN_ID, type Principal } from '../record/users.ts';
 import { RevocationWatch } from './revocation.ts';
 import { requestTranslator } from './language.ts';
+import { MatrixFeeds, type MatrixSource } from './matrix-feed.ts';
 
 // Keystrokes and pastes: a large paste is the biggest honest input frame.
 const MAX_FRAME_BYTES = 1024 * 1024;
 
 const PATH = /^\/ws\/runs\/([A-Za-z0-9_-]{1,64})$/;
+// The live matrices of the fleet and class pages (server/http/matrix-feed.ts).
+const MATRIX_PATH = /^\/ws\/(fleets|classes)\/([A-Za-z0-9_-]{1,64})$/;
 
 /** Close code for a connection whose token was revoked: 1008, policy violation (RFC 6455). */
 export const CLOSE_REVOKED = 1008;
@@ -29,6 +32,8 @@ export class Gateway implements Disposable {
   private seq = 0;
   private open = 0;
   private readonly revocations: RevocationWatch;
+  /** The fleet and class pages' live matrices: server/http/live-pages.ts registers their sources. */
+  readonly matrices: MatrixFeeds;
 
   constructor(private readonly ctx: AppContext) {
     this.revocations = new RevocationWatch({
@@ -36,6 +41,7 @@ export class Gateway implements Disposable {
       isRevoked: (id) => (id.startsWith(SESSION_PREFIX) ? !ctx.auth.sessions.use(id.slice(SESSION_PREFIX.length)) : ctx.users.getToken(id)?.revokedAt !== null),
       onError: (tokenId, err) => ctx.log.warn('token revocation check failed', { tokenId, error: (err as Error).message }),
     });
+    this.matrices = new MatrixFeeds(ctx.log);
   }
 
   attach(server: Server): void {
@@ -56,6 +62,7 @@ export class Gateway implements Disposable {
 
   dispose(): void {
     this.revocations.dispose();
+    this.matrices.dispose();
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();
   }
@@ -82,6 +89,17 @@ export class Gateway implements Disposable {
     if (!found.ok && found.reason === 'throttled') return refuse(httpStatus('THROTTLED'), 'Too many failed sign-ins');
     if (!found.ok) return refuse(httpStatus('UNAUTHORIZED'), 'Unauthorized');
     const principal = found.principal;
+    const mm = MATRIX_PATH.exec(url.pathname);
+    if (mm) {
+      // The resolver checks the role and, for a class, that it is this trainer's (or an admin).
+      const source = this.matrices.resolve(mm[1]!, mm[2]!, principal);
+      if (!source.ok) return refuse(httpStatus(source.error.code), source.error.message);
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        socket.off('error', onSocketError);
+        this.connectMatrix(ws, mm[1]!, mm[2]!, source.value, principal);
+      });
+      return;
+    }
     const m = PATH.exec(url.pathname);
     const run = m ? this.ctx.runs.get(m[1]) : undefined;
     if (!run) return refuse(httpStatus('NOT_FOUND'), 'No such live run');
@@ -91,6 +109,26 @@ export class Gateway implements Disposable {
       socket.off('error', onSocketError); // the WebSocket's own error handler takes over
       this.connect(ws, run, role, principal, req);
     });
+  }
+
+  /** A matrix watcher: it only reads (anything it sends is ignored); it lives as long as its session or token. */
+  private connectMatrix(ws: WebSocket, kind: string, id: string, source: MatrixSource, principal: Principal): void {
+    this.open++;
+    const attached = this.matrices.attach(kind, id, source, ws);
+    const watchId = principal.session !== undefined ? SESSION_PREFIX + principal.session : principal.tokenId === STARTUP_TOKEN_ID ? undefined : principal.tokenId;
+    const watched =
+      watchId === undefined
+        ? undefined
+        : this.revocations.watch(watchId, () => {
+            attached.dispose();
+            ws.close(CLOSE_REVOKED, principal.session !== undefined ? 'session ended' : 'token revoked');
+          });
+    ws.on('close', () => {
+      this.open--;
+      watched?.dispose();
+      attached.dispose();
+    });
+    ws.on('error', (err) => this.ctx.log.warn('websocket error', { matrix: `${kind}/${id}`, error: err.message }));
   }
 
   private connect(ws: WebSocket, run: Run, role: StreamRole, principal: Principal, req: IncomingMessage): void {

@@ -1,0 +1,161 @@
+// The live matrix: the pure diff/apply (common/matrix.ts) and the feed that batches a change
+// stream into snapshots and diffs (server/http/matrix-feed.ts), in-process.
+// Run: node --import tsx --test test/matrix-feed.test.ts
+import { noLeaks } from './helpers/leaks.ts';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyDiff, diffMatrix, parseMatrixMessage, type MatrixMessage, type MatrixRow, type MatrixSnapshot } from '../common/matrix.ts';
+import { MatrixFeed, type MatrixSource } from '../server/http/matrix-feed.ts';
+import { until } from './helpers/blocks.ts';
+
+const columns = [
+  { id: 'a', title: 'Step A' },
+  { id: 'b', title: 'Step B' },
+];
+const row = (id: string, a: string, b = 'pending'): MatrixRow => ({ id, label: id, status: a === 'passed' && b === 'passed' ? 'passed' : 'running', cells: { a: { status: a }, b: { status: b } } });
+const snap = (rows: MatrixRow[], summary = {}): MatrixSnapshot => ({ columns, rows, summary });
+
+test('diffMatrix: nothing changed → no diff; a changed row → only that row', () => {
+  const one = snap([row('h1', 'passed'), row('h2', 'running')]);
+  assert.equal(diffMatrix(one, structuredClone(one), 1), undefined);
+  const two = snap([row('h1', 'passed'), row('h2', 'passed')]);
+  const d = diffMatrix(one, two, 5)!;
+  assert.equal(d.seq, 5);
+  assert.deepEqual(d.rows.map((r) => r.id), ['h2']);
+  assert.deepEqual(d.removed, []);
+  assert.equal(d.columns, undefined);
+  assert.equal(d.summary, undefined);
+  assert.deepEqual(applyDiff(one, d), two);
+});
+
+test('diffMatrix/applyDiff: added, removed, reordered rows, new columns and summary round-trip', () => {
+  const a = snap([row('h1', 'pending'), row('h2', 'pending'), row('h3', 'pending')], { passed: 0 });
+  const cases: MatrixSnapshot[] = [
+    snap([row('h1', 'pending'), row('h2', 'pending'), row('h3', 'pending'), row('h4', 'running')], { passed: 0 }), // appended
+    snap([row('h1', 'pending'), row('h3', 'passed')], { passed: 1 }), // removed + changed
+    snap([row('h3', 'pending'), row('h1', 'pending'), row('h2', 'pending')], { passed: 0 }), // reordered
+    snap([row('h0', 'pending'), row('h1', 'pending'), row('h2', 'pending'), row('h3', 'pending')], { passed: 0 }), // inserted first
+    { columns: [...columns, { id: 'c', title: 'Step C' }], rows: a.rows, summary: { passed: 0 } },
+    snap([], { passed: 0 }),
+  ];
+  for (const next of cases) {
+    const d = diffMatrix(a, next, 1);
+    assert.ok(d, JSON.stringify(next));
+    assert.deepEqual(applyDiff(a, d), next, JSON.stringify(next.rows.map((r) => r.id)));
+    // What crosses the socket is what the browser accepts.
+    assert.deepEqual(parseMatrixMessage(JSON.stringify(d)), d);
+  }
+});
+
+test('parseMatrixMessage refuses malformed frames', () => {
+  assert.equal(parseMatrixMessage('nope'), undefined);
+  assert.equal(parseMatrixMessage(JSON.stringify({ type: 'matrix', seq: 1, matrix: { columns: [], rows: [{ id: 1 }], summary: {} } })), undefined);
+  assert.equal(parseMatrixMessage(JSON.stringify({ type: 'matrix-diff', seq: 1, rows: [], removed: [3] })), undefined);
+  assert.equal(parseMatrixMessage(JSON.stringify({ type: 'other' })), undefined);
+  assert.deepEqual(parseMatrixMessage(JSON.stringify({ type: 'matrix-error', code: 'NOT_FOUND', message: 'gone' })), { type: 'matrix-error', code: 'NOT_FOUND', message: 'gone' });
+});
+
+/** A source whose rows a test changes, signalling each change. */
+class FakeSource implements MatrixSource {
+  rows: MatrixRow[];
+  reads = 0;
+  private listeners = new Set<() => void>();
+  constructor(n: number) {
+    this.rows = Array.from({ length: n }, (_, i) => row(`h${i + 1}`, 'pending'));
+  }
+  snapshot(): MatrixSnapshot {
+    this.reads++;
+    return snap(structuredClone(this.rows), { passed: this.rows.filter((r) => r.status === 'passed').length });
+  }
+  subscribe(changed: () => void) {
+    this.listeners.add(changed);
+    return { dispose: () => void this.listeners.delete(changed) };
+  }
+  set(i: number, a: string, b = 'pending') {
+    this.rows[i] = row(`h${i + 1}`, a, b);
+    for (const l of this.listeners) l();
+  }
+  get subscribed() {
+    return this.listeners.size;
+  }
+}
+
+function client() {
+  const got: MatrixMessage[] = [];
+  return { got, buffered: 0, send: (t: string) => void got.push(JSON.parse(t)) };
+}
+
+test('MatrixFeed: a snapshot on add, then a burst of changes batched into few diffs that add up to the end state', async () => {
+  const src = new FakeSource(50);
+  const feed = new MatrixFeed(src, undefined, 100);
+  try {
+    const c1 = client();
+    const c2 = client();
+    const d1 = feed.add(c1);
+    feed.add(c2);
+    assert.equal(c1.got[0]!.type, 'matrix');
+    // 100 changes in a burst (every host passes step a, then b).
+    for (let i = 0; i < 50; i++) src.set(i, 'passed');
+    for (let i = 0; i < 50; i++) src.set(i, 'passed', 'passed');
+    await until(() => c1.got.length > 1 && (c1.got.at(-1) as { matrix?: unknown; rows?: MatrixRow[] }).rows?.every((r) => r.status === 'passed') === true, 5_000, 'the last diff');
+    // One read per flush, not per change or per client.
+    assert.ok(feed.stats.flushes <= 3, `flushes: ${feed.stats.flushes}`);
+    assert.ok(src.reads <= 4, `reads: ${src.reads}`);
+    let m = (c1.got[0] as Extract<MatrixMessage, { type: 'matrix' }>).matrix;
+    for (const d of c1.got.slice(1)) m = applyDiff(m, d as Extract<MatrixMessage, { type: 'matrix-diff' }>);
+    assert.deepEqual(m, src.snapshot());
+    assert.deepEqual(c2.got, c1.got, 'every watcher gets the same messages');
+    // Seq numbers follow each other.
+    assert.deepEqual(c1.got.slice(1).map((x) => (x as { seq: number }).seq), c1.got.slice(1).map((_, i) => i + 1));
+    // A second flush with nothing changed sends nothing.
+    const before = c1.got.length;
+    feed.changed();
+    const flushes = feed.stats.flushes;
+    await until(() => feed.stats.flushes > flushes, 5_000, 'another flush');
+    // A flush sends synchronously: had it found a change, the message would be here now.
+    assert.equal(c1.got.length, before);
+    d1.dispose();
+  } finally {
+    feed.dispose();
+  }
+  assert.equal(src.subscribed, 0, 'the feed unsubscribed');
+});
+
+test('MatrixFeed: a watcher whose socket is backed up is skipped, then sent a whole snapshot', async () => {
+  const src = new FakeSource(3);
+  const feed = new MatrixFeed(src, undefined, 50);
+  try {
+    const slow = client();
+    feed.add(slow);
+    slow.buffered = 10 * 1024 * 1024;
+    src.set(0, 'passed');
+    await until(() => feed.stats.flushes >= 1, 5_000, 'a flush');
+    assert.equal(slow.got.length, 1, 'nothing sent to a backed-up socket');
+    slow.buffered = 0;
+    await until(() => slow.got.length === 2, 5_000, 'the catch-up snapshot');
+    const last = slow.got[1]!;
+    assert.equal(last.type, 'matrix');
+    assert.equal((last as Extract<MatrixMessage, { type: 'matrix' }>).matrix.rows[0]!.cells.a!.status, 'passed');
+  } finally {
+    feed.dispose();
+  }
+});
+
+test('MatrixFeed: onIdle after the last watcher leaves', () => {
+  const src = new FakeSource(1);
+  let idle = 0;
+  const feed = new MatrixFeed(src, undefined, 50, () => idle++);
+  try {
+    const a = feed.add(client());
+    const b = feed.add(client());
+    a.dispose();
+    assert.equal(idle, 0);
+    b.dispose();
+    b.dispose();
+    assert.equal(idle, 1);
+  } finally {
+    feed.dispose();
+  }
+});
+
+noLeaks();
