@@ -25,6 +25,9 @@ export const CODES = {
   NESTED_BLOCK: { severity: 'warning', text: 'fenced block inside a list or quote is shown as text and never run' },
   NESTING_TOO_DEEP: { severity: 'error', text: 'Markdown nested too deeply to parse; what follows may be lost' },
   PARSE_FAILED: { severity: 'error', text: 'internal parser error (a bug in Stepwise)' },
+  // Runbooks that span hosts (front matter roles:, block on=ROLE; docs/format.md, Roles).
+  ROLE_INVALID: { severity: 'error', text: 'roles is not a list of distinct role names' },
+  UNKNOWN_ROLE: { severity: 'error', text: 'on= names a role the runbook does not declare' },
   // Translations (NAME.<lang>.md checked against NAME.md, server/runbook/translation.ts).
   TRANSLATION_NO_SOURCE: { severity: 'error', text: 'translation has no source runbook beside it' },
   TRANSLATION_LANG: { severity: 'error', text: 'translation front matter lang is missing or does not match its file name' },
@@ -54,6 +57,7 @@ export const CODES = {
   VAR_PATTERN: { severity: 'error', status: 400, text: 'variable value does not match its pattern' },
   UNKNOWN_VAR: { severity: 'error', status: 400, text: 'variable is not declared by the runbook' },
   UNKNOWN_TARGET: { severity: 'error', status: 400, text: 'no such target' },
+  ROLE_BINDING: { severity: 'error', status: 400, text: 'the runbook\'s roles are not each bound to one target' },
   TARGET_FAILED: { severity: 'error', status: 503, text: 'the target could not be set up' },
   SESSION_ENDED: { severity: 'error', status: 409, text: 'the run’s shell session has ended' },
   SESSION_BUSY: { severity: 'error', status: 409, text: 'the terminal is running another command' },
@@ -62,6 +66,12 @@ export const CODES = {
   PAYLOAD_TOO_LARGE: { severity: 'error', status: 413, text: 'request body too large' },
   THROTTLED: { severity: 'error', status: 429, text: 'too many failed sign-ins from this address: wait (Retry-After) and try again' },
   RUN_LIMIT: { severity: 'error', status: 429, text: 'too many live runs: end one before starting another' },
+  ROLLBACK_REFUSED: { severity: 'error', status: 409, text: 'the run cannot be rolled back: it did not fail, was rolled back already, or has nothing to undo' },
+  // Classrooms (server/class/, docs/classroom.md).
+  STEP_LOCKED: { severity: 'error', status: 409, text: 'a training run executes its steps in order: an earlier step must pass first' },
+  CLASS_ENDED: { severity: 'error', status: 409, text: 'the class has ended' },
+  NO_MORE_HINTS: { severity: 'error', status: 409, text: 'every hint of this step is already revealed' },
+  SOLUTION_LOCKED: { severity: 'error', status: 409, text: 'the solution is revealed after 3 failed attempts at the step, or by the trainer' },
   INTERNAL: { severity: 'error', status: 500, text: 'internal error (a bug in Stepwise; the log has the details)' },
 } as const;
 

@@ -64,6 +64,16 @@ export interface Block {
   answers?: Answer[];
   /** How long a headless run waits for each expected prompt (the answers block's `timeout=`). */
   answersTimeoutSec?: number;
+  /**
+   * The role whose host runs this block (`on=ROLE`), set on every executable block of a runbook
+   * that declares `roles:` (the first role when the block names none); absent otherwise.
+   */
+  on?: string;
+  /**
+   * `rollback=true`: never run forward; run only when a failed run is rolled back, to undo
+   * this step (server/run/rollback.ts). Listed in its step's `rollback`, not `commands`.
+   */
+  rollback?: true;
 }
 
 export interface Answer {
@@ -84,6 +94,12 @@ export interface Step {
   commands: string[];
   /** Ids of check blocks in order. */
   checks: string[];
+  /** `hint` blocks' texts in order: revealed one at a time on request (server/class/hints.ts), never in `parts`. */
+  hints?: string[];
+  /** The `solution` block's text: revealed after 3 failed attempts or by the trainer; never in `parts`. */
+  solution?: string;
+  /** Ids of rollback blocks (`rollback=true`) in document order; absent when none. */
+  rollback?: string[];
 }
 
 export interface Runbook {
@@ -97,6 +113,11 @@ export interface Runbook {
   /** The language the prose is written in, when the front matter says (`lang: ko`); absent means `en`. */
   lang?: string;
   requires: string[];
+  /**
+   * The hosts the runbook spans (`roles: [source, destination]`), bound to targets when it runs;
+   * absent for a runbook on one host. Each executable block runs on its role's host (`on=`).
+   */
+  roles?: string[];
   vars: VarSpec[];
   /** Markdown before the first H2. */
   intro: string;

@@ -38,17 +38,22 @@ const WELL_KNOWN = new Set(WELL_KNOWN_ENV);
 
 export const KNOWN_ATTRIBUTES: readonly string[] = [
   'id', 'name', 'verify', 'hint', 'expect', 'exit', 'timeout', 'confirm', 'os', 'interactive', 'file', 'mode', 'requires',
-  'retries', 'retry-delay', 'approve', 'approveTimeout',
+  'retries', 'retry-delay', 'approve', 'approveTimeout', 'rollback', 'on',
 ];
 const KNOWN_ATTRS = new Set(KNOWN_ATTRIBUTES);
 /** The fence language of an answers block (docs/format.md, Answers). */
 const ANSWERS_LANG = 'answers';
+/** Fence languages of a step's hints and its solution (docs/format.md, Hints): never run, shown only when revealed. */
+const HINT_LANG = 'hint';
+const SOLUTION_LANG = 'solution';
 /** A prompt normally shows within seconds; this long means the program asks something else. */
 const DEFAULT_ANSWER_TIMEOUT_SEC = 30;
 /** More distinct approvers than a team has is a typo, not a policy. */
 const MAX_APPROVERS = 10;
 
-const FRONT_MATTER_FIELDS = ['id', 'title', 'summary', 'section', 'os', 'requires', 'vars', 'lang'];
+const FRONT_MATTER_FIELDS = ['id', 'title', 'summary', 'section', 'os', 'requires', 'vars', 'lang', 'roles'];
+/** A role's name (`roles: [source, destination]`): lower case, usable as a CLI `--role NAME=` and an id in pages. */
+export const ROLE_NAME_PATTERN = /^[a-z][a-z0-9-]*$/;
 /** A language code as in BCP 47, simplified: `en`, `ko`, `pt-BR`, `zh-Hant`. */
 export const LANG_PATTERN = /^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$/;
 /** A heading that ends in `{#id}` gives its step that id instead of the slug (translations keep the source's ids). */
@@ -104,6 +109,7 @@ interface FrontMatter {
   requires?: string[];
   vars: VarSpec[];
   lang?: string;
+  roles?: string[];
 }
 
 interface Heading {
@@ -122,6 +128,8 @@ class Parser {
   private readonly lines: string[];
   private readonly blocks: Record<string, Block> = {};
   private readonly blockLines = new Map<string, number>();
+  /** The front matter's roles, once read (blocks check their on= against them). */
+  private roles: string[] | undefined;
 
   constructor(
     private readonly source: string,
@@ -140,6 +148,7 @@ class Parser {
 
   parse(): Runbook {
     const fm = this.frontMatter();
+    this.roles = fm.roles;
     const body = this.lines.join('\n');
     const tokens = md.parse(body, {});
     // markdown-it stops reading at its nesting limit and drops the rest of the file silently.
@@ -241,16 +250,30 @@ class Parser {
         const parts: StepPart[] = [];
         const commands: string[] = [];
         const checks: string[] = [];
+        const rollback: string[] = [];
+        const hints: string[] = [];
+        let solution: string | undefined;
         let cursor = h.map[1];
         let before: Block | undefined;
         fences.forEach((f, n) => {
           const prose = trimBlankLines(this.lines.slice(cursor, f.map[0]));
           if (prose !== '') parts.push({ kind: 'prose', markdown: prose });
           const block = this.block(f, stepId, `${stepId}-${n + 1}`);
+          // Hints and the solution are held back until revealed (server/class/hints.ts): not a
+          // part of the step, not a block of the runbook, so no page or answer shows them unasked.
+          const aside = block.lang.toLowerCase();
+          if (aside === HINT_LANG || aside === SOLUTION_LANG) {
+            delete this.blocks[block.id];
+            if (aside === HINT_LANG) hints.push(block.content);
+            else solution = solution === undefined ? block.content : `${solution}\n\n${block.content}`;
+            cursor = f.map[1];
+            return;
+          }
           if (block.lang === ANSWERS_LANG) this.attachAnswers(block, before, f);
           before = block;
           parts.push({ kind: 'block', blockId: block.id });
-          if (block.kind === 'check') checks.push(block.id);
+          if (block.rollback) rollback.push(block.id);
+          else if (block.kind === 'check') checks.push(block.id);
           else if (block.kind === 'command' || block.kind === 'file') commands.push(block.id);
           cursor = f.map[1];
         });
@@ -259,7 +282,7 @@ class Parser {
         if (commands.length > 0 && checks.length === 0) {
           this.report(line, 'STEP_WITHOUT_CHECK', `step ${stepId} runs commands but has no check; add a \`\`\`sh {verify} block that proves the step worked`);
         }
-        steps.push({ id: stepId, title: stepTitle || stepId, line, parts, commands, checks });
+        steps.push({ id: stepId, title: stepTitle || stepId, line, parts, commands, checks, ...(rollback.length ? { rollback } : {}), ...(hints.length ? { hints } : {}), ...(solution !== undefined ? { solution } : {}) });
       }
     }
 
@@ -274,6 +297,7 @@ class Parser {
       ...(fm.os !== undefined ? { os: fm.os } : {}),
       ...(fm.lang !== undefined ? { lang: fm.lang } : {}),
       requires: fm.requires ?? [],
+      ...(fm.roles !== undefined ? { roles: fm.roles } : {}),
       vars: fm.vars,
       intro,
       steps,
@@ -316,7 +340,7 @@ class Parser {
     const contents = doc.contents;
     if (contents === null || (isScalar(contents) && contents.value === null)) return fm;
     if (!isMap(contents)) {
-      this.report(nodeLine(contents), 'FRONT_MATTER_FIELD', 'front matter must be a mapping of fields (id, title, summary, section, os, requires, vars, lang)');
+      this.report(nodeLine(contents), 'FRONT_MATTER_FIELD', `front matter must be a mapping of fields (${FRONT_MATTER_FIELDS.join(', ')})`);
       return fm;
     }
     const text = (node: unknown): string | undefined => scalarText(node, yamlText);
@@ -359,6 +383,9 @@ class Parser {
           else fm[key] = key === 'os' ? list.map((s) => s.toLowerCase()) : list;
           break;
         }
+        case 'roles':
+          fm.roles = this.roleList(value, yamlText, nodeLine, line);
+          break;
         case 'vars':
           if (!isMap(value)) wrong('a mapping of variable names to {default, describe, pattern, secret}');
           else fm.vars = this.vars(value.items as Pair[], yamlText, nodeLine);
@@ -366,6 +393,30 @@ class Parser {
       }
     }
     return fm;
+  }
+
+  /** `roles: [source, destination]`: distinct names; what is wrong is reported, what is right kept. */
+  private roleList(value: YamlNode, yamlText: string, nodeLine: (n: unknown) => number, line: number): string[] | undefined {
+    const items = isSeq(value) ? (value.items as unknown[]) : undefined;
+    if (!items) {
+      this.report(nodeLine(value) || line, 'ROLE_INVALID', 'roles must be a list of role names, like roles: [source, destination]');
+      return undefined;
+    }
+    if (items.length === 0) {
+      this.report(nodeLine(value) || line, 'ROLE_INVALID', 'roles is empty: list the hosts the runbook spans, like roles: [source, destination], or leave roles out');
+      return undefined;
+    }
+    const out: string[] = [];
+    for (const item of items) {
+      const name = scalarText(item, yamlText);
+      const at = nodeLine(item) || line;
+      if (name === undefined || !ROLE_NAME_PATTERN.test(name)) {
+        this.report(at, 'ROLE_INVALID', `role name ${show(name ?? '?')} is invalid: use lower-case letters, digits and "-", starting with a letter`);
+      } else if (out.includes(name)) {
+        this.report(at, 'ROLE_INVALID', `role ${name} is listed twice`);
+      } else out.push(name);
+    }
+    return out.length ? out : undefined;
   }
 
   private vars(items: Pair[], yamlText: string, nodeLine: (n: unknown) => number): VarSpec[] {
@@ -489,6 +540,10 @@ class Parser {
         why = 'approveTimeout needs approve=true (or approve=N)';
       } else if (k === 'timeout' && a.interactive && kind !== 'file') {
         why = 'timeout does not apply to an interactive block: the person at the terminal decides when it ends';
+      } else if (k === 'rollback' && a.rollback && kind === 'check') {
+        why = 'rollback and verify cannot be on the same block: a rollback block undoes its step, a check judges it (a rollback is judged by its exit code)';
+      } else if (k === 'rollback' && a.rollback && a.interactive) {
+        why = 'rollback does not apply to an interactive block: a rollback runs unattended (stepwise run --rollback), with nobody at the terminal';
       }
       if (why !== undefined) this.report(line, 'BAD_ATTRIBUTE', why);
     }
@@ -505,6 +560,14 @@ class Parser {
     let content = f.token.content;
     if (content.endsWith('\n')) content = content.slice(0, -1);
     const exec = kind !== 'display';
+    // Where it runs: the role named, else the first; checked against the declared roles.
+    let on: string | undefined;
+    if (a.on !== undefined) {
+      if (this.roles === undefined) this.report(line, 'UNKNOWN_ROLE', `on=${a.on}, but the runbook declares no roles: add roles: [${a.on}, ...] to its front matter`);
+      else if (!this.roles.includes(a.on)) this.report(line, 'UNKNOWN_ROLE', `on=${a.on} is not a role of this runbook (roles: ${this.roles.join(', ')})`);
+      else on = a.on;
+    }
+    if (exec && this.roles !== undefined) on ??= this.roles[0];
     const block: Block = {
       id,
       kind,
@@ -525,6 +588,8 @@ class Parser {
       ...(exec && a.requires !== undefined ? { requires: a.requires } : {}),
       ...(exec && a.approve !== undefined ? { approve: a.approve } : {}),
       ...(exec && a.approve !== undefined && a.approveTimeoutSec !== undefined ? { approveTimeoutSec: a.approveTimeoutSec } : {}),
+      ...(exec && on !== undefined ? { on } : {}),
+      ...((kind === 'command' || kind === 'file') && a.rollback && !a.interactive ? { rollback: true as const } : {}),
     };
     this.blocks[id] = block;
     return block;
@@ -616,7 +681,8 @@ class Parser {
         }
         case 'verify':
         case 'confirm':
-        case 'interactive': {
+        case 'interactive':
+        case 'rollback': {
           const b = asBool(k, v);
           if (b !== undefined) out[k] = b;
           break;
@@ -624,6 +690,11 @@ class Parser {
         case 'hint': {
           const s = asString(k, v);
           if (s !== undefined) out.hint = s;
+          break;
+        }
+        case 'on': {
+          const s = asString(k, v);
+          if (s !== undefined) out.on = s;
           break;
         }
         case 'expect': {
@@ -764,6 +835,8 @@ interface TypedAttrs {
   requires?: string[];
   approve?: number;
   approveTimeoutSec?: number;
+  on?: string;
+  rollback?: boolean;
 }
 
 /** Names a shell block assigns: NAME=, export/local/declare NAME, read NAME, for NAME in, ... */

@@ -3,7 +3,7 @@
 //
 // A translation is `NAME.<lang>.md` beside `NAME.md`, with front matter `lang: <lang>`. It must
 // have the source's steps (same ids, same order) and the source's executable blocks (same ids,
-// same order, byte-identical content, identical attributes). Titles, prose, the runbook's title
+// same order, byte-identical content, identical attributes, `on=` included). Titles, prose, the runbook's title
 // and summary, variable `describe`/`pattern_message`, block `hint`s and display-only blocks may
 // differ. See docs/format.md, "Translations".
 
@@ -53,6 +53,8 @@ export function checkTranslation(source: Runbook, translation: Runbook, lang: st
   if (translation.section !== source.section) report(fmLine('section'), 'TRANSLATION_FIELD', `section is ${JSON.stringify(translation.section ?? null)}, the source's is ${JSON.stringify(source.section ?? null)}`);
   if (!sameList(translation.os, source.os)) report(fmLine('os'), 'TRANSLATION_FIELD', `os differs from the source's (${(source.os ?? []).join(', ') || 'none'})`);
   if (!sameList(translation.requires, source.requires)) report(fmLine('requires'), 'TRANSLATION_FIELD', `requires differs from the source's (${source.requires.join(', ') || 'none'})`);
+  // Where each command runs is behaviour: the roles, like each block's on=, stay as in the source.
+  if (!sameList(translation.roles, source.roles)) report(fmLine('roles'), 'TRANSLATION_FIELD', `roles differ from the source's (${(source.roles ?? []).join(', ') || 'none'})`);
   const tVars = new Map(translation.vars.map((v) => [v.name, v]));
   for (const v of source.vars) {
     const t = tVars.get(v.name);
@@ -111,8 +113,8 @@ export function checkTranslation(source: Runbook, translation: Runbook, lang: st
 type Report = (line: number, code: Code, message: string) => void;
 
 function checkStepBlocks(source: Runbook, s: Step, translation: Runbook, t: Step, report: Report): void {
-  const sIds = [...s.commands, ...s.checks];
-  const tIds = [...t.commands, ...t.checks];
+  const sIds = [...s.commands, ...s.checks, ...(s.rollback ?? [])];
+  const tIds = [...t.commands, ...t.checks, ...(t.rollback ?? [])];
   const tSet = new Set(tIds);
   const sSet = new Set(sIds);
   for (const id of sIds) {
