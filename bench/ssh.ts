@@ -61,7 +61,7 @@ async function measure(name: string, make: () => Promise<Target>): Promise<void>
 const lab = await LabTarget.create({ ssh: true, maskKvm: true });
 try {
   const p = labSshPaths(lab.stateDir);
-  const host = { name: 'kvmhost', address: lab.sshAddress!, user: 'root', identity: p.clientKey, knownHosts: p.knownHosts, proxyCommand: `ip netns exec ${lab.lanNetns} nc %h %p` };
+  const host = { name: 'host1', address: lab.sshAddress!, user: 'root', identity: p.clientKey, knownHosts: p.knownHosts, proxyCommand: `ip netns exec ${lab.lanNetns} nc %h %p` };
   console.log(`load average ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
   await measure('local', async () => new LocalTarget({ platform: 'debian', capabilities: [] }));
   await measure('ssh', () => SshTarget.create(host));

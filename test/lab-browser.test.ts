@@ -35,7 +35,7 @@ test(`walk ${RUNBOOK} in the browser on the lab target`, async () => {
   await Promise.all([page.waitForNavigation({ ...WAIT, timeout: 90_000 }), page.click('[data-action="start"]')]);
   assert.match(page.url(), /\/runs\/r\d+-[a-z2-7]+\/steps\//);
   const runId = /\/runs\/([^/]+)\//.exec(page.url())![1];
-  await waitForTerminal(page, 'kvmhost');
+  await waitForTerminal(page, 'host1');
 
   const seen: Array<[string, string]> = [];
   for (;;) {
@@ -59,7 +59,7 @@ test(`walk ${RUNBOOK} in the browser on the lab target`, async () => {
 
   const rec = await s.api('GET', `/api/runs/${runId}`);
   assert.equal(rec.json.target, 'lab');
-  const labId = /^kvmhost \(lab ([a-z0-9]+) /.exec(rec.json.options.targetInfo.host)?.[1];
+  const labId = /^host1 \(lab ([a-z0-9]+) /.exec(rec.json.options.targetInfo.host)?.[1];
   assert.ok(labId, rec.json.options.targetInfo.host);
   assert.match(netns(), new RegExp(`^sw-${labId}\\b`, 'm'));
   assert.equal((await s.api('DELETE', `/api/runs/${runId}`)).json.status, 'passed');

@@ -107,7 +107,7 @@ test('a lab host: guide NICs on a LAN, private /etc, libvirt without nodedev, KV
     assert.equal(lab.kvm.usable, false);
     assert.ok(!lab.capabilities.has('kvm') && !lab.capabilities.has('hw-virt'), [...lab.capabilities].join(' '));
     const links = await ex.runBlock(cmd('links', 'ip -br link | cut -d" " -f1 | cut -d@ -f1 | sort | tr "\\n" " "; hostname'));
-    assert.equal(links.output, 'eth0 eth1 lo kvmhost\n');
+    assert.equal(links.output, 'eth0 eth1 lo host1\n');
     const bridge = await ex.runBlock(
       cmd('bridge', 'ip link add "$BRIDGE" type bridge\nip link set eth0 master "$BRIDGE"\nip addr add 192.168.123.40/24 dev "$BRIDGE"\nip link set "$BRIDGE" up'),
     );
@@ -162,6 +162,74 @@ echo "$VIRT_TYPE"`),
 });
 
 const cli = (...a: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin/stepwise.js'), 'lab', ...a], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, STEPWISE_LOG: 'warn' } });
+
+/** A boot sector that counts: `xor ax,ax; mov ds,ax; l: inc dword [0x500]; jmp l` — a guest
+ *  whose memory shows it runs (the counter grows), read with QEMU's monitor. */
+const COUNTER_MBR = 'printf "\\x31\\xc0\\x8e\\xd8\\x66\\xff\\x06\\x00\\x05\\xeb\\xf9" > "$1" && truncate -s 510 "$1" && printf "\\x55\\xaa" >> "$1" && truncate -s 1M "$1"';
+
+test('two lab hosts, each its own libvirtd, one shared image folder: a running TCG guest live-migrates to host2 over the LAN and back; lab down leaves nothing', { timeout: 5 * 60_000 }, async () => {
+  if (!fs.existsSync('/usr/sbin/sshd')) return; // the hosts reach each other over SSH (bash .ci/setup)
+  const before = hostState();
+  const up = cli('up', 'zz5', '--hosts', '2');
+  assert.equal(up.status, 0, up.stdout + up.stderr);
+  const record = JSON.parse(fs.readFileSync(path.join(os.tmpdir(), stateDirsOf('zz5')[0]!, 'lab.json'), 'utf8')) as LabRecord;
+  const inits = [record.init!.pid, record.extraHosts![0]!.init!.pid];
+  const on = (host: 1 | 2, script: string) => {
+    const r = spawnSync('nsenter', ['-t', String(inits[host - 1]), '-m', '-n', '-u', '-p', '-w', '--', 'bash', '-c', script], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, LIBVIRT_DEFAULT_URI: 'qemu:///system', HOME: '/root' } });
+    assert.equal(r.status, 0, `host${host}: ${script}\n${r.stdout}${r.stderr}`);
+    return r.stdout;
+  };
+  const counter = (host: 1 | 2) => parseInt(/0x[0-9a-f]+\s*$/.exec(on(host, 'virsh qemu-monitor-command c1 --hmp "xp /1wx 0x500"').trim())![0], 16);
+  let procs: ReturnType<typeof labProcesses> = [];
+  try {
+    assert.equal(on(1, 'hostname').trim(), 'host1');
+    assert.equal(on(2, 'hostname').trim(), 'host2');
+    // Each host its own libvirtd; each reaches the other's over SSH by name.
+    assert.match(on(1, 'virsh -c qemu+ssh://host2/system hostname'), /^host2$/m);
+    assert.match(on(2, 'virsh -c qemu+ssh://host1/system hostname'), /^host1$/m);
+    // One folder at the same path in both: a file written on host1 is read on host2.
+    on(1, 'echo shared-by-host1 > /var/lib/libvirt/images/probe');
+    assert.equal(on(2, 'cat /var/lib/libvirt/images/probe'), 'shared-by-host1\n');
+    assert.ok(!fs.existsSync('/var/lib/libvirt/images/probe'), 'not this machine\'s image folder');
+    // The guide's LAN carries the migration: each name resolves to the other's eth0 address.
+    on(1, 'ip addr add 192.168.123.41/24 dev eth0 && echo "192.168.123.42 host2" >> /etc/hosts');
+    on(2, 'ip addr add 192.168.123.42/24 dev eth0 && echo "192.168.123.41 host1" >> /etc/hosts');
+    on(1, `set -- /var/lib/libvirt/images/c1.img; ${COUNTER_MBR}
+virt-install --name c1 --memory 32 --vcpus 1 --disk "$1",format=raw,cache=none --import --os-variant generic --graphics none --noautoconsole --virt-type qemu --network none --print-xml > /root/c1.xml
+virsh define /root/c1.xml >/dev/null && virsh start c1 >/dev/null`);
+    const c0 = counter(1);
+    await until(() => counter(1) > c0, 30_000, 'the guest to count on host1');
+    const txBefore = Number(on(1, 'cat /sys/class/net/eth0/statistics/tx_bytes'));
+    // --unsafe: libvirt 9 knows shared storage only by its file system type (NFS, GFS2, ...);
+    // the lab's shared folder is a bind mount, which it takes for local storage.
+    on(1, 'virsh migrate --live --unsafe --persistent --undefinesource c1 qemu+ssh://host2/system');
+    assert.equal(on(2, 'virsh domstate c1').trim(), 'running');
+    assert.equal(on(1, 'virsh list --all --name').trim(), '', 'nothing left on host1');
+    const c2 = counter(2);
+    assert.ok(c2 > c0, 'the guest\'s memory came along');
+    await until(() => counter(2) > c2, 30_000, 'the guest to go on counting on host2');
+    // QEMU sent the guest's memory from host1's eth0 (the LAN), not over the management link.
+    const sent = Number(on(1, 'cat /sys/class/net/eth0/statistics/tx_bytes')) - txBefore;
+    assert.ok(sent > 256 * 1024, `only ${sent} bytes left host1's eth0`);
+    // And back, so that both directions work (the guide's section 8 ends the same way).
+    on(2, 'virsh migrate --live --unsafe --persistent --undefinesource c1 qemu+ssh://host1/system');
+    assert.equal(on(1, 'virsh domstate c1').trim(), 'running');
+    procs = [...labProcesses('sw-zz5'), ...labProcesses('sw-zz5-h2')];
+    for (const name of ['libvirtd', 'sshd', 'qemu-system']) {
+      assert.ok(procs.some((p) => p.cmd.includes(name)), `${name} runs in the lab: ${procs.map((p) => p.cmd).join('\n')}`);
+    }
+    assert.equal(procs.filter((p) => /^libvirtd/.test(p.cmd)).length, 2, 'one libvirtd per host');
+  } finally {
+    const down = cli('down', 'zz5');
+    assert.equal(down.status, 0, down.stdout + down.stderr);
+  }
+  assert.ok(!netnsNames().some((n) => n.startsWith('sw-zz5')), 'the namespaces are gone');
+  assert.deepEqual(stateDirsOf('zz5'), [], 'the folder, with the shared images, is gone');
+  // The outer `unshare`s belong to this machine's PID 1 after `lab up` exited (see above).
+  const outers = new Set([record.outer?.pid, record.extraHosts![0]!.outer?.pid]);
+  assert.deepEqual(leftOf(procs.filter((p) => !outers.has(p.pid))), [], 'no sshd, libvirtd or qemu of the lab is left');
+  assert.deepEqual(hostState(), before, 'links, routes, namespaces, mounts and /etc as before');
+});
 
 test('stepwise lab up / list / down as a process', async () => {
   const before = hostState();

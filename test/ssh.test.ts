@@ -106,7 +106,7 @@ describe('runs over SSH in a lab host', { skip: canLab ? false : 'needs root, op
     rbDir = path.join(work, 'runbooks');
     fs.mkdirSync(rbDir);
     inv = path.join(work, 'inventory.yaml');
-    fs.writeFileSync(inv, labInventory({ labId: lab.labId, lanNetns: lab.lanNetns, stateDir: lab.stateDir, hosts: [{ name: 'kvmhost', address: lab.sshAddress! }] }));
+    fs.writeFileSync(inv, labInventory({ labId: lab.labId, lanNetns: lab.lanNetns, stateDir: lab.stateDir, hosts: [{ name: 'host1', address: lab.sshAddress! }] }));
     fs.writeFileSync(
       path.join(rbDir, 'remote.md'),
       `---
@@ -119,7 +119,7 @@ vars:
 
 ## Where am I
 
-\`\`\`sh {id=where expect="^kvmhost$"}
+\`\`\`sh {id=where expect="^host1$"}
 hostname
 \`\`\`
 
@@ -128,7 +128,7 @@ echo about to exit; (exit 3)
 \`\`\`
 
 \`\`\`sh {verify}
-test "$(hostname)" = kvmhost
+test "$(hostname)" = host1
 \`\`\`
 
 ## Write a file
@@ -189,9 +189,9 @@ echo after ran
   });
 
   test('a runbook over SSH: markers, exit codes, a remote file block with backup, host identity recorded, no secret on the remote disk', () => {
-    const r = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', inv, '--target', 'kvmhost'], env());
+    const r = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', inv, '--target', 'host1'], env());
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /on kvmhost/);
+    assert.match(r.stdout, /on host1/);
     assert.match(r.stdout, /2 passed/);
     const runId = /run (\S+) remote/.exec(r.stdout)![1]!;
     const info = report(runId).run.options.targetInfo as { platform: string; ssh: { hostKey: string; machineId: string; os: { id: string }; kernel: string } };
@@ -212,7 +212,7 @@ echo after ran
   });
 
   test('a timeout sends Ctrl-C, then kills the remote program', () => {
-    const r = runStepwise(['run', 'slow', '--runbooks', rbDir, '--inventory', inv, '--target', 'kvmhost'], env());
+    const r = runStepwise(['run', 'slow', '--runbooks', rbDir, '--inventory', inv, '--target', 'host1'], env());
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /timed out|timeout/i);
     const pid = fs.readFileSync('/tmp/sw-ssh-nap', 'utf8').trim();
@@ -225,17 +225,17 @@ echo after ran
     const empty = path.join(work, 'kh-empty');
     fs.writeFileSync(empty, '');
     const inv2 = inventoryWith('inv-unknown', empty);
-    const r = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', inv2, '--target', 'kvmhost'], env());
+    const r = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', inv2, '--target', 'host1'], env());
     assert.notEqual(r.code, 0);
     const fp = execFileSync('ssh-keygen', ['-l', '-f', `${labSshPaths(lab.stateDir).hostKey}.pub`], { encoding: 'utf8' }).split(' ')[1]!;
-    assert.match(r.stdout + r.stderr, /host key of kvmhost is not known/);
+    assert.match(r.stdout + r.stderr, /host key of host1 is not known/);
     assert.ok((r.stdout + r.stderr).includes(fp), `names the fingerprint ${fp}: ${r.stdout}`);
-    assert.match(r.stdout + r.stderr, /stepwise hosts trust kvmhost/);
+    assert.match(r.stdout + r.stderr, /stepwise hosts trust host1/);
     assert.equal(fs.readFileSync(empty, 'utf8'), '', 'nothing trusted by the refusal');
-    const t = runStepwise(['hosts', 'trust', 'kvmhost', '--inventory', inv2], env());
+    const t = runStepwise(['hosts', 'trust', 'host1', '--inventory', inv2], env());
     assert.equal(t.code, 0, t.stdout + t.stderr);
     assert.ok(t.stdout.includes(fp));
-    const again = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', inv2, '--target', 'kvmhost'], env());
+    const again = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', inv2, '--target', 'host1'], env());
     assert.equal(again.code, 0, again.stdout + again.stderr);
   });
 
@@ -243,7 +243,7 @@ echo after ran
     const empty = path.join(work, 'kh-accept');
     fs.writeFileSync(empty, '');
     const inv3 = inventoryWith('inv-accept', empty);
-    const r = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', inv3, '--target', 'kvmhost', '--accept-new-host-key'], env());
+    const r = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', inv3, '--target', 'host1', '--accept-new-host-key'], env());
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.notEqual(fs.readFileSync(empty, 'utf8'), '');
     const runId = /run (\S+) remote/.exec(r.stdout)![1]!;
@@ -256,10 +256,10 @@ echo after ran
     const kh = path.join(work, 'kh-changed');
     fs.writeFileSync(kh, `${lab.sshAddress} ${fs.readFileSync(`${other}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
     const inv4 = inventoryWith('inv-changed', kh);
-    const r = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', inv4, '--target', 'kvmhost', '--accept-new-host-key'], env());
+    const r = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', inv4, '--target', 'host1', '--accept-new-host-key'], env());
     assert.notEqual(r.code, 0);
-    assert.match(r.stdout + r.stderr, /host key of kvmhost has changed/);
-    const t = runStepwise(['hosts', 'trust', 'kvmhost', '--inventory', inv4], env());
+    assert.match(r.stdout + r.stderr, /host key of host1 has changed/);
+    const t = runStepwise(['hosts', 'trust', 'host1', '--inventory', inv4], env());
     assert.equal(t.code, 1, t.stdout);
     assert.match(t.stdout, /already trusted with another host key/);
   });
@@ -272,13 +272,13 @@ echo after ran
     const stranger = path.join(work, 'stranger_key');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger]);
     fs.writeFileSync(noKey, fs.readFileSync(inv, 'utf8').replace(/identity: .*/, `identity: ${stranger}`));
-    const a = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', noKey, '--target', 'kvmhost'], env());
+    const a = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', noKey, '--target', 'host1'], env());
     assert.notEqual(a.code, 0);
-    assert.match(a.stdout + a.stderr, /authentication to kvmhost refused/);
+    assert.match(a.stdout + a.stderr, /authentication to host1 refused/);
   });
 
   test('a connection dropped mid-block ends the run interrupted (connection lost); --resume finishes it', async () => {
-    const p = spawnStepwise(['run', 'drop', '--runbooks', rbDir, '--inventory', inv, '--target', 'kvmhost'], env());
+    const p = spawnStepwise(['run', 'drop', '--runbooks', rbDir, '--inventory', inv, '--target', 'host1'], env());
     await until(() => fs.existsSync(path.join(work, 'long-started')), 30_000, 'the long block to start');
     // Kill the sshd process serving this connection (inside the lab): the link is gone.
     const pids = execFileSync('ip', ['netns', 'pids', lab.netns], { encoding: 'utf8' }).split('\n').filter(Boolean);
@@ -298,7 +298,7 @@ echo after ran
     assert.equal(rep.run.status, 'interrupted', p.output());
     assert.match(JSON.stringify(rep), /connection lost/);
     fs.writeFileSync(path.join(work, 'resume-ok'), '');
-    const r = runStepwise(['run', 'drop', '--runbooks', rbDir, '--inventory', inv, '--target', 'kvmhost', '--resume', runId], env());
+    const r = runStepwise(['run', 'drop', '--runbooks', rbDir, '--inventory', inv, '--target', 'host1', '--resume', runId], env());
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /after/);
   });
@@ -310,7 +310,7 @@ echo after ran
       const adhoc = await srv.api('POST', '/api/runs', { runbook: 'remote', target: `ssh://root@${lab.sshAddress}` });
       assert.equal(adhoc.status, 400);
       assert.equal((adhoc.json as { error: { code: string } }).error.code, 'UNKNOWN_TARGET');
-      const r = await srv.api('POST', '/api/runs', { runbook: 'remote', target: 'kvmhost' });
+      const r = await srv.api('POST', '/api/runs', { runbook: 'remote', target: 'host1' });
       assert.equal(r.status, 201, JSON.stringify(r.json));
       const id = (r.json as { id: string }).id;
       assert.equal((await srv.api('DELETE', `/api/runs/${id}`)).status < 300, true);
@@ -322,16 +322,16 @@ echo after ran
   test('a jump host is checked as strictly as the target (ProxyJump through the lab host itself)', () => {
     const viaJump = path.join(work, 'inv-jump.yaml');
     fs.writeFileSync(viaJump, fs.readFileSync(inv, 'utf8').replace('    labels: [lab]', `    labels: [lab]\n    jump: root@${lab.sshAddress}`));
-    const r = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', viaJump, '--target', 'kvmhost'], env());
+    const r = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', viaJump, '--target', 'host1'], env());
     assert.equal(r.code, 0, r.stdout + r.stderr);
     // The jump host's key, unknown, is refused too (ssh -J would follow the user's defaults).
     const empty = path.join(work, 'kh-jump');
     fs.writeFileSync(empty, '');
     const strict = path.join(work, 'inv-jump-unknown.yaml');
     fs.writeFileSync(strict, fs.readFileSync(viaJump, 'utf8').replace(/known_hosts: .*/, `known_hosts: ${empty}`));
-    const refused = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', strict, '--target', 'kvmhost'], env());
+    const refused = runStepwise(['run', 'remote', '--runbooks', rbDir, '--inventory', strict, '--target', 'host1'], env());
     assert.notEqual(refused.code, 0);
-    assert.match(refused.stdout + refused.stderr, /host key of kvmhost is not known|Host key verification failed|unreachable/);
+    assert.match(refused.stdout + refused.stderr, /host key of host1 is not known|Host key verification failed|unreachable/);
     assert.equal(fs.readFileSync(empty, 'utf8'), '');
   });
 
@@ -340,7 +340,7 @@ echo after ran
       path.join(rbDir, 'hang.md'),
       `# Hang\n\n## Hang\n\n\`\`\`sh {id=hang}\ntouch ${work}/hang-started; sleep 120\n\`\`\`\n`,
     );
-    const p = spawnStepwise(['run', 'hang', '--runbooks', rbDir, '--inventory', inv, '--target', 'kvmhost'], env());
+    const p = spawnStepwise(['run', 'hang', '--runbooks', rbDir, '--inventory', inv, '--target', 'host1'], env());
     await until(() => fs.existsSync(path.join(work, 'hang-started')), 30_000, 'the block to start');
     const pid = p.child.pid!;
     const remoteDirs = () => sessionDirsOf(pid).filter((d) => !path.basename(d).startsWith('stepwise-ssh-'));
@@ -368,7 +368,7 @@ echo after ran
       path.join(rbDir, 'silent.md'),
       `# Silent\n\n## Silent\n\n\`\`\`sh {id=silent}\ntouch ${work}/silent-started; sleep 120\n\`\`\`\n`,
     );
-    const p = spawnStepwise(['run', 'silent', '--runbooks', rbDir, '--inventory', inv, '--target', 'kvmhost'], env());
+    const p = spawnStepwise(['run', 'silent', '--runbooks', rbDir, '--inventory', inv, '--target', 'host1'], env());
     await until(() => fs.existsSync(path.join(work, 'silent-started')), 30_000, 'the block to start');
     // No packet gets through any more, and nothing tells either end: only keepalives notice.
     execFileSync('ip', ['-n', lab.netns, 'link', 'set', 'mgmt0', 'down']);

@@ -18,7 +18,14 @@ export interface LabInitPaths {
   maskKvm: boolean;
   /** Start libvirtd (default); false for a lighter host (LabOptions.minimal). */
   libvirt?: boolean;
+  /** Host folder bind-mounted on LAB_SHARED_IMAGES in every host of the lab: the emulated
+   *  shared storage that live migration (guide section 8) needs. */
+  sharedDir?: string;
 }
+
+/** Where the lab's shared storage appears in each host: libvirt's default image store, the
+ *  folder the guide's runbooks keep every disk in (docs/guide.md). */
+export const LAB_SHARED_IMAGES = '/var/lib/libvirt/images';
 
 export const LIBVIRT_DRIVERS = '/usr/lib/x86_64-linux-gnu/libvirt/connection-driver';
 
@@ -41,7 +48,10 @@ ${p.maskKvm ? `# /dev/kvm cannot run guests here. In its place, a root-only /dev
 # not do: libvirt would find it accessible, expect KVM, and re-probe QEMU on every define.)
 if [ -e /dev/kvm ]; then mknod -m 0600 ${q(p.stateDir + '/no-kvm')} c 1 3 && mount --bind ${q(p.stateDir + '/no-kvm')} /dev/kvm; fi
 ` : ''}mkdir -p /run/lock /var/lib/libvirt/images /var/log/libvirt
-hostname ${q(p.hostname)}
+${p.sharedDir ? `# Shared storage: one folder of this machine at the same path in every host of the lab, as an
+# NFS export would be on real hosts (this machine's kernel has no NFS).
+mount --bind ${q(p.sharedDir)} ${LAB_SHARED_IMAGES}
+` : ''}hostname ${q(p.hostname)}
 # A static host resolves its own name (libvirt and migration look it up; there is no DNS here).
 printf '127.0.1.1\t%s\n' ${q(p.hostname)} >> /etc/hosts
 # libvirt's node-device driver would list and could detach this machine's real PCI/USB

@@ -94,17 +94,30 @@ export async function startLabSshd(o: { netns: string; lanNetns: string; stateDi
 }
 
 /**
- * Lets the lab's hosts SSH to each other (qemu+ssh://host2/system): each gets the lab's client
- * key as root's key, every host's pinned key, and every host's name in /etc/hosts — written in
- * its own overlays, never on this machine.
+ * Lets the lab's hosts SSH to each other by name (qemu+ssh://host2/system): each gets the lab's
+ * client key as root's key, every host's pinned key, and an ssh_config entry per host naming
+ * its management address — written in its own overlays, never on this machine. The names go
+ * to ssh_config, not /etc/hosts: which address a name has on the guide's LAN is the guide's to
+ * set (sections 2.2 and 8 write /etc/hosts), while SSH keeps to the management link.
  */
 export async function linkLabHosts(stateDir: string, hosts: Array<{ name: string; address: string; initPid: number }>): Promise<void> {
   const p = labSshPaths(stateDir);
-  const names = hosts.map((h) => `${h.address}\t${h.name}`).join('\n');
+  fs.writeFileSync(path.join(p.dir, 'ssh_config'), labSshConfig(hosts), { mode: 0o600 });
   for (const h of hosts) {
-    const script = `mkdir -p /root/.ssh && chmod 700 /root/.ssh && cp '${p.clientKey}' /root/.ssh/id_ed25519 && cp '${p.clientKey}.pub' /root/.ssh/id_ed25519.pub && cp '${p.knownHosts}' /root/.ssh/known_hosts && printf '${names}\\n' >> /etc/hosts`;
+    const script = `mkdir -p /root/.ssh && chmod 700 /root/.ssh && cp '${p.clientKey}' /root/.ssh/id_ed25519 && cp '${p.clientKey}.pub' /root/.ssh/id_ed25519.pub && cp '${p.knownHosts}' /root/.ssh/known_hosts && cp '${path.join(p.dir, 'ssh_config')}' /root/.ssh/config`;
     await run('nsenter', ['-t', String(h.initPid), '-m', '--', 'sh', '-c', script]);
   }
+}
+
+/** Pure: root's ssh_config in every lab host — each host's name on its management address. */
+export function labSshConfig(hosts: Array<{ name: string; address: string }>): string {
+  return [
+    ...hosts.flatMap((h) => [`Host ${h.name}`, `  HostName ${h.address}`, '  User root', '  BatchMode yes']),
+    // known_hosts pins every host by address and name: nothing is asked, nothing is added.
+    'Host *',
+    '  StrictHostKeyChecking yes',
+    '',
+  ].join('\n');
 }
 
 /** Whether an sshd package is installed here (the lab offers SSH only then). */

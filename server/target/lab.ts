@@ -27,7 +27,7 @@ const run = promisify(execFile);
 /** The LAN the lab's NICs are cabled to: the guide's subnet, gateway on the LAN side. */
 export const LAB_LAN = { subnet: '192.168.123.0/24', gateway: '192.168.123.254', prefix: 24 } as const;
 export const LAB_NICS = ['eth0', 'eth1'] as const;
-export const LAB_HOSTNAME = 'kvmhost';
+export const LAB_HOSTNAME = 'host1';
 /** What every lab is, known before one is built; labProfile() adds what this machine offers. */
 export const LAB_PROFILE = {
   id: 'lab',
@@ -66,7 +66,7 @@ export interface LabOptions {
   maskKvm?: boolean;
   /** Give the lab host its own OpenSSH server (lab-ssh.ts), for SSH targets. */
   ssh?: boolean;
-  /** Hosts on the lab's LAN (default 1): the first is the lab target itself (kvmhost); the
+  /** Hosts on the lab's LAN (default 1): the first is the lab target itself (host1); the
    *  others, host2…hostN, are reached over SSH only (implies ssh). */
   hosts?: number;
   /** The other hosts without libvirtd (fleet tests: lighter). */
@@ -167,7 +167,10 @@ export class LabTarget implements Target {
       const driversDir = path.join(stateDir, 'libvirt-drivers');
       copyDriversWithoutNodedev(driversDir);
       const init = path.join(stateDir, 'init.sh');
-      fs.writeFileSync(init, labInitScript({ stateDir, driversDir, hostname: LAB_HOSTNAME, maskKvm: masked }), { mode: 0o700 });
+      const sharedDir = path.join(stateDir, 'shared-images');
+      // As Debian's /var/lib/libvirt/images: QEMU's user may reach a disk by its name, not list.
+      fs.mkdirSync(sharedDir, { mode: 0o711 });
+      fs.writeFileSync(init, labInitScript({ stateDir, driversDir, hostname: LAB_HOSTNAME, maskKvm: masked, sharedDir }), { mode: 0o700 });
       const log = path.join(stateDir, 'init.log');
       const out = fs.openSync(log, 'a');
       const child = spawn(
@@ -196,7 +199,7 @@ export class LabTarget implements Target {
         const h: LabHostRecord = { name: `host${n}`, netns: `sw-${labId}-h${n}`, stateDir: path.join(stateDir, `host${n}`) };
         record.extraHosts = [...(record.extraHosts ?? []), h];
         writeRecord(record); // recorded before it exists: a teardown removes whatever of it was made
-        await startExtraHost(h, n, lanNetns, driversDir, masked, opts.minimal ?? false, () => writeRecord(record));
+        await startExtraHost(h, n, lanNetns, driversDir, masked, opts.minimal ?? false, sharedDir, () => writeRecord(record));
       }
       if (hosts > 1) {
         const all = [{ name: LAB_HOSTNAME, address: record.ssh!.address, initPid: init1.pid }, ...record.extraHosts!.map((h) => ({ name: h.name, address: h.ssh!.address, initPid: h.init!.pid }))];
@@ -305,7 +308,7 @@ function labCapabilities(kvmUsable: boolean): ReadonlySet<string> {
 
 /** Builds one more host on the lab's LAN: network namespace, NICs on the LAN bridge, its own
  *  init (overlays, PID namespace, hostname) and sshd; the record is updated as it goes. */
-async function startExtraHost(h: LabHostRecord, n: number, lan: string, driversDir: string, maskKvm: boolean, minimal: boolean, save: () => void): Promise<void> {
+async function startExtraHost(h: LabHostRecord, n: number, lan: string, driversDir: string, maskKvm: boolean, minimal: boolean, sharedDir: string, save: () => void): Promise<void> {
   fs.mkdirSync(h.stateDir, { recursive: true, mode: 0o700 });
   await ip('netns', 'add', h.netns);
   for (const [i, nic] of LAB_NICS.entries()) {
@@ -315,7 +318,7 @@ async function startExtraHost(h: LabHostRecord, n: number, lan: string, driversD
   }
   await ip('-n', h.netns, 'link', 'set', 'lo', 'up');
   const init = path.join(h.stateDir, 'init.sh');
-  fs.writeFileSync(init, labInitScript({ stateDir: h.stateDir, driversDir, hostname: h.name, maskKvm, libvirt: !minimal }), { mode: 0o700 });
+  fs.writeFileSync(init, labInitScript({ stateDir: h.stateDir, driversDir, hostname: h.name, maskKvm, libvirt: !minimal, sharedDir }), { mode: 0o700 });
   const log = path.join(h.stateDir, 'init.log');
   const out = fs.openSync(log, 'a');
   const child = spawn('ip', ['netns', 'exec', h.netns, 'unshare', '--mount', '--uts', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--', 'bash', init], {
