@@ -7,6 +7,8 @@ import { interruptOrphanedRuns, removeOrphanedSessionDirs } from '../run/orphans
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { AppContext } from './context.ts';
 import { apiRouter, sendFailure } from './api.ts';
+import { fleetsRouter } from './fleets-api.ts';
+import { Fleets, interruptOrphanedFleets } from '../run/fleet.ts';
 import { pagesRouter } from './pages.ts';
 import { Gateway } from './gateway.ts';
 import { Views } from './render.ts';
@@ -83,13 +85,17 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   const store = RunStore.open(opts.dataDir, (message) => log.warn('data folder permissions', { message }));
   const runbooksDir = path.resolve(opts.runbooksDir);
   const catalog = cachedCatalog(runbooksDir); // parsed again only after a runbook changed
-  const targets = opts.targets ?? targetKinds(serverInventory(runbooksDir, log));
+  const inventory = serverInventory(runbooksDir, log);
+  const targets = opts.targets ?? targetKinds(inventory);
   const audit = new AuditLog(store, opts.dataDir);
   // Runs of a process that died (this server's last life, or a killed CLI run) end interrupted.
   const interrupted = interruptOrphanedRuns(store, audit, log);
   if (interrupted.length) log.warn('runs interrupted by a previous stop', { runs: interrupted });
   removeOrphanedSessionDirs();
   const runs = new Runs({ catalog, store, audit, dataDir: opts.dataDir, log, targets, limits: opts.runLimits });
+  // Fleets of a process that died end interrupted (their runs are interrupted above).
+  interruptOrphanedFleets(store);
+  const fleets = new Fleets({ runs, store, catalog, inventory: () => inventory, log, targetIds: () => Object.keys(targets) });
   const token = opts.token ?? generateToken();
   const users = new Users(store.database);
   const auth = new Auth({ token, adminUser: opts.adminUser ?? defaultUser(), users, ...opts.auth });
@@ -105,6 +111,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
     dataDir: opts.dataDir,
     targetIds: Object.keys(targets),
     targets,
+    fleets,
   };
   runs.reapIdle((opts.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000);
   const bundle = await buildBundle({ testHooks: opts.testHooks ?? process.env.STEPWISE_TEST_HOOKS === '1' });
@@ -142,6 +149,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   app.use(signInRouter(ctx, views));
   app.use(authenticate(ctx, views));
   app.use('/api', refuseDeclaredTooLarge, express.json({ limit: JSON_LIMIT, strict: true }), tokensRouter(ctx), apiRouter(ctx));
+  app.use('/api', fleetsRouter(ctx, fleets));
   app.use(pagesRouter(ctx, views));
   app.use('/api', (req, res) => sendFailure(res, failure('NOT_FOUND', `no API route ${req.method} ${req.baseUrl}${req.path}`)));
   app.use((req, res) => {
@@ -161,6 +169,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
     gateway,
     dispose() {
       gateway.dispose();
+      fleets.dispose();
       runs.dispose();
       store.close();
     },

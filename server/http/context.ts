@@ -7,6 +7,7 @@ import type { Runs } from '../run/runs.ts';
 import type { TargetKind } from '../target/registry.ts';
 import type { Auth } from './auth.ts';
 import type { Users } from '../record/users.ts';
+import type { Fleets } from '../run/fleet.ts';
 
 export interface AppContext {
   /** The startup token (the built-in admin's). */
@@ -25,4 +26,6 @@ export interface AppContext {
   targetIds: string[];
   /** The targets offered, by id (a plan reads a kind's profile; a run creates one). */
   targets: Readonly<Record<string, TargetKind>>;
+  /** Fleet runs (run/fleet.ts): the live ones, and views of every recorded one. */
+  fleets: Fleets;
 }

@@ -248,6 +248,41 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (request_id, user)
   );
   `,
+  // Fleet runs (server/run/fleet.ts, server/record/fleets.ts): a fleet, its hosts (each with the
+  // id of its run reserved up front, so every host has one before it starts), and on each run
+  // the fleet it belongs to.
+  `
+  CREATE TABLE fleets (
+    id TEXT PRIMARY KEY,
+    runbook_id TEXT NOT NULL,
+    target TEXT NOT NULL,
+    user TEXT NOT NULL,
+    parallel INTEGER NOT NULL,
+    max_fail TEXT NOT NULL,
+    batches TEXT NULL,
+    options_json TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL CHECK (status IN ('running','passed','failed','interrupted')),
+    reason TEXT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT NULL,
+    parent_fleet_id TEXT NULL,
+    owner TEXT NULL
+  );
+  CREATE INDEX fleets_started ON fleets(started_at DESC, id DESC);
+  CREATE TABLE fleet_hosts (
+    fleet_id TEXT NOT NULL REFERENCES fleets(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    batch INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    resume_of TEXT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending','running','passed','failed','skipped','interrupted')),
+    reason TEXT NULL,
+    PRIMARY KEY (fleet_id, host)
+  );
+  ALTER TABLE runs ADD COLUMN fleet_id TEXT NULL;
+  CREATE INDEX runs_fleet ON runs(fleet_id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

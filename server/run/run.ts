@@ -57,6 +57,8 @@ export interface StartRun {
   /** The language the operator reads the runbook in, and the translation pinned when it is not the source's. */
   lang?: string;
   translation?: { file: string; contentHash: string };
+  /** The run's id when reserved beforehand (a fleet reserves one per host); default a new one. */
+  id?: string;
 }
 
 // After an interruption (Ctrl-C of the CLI, SIGTERM), how long the running block gets to stop
@@ -128,7 +130,7 @@ export class Run implements Disposable {
 
   /** Starts the shell and the records; on any failure, whatever it had made is removed. */
   static async start(o: StartRun): Promise<Outcome<Run>> {
-    const id = newRunId();
+    const id = o.id ?? newRunId();
     let session: TerminalSession;
     try {
       session = await TerminalSession.start(o.target, { cols: o.cols, rows: o.rows, secrets: o.vars.secrets });

@@ -33,6 +33,8 @@ export interface RunRequest {
   lang?: string;
   cols?: number;
   rows?: number;
+  /** The run's id, reserved beforehand (fleet.ts); default a new one. */
+  id?: string;
 }
 
 export interface RunsDeps {
@@ -153,6 +155,7 @@ export class Runs implements Disposable {
       log: this.deps.log,
       cols: req.cols,
       rows: req.rows,
+      ...(req.id !== undefined ? { id: req.id } : {}),
       ...(lang !== undefined ? { lang } : {}),
       ...(translation ? { translation } : {}),
       ...(resumed ? { parentRunId: resumed.parent.id, restore: resumed.state } : {}),
