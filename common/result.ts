@@ -49,7 +49,8 @@ export interface ExecutionReport {
 export interface PlannedBlock {
   id: string;
   kind: 'command' | 'check' | 'file' | 'display';
-  action: 'run' | 'skip';
+  /** `rollback`: a rollback=true block, run only if a failed run is rolled back (never forward). */
+  action: 'run' | 'skip' | 'rollback';
   reason?: string;
   confirm: boolean;
   /** The text as it would run, declared variables substituted (secrets masked). */

@@ -30,6 +30,9 @@ export function initOverview(data: OverviewPageData): void {
     clearErrors(form);
     if (!checkPatterns(form, tr)) return;
     const vars = formVars(form);
+    // Hosts named in the fleet field: a fleet (one run per host), then its page.
+    const fleetTarget = form.querySelector<HTMLInputElement>('input[name="fleetTarget"]')?.value.trim();
+    if (fleetTarget) return startFleet(form, data, button, vars, fleetTarget, tr);
     const target = form.querySelector<HTMLSelectElement>('select[name="target"]')?.value;
     const training = form.querySelector<HTMLInputElement>('input[name="training"]')?.checked === true;
     const converge = form.querySelector<HTMLInputElement>('input[name="converge"]')?.checked === true;
@@ -109,7 +112,7 @@ function renderPlan(plan: PlanResponse, tr: Translator, titles: Record<string, s
   if (!section || !list) return;
   const blocks = plan.steps.flatMap((s) => s.blocks);
   const run = blocks.filter((b) => b.action === 'run');
-  const skipped = blocks.length - run.length;
+  const skipped = blocks.filter((b) => b.action === 'skip').length;
   const confirm = run.filter((b) => b.confirm).length;
   const summary = section.querySelector<HTMLElement>('[data-plan-summary]');
   if (summary) {
@@ -148,6 +151,11 @@ function planBlock(b: PlannedBlock, tr: Translator): HTMLElement {
   if (b.action === 'skip') {
     const tag = el('span', 'tag tag-skip', statusLabel('skipped', tr));
     tag.dataset.skip = '';
+    head.append(tag);
+  }
+  if (b.action === 'rollback') {
+    const tag = el('span', 'tag tag-rollback', tr.t('block.rollback'));
+    tag.dataset.rollback = '';
     head.append(tag);
   }
   if (b.confirm && b.action === 'run') {
@@ -201,4 +209,35 @@ function clearErrors(form: HTMLFormElement): void {
     if (el.hidden) continue;
     showError(form, el.dataset.errorFor ?? '', '');
   }
+}
+
+/** Starts a fleet from the form's fleet fields (POST /api/fleets) and opens its page. */
+async function startFleet(form: HTMLFormElement, data: OverviewPageData, button: HTMLButtonElement, vars: Record<string, string>, target: string, tr: Translator): Promise<void> {
+  const value = (name: string) => form.querySelector<HTMLInputElement>(`input[name="${name}"]`)?.value.trim() ?? '';
+  const parallel = value('parallel');
+  const maxFail = value('maxFail');
+  const batches = value('batches');
+  const converge = form.querySelector<HTMLInputElement>('input[name="converge"]')?.checked === true;
+  button.disabled = true;
+  button.textContent = tr.t('overview.starting');
+  form.setAttribute('aria-busy', 'true');
+  const res = await postJson<{ id: string }>('/api/fleets', {
+    runbook: data.runbook,
+    target,
+    vars,
+    ...(parallel ? { parallel: /^\d+$/.test(parallel) ? Number(parallel) : parallel } : {}),
+    ...(maxFail ? { maxFail: /^\d+$/.test(maxFail) ? Number(maxFail) : maxFail } : {}),
+    ...(batches ? { batches } : {}),
+    ...(converge ? { converge } : {}),
+    ...(data.runLang ? { lang: data.runLang } : {}),
+  });
+  if (res.ok) {
+    location.assign(`/fleets/${encodeURIComponent(res.value.id)}`);
+    return;
+  }
+  form.removeAttribute('aria-busy');
+  button.disabled = false;
+  button.textContent = tr.t('overview.startRun');
+  // The fleet's target is its own field (the select above is a single run's).
+  reportError(form, res.error.field === 'target' ? { ...res.error, field: 'fleet.target' } : res.error);
 }

@@ -346,6 +346,14 @@ export const en = {
   'cli.blocked': '{runbook}: {steps, plural, one {# step} other {# steps}} blocked: {by} failed',
   'cli.totals': '{passed} passed, {failed} failed, {skipped} skipped',
   'cli.hasErrors': 'stepwise run: runbook {id} has errors:',
+  // ---- fleet runs (server/cli/fleet.ts) ----
+  'cli.fleet.start': 'fleet {id} {runbook} on {target}: {hosts, plural, one {# host} other {# hosts}}, parallel {parallel}, max-fail {maxFail}, batches {batches}',
+  'cli.fleet.resuming': 'resuming fleet {parent}: {hosts}',
+  'cli.fleet.hostRunning': 'run {runId} started',
+  'cli.fleet.resumeWith': 'resume the hosts that did not pass with: stepwise run {runbook} --resume {id}',
+  'cli.fleet.alone': 'a fleet (--target @group, label=…, a,b, or --resume FLEETID) runs whole runbooks: not with --all, --from, --step or --plan',
+  'cli.fleet.resumeId': '--resume {id} is neither a run id nor a fleet id',
+  'cli.fleet.needSelector': '--parallel, --max-fail and --batches are for a fleet: --target @group, @all, label=NAME or host1,host2',
   // ---- the stepwise command line: main's help and usage errors (whole texts) ----
   'cli.main.usage': `usage: stepwise <command> [options]
 

@@ -339,6 +339,14 @@ export const ko: Record<MessageKey, string> = {
   'cli.blocked': '{runbook}: {steps, plural, other {#단계}} 막힘: {by} 실패',
   'cli.totals': '통과 {passed}, 실패 {failed}, 건너뜀 {skipped}',
   'cli.hasErrors': 'stepwise run: 런북 {id}에 오류가 있습니다:',
+  // ---- fleet runs (server/cli/fleet.ts) ----
+  'cli.fleet.start': '플릿 {id}: {runbook}, 대상 {target}: 호스트 {hosts}대, 동시 {parallel}, 실패 허용 {maxFail}, 배치 {batches}',
+  'cli.fleet.resuming': '플릿 {parent} 이어서 실행: {hosts}',
+  'cli.fleet.hostRunning': '실행 {runId} 시작',
+  'cli.fleet.resumeWith': '통과하지 못한 호스트를 이어서 실행: stepwise run {runbook} --resume {id}',
+  'cli.fleet.alone': '플릿(--target @그룹, label=…, a,b 또는 --resume FLEETID)은 런북 전체를 실행합니다: --all, --from, --step, --plan과 함께 쓸 수 없습니다',
+  'cli.fleet.resumeId': '--resume {id}: 실행 id도 플릿 id도 아닙니다',
+  'cli.fleet.needSelector': '--parallel, --max-fail, --batches는 플릿용입니다: --target @그룹, @all, label=이름 또는 host1,host2',
   // ---- the stepwise command line: main's help and usage errors (whole texts) ----
   'cli.main.usage': `사용법: stepwise <command> [options]
 

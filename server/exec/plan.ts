@@ -23,13 +23,32 @@ export function planRun(
   return steps.map((s) => ({
     id: s.id,
     title: s.title,
-    blocks: [...s.commands, ...s.checks].map((id) => {
+    blocks: [...s.commands, ...s.checks, ...(s.rollback ?? [])].map((id) => {
       const b = rb.blocks[id];
+      if (b.rollback) {
+        // Never run forward: shown so a reader knows how this step would be undone.
+        return { id, kind: b.kind, action: 'rollback', reason: 'rollback: runs only when a failed run is rolled back', confirm: b.confirm, text: blockText(b, shownVars) } satisfies PlannedBlock;
+      }
       const reason = skipReason(b, target, rb.os) ?? (b.interactive && opts.interactive === false ? 'interactive: needs a person at the terminal' : undefined);
-      const text = b.kind === 'file' ? `write ${substituteShown(b.file ?? '', shownVars)}:\n${substituteShown(b.content, shownVars)}` : substituteShown(b.content, shownVars);
+      const text = blockText(b, shownVars);
       return { id, kind: b.kind, action: reason ? 'skip' : 'run', ...(reason ? { reason } : {}), confirm: b.confirm, text } satisfies PlannedBlock;
     }),
   }));
+}
+
+function blockText(b: Block, shownVars: Record<string, string>): string {
+  return b.kind === 'file' ? `write ${substituteShown(b.file ?? '', shownVars)}:\n${substituteShown(b.content, shownVars)}` : substituteShown(b.content, shownVars);
+}
+
+/**
+ * The order a rollback undoes a run in: the rollback blocks of the steps that had passed, the
+ * last step first and, within a step, the last block first (each undoes what came after it).
+ */
+export function rollbackOrder(rb: Runbook, passed: ReadonlySet<string>): Array<{ stepId: string; blocks: Block[] }> {
+  return rb.steps
+    .filter((s) => passed.has(s.id) && (s.rollback ?? []).length > 0)
+    .reverse()
+    .map((s) => ({ stepId: s.id, blocks: [...s.rollback!].reverse().map((id) => rb.blocks[id]!) }));
 }
 
 export function formatPlan(plan: PlannedStep[]): string[] {
@@ -37,7 +56,7 @@ export function formatPlan(plan: PlannedStep[]): string[] {
   for (const [i, s] of plan.entries()) {
     lines.push(`step ${i + 1} ${s.id}: ${s.title}`);
     for (const b of s.blocks) {
-      const tag = b.action === 'skip' ? 'skip   ' : b.kind === 'check' ? 'check  ' : b.kind === 'file' ? 'file   ' : 'run    ';
+      const tag = b.action === 'skip' ? 'skip   ' : b.action === 'rollback' ? 'undo   ' : b.kind === 'check' ? 'check  ' : b.kind === 'file' ? 'file   ' : 'run    ';
       const flags = [b.confirm && b.action === 'run' ? 'needs confirmation' : '', b.reason ?? ''].filter(Boolean).join('; ');
       lines.push(`  ${tag}${b.id}${flags ? `  (${flags})` : ''}`);
       if (b.action === 'run') for (const l of b.text.split('\n')) lines.push(`      ${l}`);

@@ -18,7 +18,17 @@ export type AuditType =
   | 'approval-granted'
   | 'approval-rejected'
   | 'approval-expired'
-  | 'answer-sent';
+  | 'answer-sent'
+  // Classrooms (server/class/): reveals, the trainer's actions and messages, the class's end.
+  | 'hint-revealed'
+  | 'solution-revealed'
+  | 'takeover'
+  | 'handback'
+  | 'class-message'
+  | 'class-ended'
+  // Rollback of a failed run (server/run/rollback.ts): which steps, and how it ended.
+  | 'rollback-started'
+  | 'rollback-ended';
 
 export interface AuditEvent {
   run: string;

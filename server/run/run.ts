@@ -10,6 +10,7 @@ import type { ServerMessage } from '../../common/protocol.ts';
 import type { Logger } from '../log.ts';
 import type { RunStore, RunRecord, RunStatus } from '../record/store.ts';
 import type { AuditLog } from '../record/audit.ts';
+import type { AuditType } from '../record/chain.ts';
 import { Recorder } from '../record/recorder.ts';
 import { maskText } from '../terminal/mask.ts';
 import type { ShellState } from '../exec/state.ts';
@@ -24,7 +25,10 @@ import type { Outcome } from '../../common/outcome.ts';
 import { selfOwner } from '../owner.ts';
 import type { ResolvedVars } from './vars.ts';
 import { decideStatus } from './status.ts';
+import { lockingStep } from '../class/lock.ts';
 import { Approvals, waitForDecision, type ApprovalRequest } from './approvals.ts';
+import { RoleShells, hostOf, type RoleRecord, type RoleTarget } from './role-shells.ts';
+import type { BlockPlace } from '../record/recorder.ts';
 
 export interface RunOptions {
   /** Training mode: Next stays locked until the step passes. */
@@ -37,6 +41,8 @@ export interface RunOptions {
   converge?: boolean;
   /** strict (default): a run stops when its recording cannot be written; best-effort goes on. */
   record?: 'strict' | 'best-effort';
+  /** This run rolls back that failed run (rollback.ts); recorded with the run and in its chain. */
+  rollbackOf?: string;
 }
 
 export interface StartRun {
@@ -57,6 +63,14 @@ export interface StartRun {
   /** The language the operator reads the runbook in, and the translation pinned when it is not the source's. */
   lang?: string;
   translation?: { file: string; contentHash: string };
+  /**
+   * A runbook that spans hosts: every role with its target, in the runbook's order; the first
+   * role's target is `target`. `restoreRoles`: a resumed run's shell state of each other role.
+   */
+  roles?: RoleTarget[];
+  restoreRoles?: Record<string, ShellState>;
+  /** What the run's `target` column says when it is not `target.id` (a binding of roles). */
+  targetLabel?: string;
   /** The run's id when reserved beforehand (a fleet reserves one per host); default a new one. */
   id?: string;
 }
@@ -85,6 +99,12 @@ export class Run implements Disposable {
   /** Told when the run starts waiting for approval of a block (the CLI prints how to approve). */
   readonly approvalWaits = new Set<(r: ApprovalRequest) => void>();
   private approvals: Approvals | undefined;
+  /** A runbook that spans hosts: the roles in order (the first's shell is `session`), and the others' shells. */
+  private roleNames: string[] = [];
+  private roleShells: RoleShells | undefined;
+  private firstHost = '';
+  /** Each role's shell state after its last command block (what a resumed run restores). */
+  private readonly roleStates = new Map<string, ShellState>();
 
   private constructor(
     readonly id: string,
@@ -111,12 +131,35 @@ export class Run implements Disposable {
     this.recorder.flush();
   }
 
-  /** Resizes the terminal, its recording and the server's screen together. */
-  resize(cols: number, rows: number): void {
+  /** Resizes the terminal, its recording and the server's screen together (`role`: that role's terminal). */
+  resize(cols: number, rows: number, role?: string): void {
     if (this.ended) return;
-    this.session.resize(cols, rows);
-    this.recorder.resize(cols, rows);
-    this.screen.resize(cols, rows);
+    const t = this.terminal(role);
+    if (!t) return;
+    t.session.resize(cols, rows);
+    this.recorder.resize(cols, rows, t.role);
+    t.screen.resize(cols, rows);
+  }
+
+  /** The runbook's roles in order; empty for a run on one host. */
+  get roles(): readonly string[] {
+    return this.roleNames;
+  }
+
+  /**
+   * A role's terminal (its shell and the server's copy of its screen); no role: the first
+   * (the run's own, the only one of a run without roles). Undefined for a role the run lacks.
+   */
+  terminal(role?: string): { role: string | undefined; session: TerminalSession; screen: ScreenMirror; host: string } | undefined {
+    const first = this.roleNames[0];
+    if (role === undefined || role === first) return { role: first, session: this.session, screen: this.screen, host: this.firstHost };
+    const s = this.roleShells?.get(role);
+    return s ? { role: s.role, session: s.session, screen: s.screen, host: s.host } : undefined;
+  }
+
+  /** Every terminal of the run: the first role's (or the only one), then each other role's. */
+  private terminals(): Array<{ role: string | undefined; session: TerminalSession }> {
+    return [{ role: this.roleNames[0], session: this.session }, ...(this.roleShells?.all() ?? [])];
   }
 
   touch(): void {
@@ -125,7 +168,7 @@ export class Run implements Disposable {
 
   /** A block is running (from the API, the CLI or typed in the terminal). */
   get busy(): boolean {
-    return this.executing > 0 || this.session.state === 'busy';
+    return this.executing > 0 || this.terminals().some((t) => t.session.state === 'busy');
   }
 
   /** Starts the shell and the records; on any failure, whatever it had made is removed. */
@@ -136,6 +179,16 @@ export class Run implements Disposable {
       session = await TerminalSession.start(o.target, { cols: o.cols, rows: o.rows, secrets: o.vars.secrets });
     } catch (e) {
       return { ok: false, error: failure('TARGET_FAILED', `the shell on ${o.target.id} did not start: ${(e as Error).message}`, 'target') };
+    }
+    // A runbook that spans hosts: a shell for each other role too (the first role's is `session`).
+    let roleShells: RoleShells | undefined;
+    if (o.roles && o.roles.length > 1) {
+      try {
+        roleShells = await RoleShells.start(o.roles.slice(1), { cols: o.cols, rows: o.rows, secrets: o.vars.secrets });
+      } catch (e) {
+        session.dispose();
+        return { ok: false, error: failure('TARGET_FAILED', (e as Error).message, 'roles') };
+      }
     }
     const options = { ...o.options };
     let run: Run | undefined;
@@ -153,11 +206,28 @@ export class Run implements Disposable {
       onFailure: (message, failClosed) => run?.onRecordingFailure(message, failClosed),
     });
     if (!opened.ok) {
+      roleShells?.dispose();
       session.dispose();
       return opened;
     }
     const recorder = opened.value;
     const targetInfo = o.target.info();
+    // Each role's binding, host identity and recording: kept in the run record and its first event.
+    let roleRecords: RoleRecord[] | undefined;
+    if (o.roles && o.roles.length > 0) {
+      const casts = recorder.openRoleCasts(o.roles[0]!.role, o.roles.slice(1).map((r) => r.role), { width: session.cols, height: session.rows, title: o.runbook ? `${o.runbook.title} (${o.runbook.id})` : 'terminal', env: { SHELL: '/bin/bash', TERM: 'xterm-256color' } });
+      if (!casts.ok) {
+        recorder.end('failed');
+        roleShells?.dispose();
+        session.dispose();
+        return casts;
+      }
+      roleRecords = o.roles.map((r) => {
+        const info = r.target.info();
+        return { role: r.role, target: r.bound, host: info.host, targetInfo: info, castPath: casts.value[r.role]! };
+      });
+    }
+    const roleFields = roleRecords ? { roles: roleRecords } : {};
     // The prose read is part of what was run: the language, and the translation's hash beside the source's.
     const language = o.runbook && o.lang !== undefined ? { lang: o.lang, ...(o.translation ? { translation: o.translation } : {}) } : {};
     recorder.started({
@@ -165,10 +235,10 @@ export class Run implements Disposable {
       runbookFile: o.runbook?.file ?? null,
       contentHash: o.runbook?.contentHash ?? null,
       runbookTitle: o.runbook?.title ?? null,
-      target: o.target.id,
+      target: o.targetLabel ?? o.target.id,
       user: o.user,
       vars: o.vars.masked,
-      options: { ...options, targetInfo, ...language },
+      options: { ...options, targetInfo, ...language, ...roleFields },
       parentRunId: o.parentRunId ?? null,
       owner: selfOwner(),
     }, {
@@ -177,34 +247,52 @@ export class Run implements Disposable {
       runbookFile: o.runbook?.file ?? null,
       contentHash: o.runbook?.contentHash ?? null,
       user: o.user,
-      target: o.target.id,
+      target: o.targetLabel ?? o.target.id,
       targetInfo,
       vars: o.vars.masked,
       options,
       ...language,
+      ...roleFields,
     });
     if (recorder.failure !== undefined && options.record !== 'best-effort') {
       // Its start could not be recorded: a strict run does not begin unrecorded.
       recorder.end('failed');
+      roleShells?.dispose();
       session.dispose();
       return { ok: false, error: failure('RECORDING_FAILED', `run ${id} could not be recorded: ${recorder.failure}`) };
     }
-    const executor = new Executor(session, {
+    const executorOptions = {
       runbook: o.runbook,
       vars: o.vars.values,
       secrets: o.vars.secrets,
       secretNames: o.vars.secretNames,
       interactive: options.interactive,
       answerPrompts: options.answerPrompts,
-      restore: o.restore,
+      // One set of hooks for every role's executor: where a block ran comes from its on=.
       hooks: {
-        onBlockStart: (b) => run!.onBlockStart(b),
-        onBlockEnd: (b, r) => run!.onBlockEnd(b, r),
-        beforeBlock: (b) => run!.awaitApproval(b),
-        onAnswer: (b, a) => run!.recordAnswer(b, a),
+        onBlockStart: (b: Block) => run!.onBlockStart(b),
+        onBlockEnd: (b: Block, r: BlockResult) => run!.onBlockEnd(b, r),
+        beforeBlock: (b: Block) => run!.awaitApproval(b),
+        onAnswer: (b: Block, a: { n: number; expect: string; sent: string }) => run!.recordAnswer(b, a),
       },
+    };
+    const first = o.roles?.[0]?.role;
+    // Each other role's blocks run on its own executor (its shell); the run's executor orders them all.
+    for (const s of roleShells?.all() ?? []) {
+      const restore = o.restoreRoles?.[s.role];
+      s.executor = new Executor(s.session, { ...executorOptions, ...(restore ? { restore } : {}) });
+    }
+    const executor = new Executor(session, {
+      ...executorOptions,
+      restore: o.restore,
+      ...(roleShells ? { route: (b: Block) => (b.on !== undefined && b.on !== first ? roleShells.get(b.on)?.executor : undefined) } : {}),
     });
     run = new Run(id, o.runbook, session, executor, recorder, o.store, o.log, options, o.user, o.vars.secrets);
+    if (o.roles && o.roles.length > 0) {
+      run.roleNames = o.roles.map((r) => r.role);
+      run.roleShells = roleShells;
+      run.firstHost = hostOf(o.target);
+    }
     run.wire();
     o.log.info('run started', { runId: id, runbook: o.runbook?.id ?? null, target: o.target.id, user: o.user });
     return { ok: true, value: run };
@@ -240,6 +328,10 @@ export class Run implements Disposable {
     // Own properties only: `constructor`, `__proto__` and friends are not blocks.
     const block = this.runbook && Object.hasOwn(this.runbook.blocks, blockId) ? this.runbook.blocks[blockId] : undefined;
     if (!block || block.kind === 'display') return { ok: false, error: failure('NOT_FOUND', `runbook has no executable block ${blockId}`, 'blockId') };
+    // Never forward: a rollback block runs only when the run is rolled back (rollback.ts).
+    if (block.rollback) return { ok: false, error: failure('BAD_REQUEST', `block ${blockId} is a rollback block: it runs only when a failed run is rolled back (POST /api/runs/${this.id}/rollback)`, 'blockId') };
+    const locked = block.kind === 'check' ? undefined : this.trainingLock(block.stepId);
+    if (locked) return { ok: false, error: locked };
     const pre = this.precondition([block], opts.confirmed);
     if (pre) return { ok: false, error: pre };
     this.recordConfirmation([block], opts.by);
@@ -261,6 +353,8 @@ export class Run implements Disposable {
     this.touch();
     const step = this.runbook?.steps.find((s) => s.id === stepId);
     if (!step) return { ok: false, error: failure('NOT_FOUND', `runbook has no step ${stepId}`, 'stepId') };
+    const locked = this.trainingLock(stepId);
+    if (locked) return { ok: false, error: locked };
     const blocks = [...step.commands, ...step.checks].map((id) => this.runbook!.blocks[id]);
     const pre = this.precondition(blocks, opts.confirmed);
     if (pre) return { ok: false, error: pre };
@@ -270,6 +364,28 @@ export class Run implements Disposable {
       this.recordVerdict(verdict);
       return verdict;
     });
+  }
+
+  /**
+   * Blocks outside a step's forward flow (rollback.ts drives a rollback through this): checked
+   * and confirmed like a step's, each recorded like any block, no step verdict; `event` writes
+   * to the run's audit chain.
+   */
+  async executeAside<T>(
+    blocks: Block[],
+    opts: { confirmed?: boolean; by?: string },
+    body: (io: { runBlock(b: Block): Promise<BlockResult>; event(type: AuditType, data: Record<string, unknown>): void }) => Promise<T>,
+  ): Promise<Outcome<T>> {
+    this.touch();
+    const pre = this.precondition(blocks, opts.confirmed);
+    if (pre) return { ok: false, error: pre };
+    this.recordConfirmation(blocks, opts.by);
+    return this.whileExecuting(() => body({
+      runBlock: (b) => this.executor.runBlock(b),
+      event: (type, data) => {
+        if (!this.ended) this.recorder.event(type, data);
+      },
+    }));
   }
 
   /** Runs executor work, counting it as busy; work cancelled by the run's end is a SESSION_ENDED failure. */
@@ -295,7 +411,9 @@ export class Run implements Disposable {
     if (this.ended) return;
     this.stopReason = reason;
     if (this.executing > 0) {
+      // The block runs in one of the terminals: Ctrl-C to each that is busy (the first always, as before).
       this.session.write('\x03');
+      for (const s of this.roleShells?.all() ?? []) if (s.session.state === 'busy') s.session.write('\x03');
       const until = Date.now() + INTERRUPT_WAIT_MS;
       while (this.executing > 0 && Date.now() < until && !this.ended) await new Promise((r) => setTimeout(r, 20));
     }
@@ -307,7 +425,7 @@ export class Run implements Disposable {
    * status.ts) unless the run was stopped. Queued blocks are cancelled; a block still running
    * is recorded as interrupted before the run-ended event, after which nothing is written.
    */
-  end(how: { stopped?: 'interrupted' | 'failed'; reason?: string } = {}): RunStatus {
+  end(how: { stopped?: 'interrupted' | 'failed' | 'expired'; reason?: string } = {}): RunStatus {
     if (this.finalStatus) return this.finalStatus;
     this.ended = true;
     this.executor.dispose();
@@ -326,6 +444,8 @@ export class Run implements Disposable {
     }
     this.emit({ type: 'session-ended', runId: this.id, exitCode: this.session.exitCode });
     this.subs.forEach((s) => s.dispose());
+    // The other roles' shells and targets first: a lab's hosts go with role 1's target.
+    this.roleShells?.dispose();
     this.session.dispose();
     this.session.target.release?.();
     this.screen.dispose();
@@ -346,11 +466,22 @@ export class Run implements Disposable {
     this.end();
   }
 
+  /** Training: STEP_LOCKED naming the earlier step to finish first (server/class/lock.ts), or undefined. */
+  private trainingLock(stepId: string): Failure | undefined {
+    if (!this.options.training || !this.runbook) return undefined;
+    const first = lockingStep({ runbook: this.runbook, verdicts: this.store.stepVerdicts(this.id), stepId, ...(this.resumedFrom ? { resumedFromStep: this.resumedFrom.stepId } : {}) });
+    return first ? failure('STEP_LOCKED', `training: finish step ${first.id} (${first.title}) first; step ${stepId} is locked until it passes`, 'stepId') : undefined;
+  }
+
   private precondition(blocks: Block[], confirmed?: boolean): Failure | undefined {
     if (this.stopReason) return failure(this.ended ? 'SESSION_ENDED' : 'RECORDING_FAILED', this.stopReason);
     if (this.ended || this.session.state === 'ended') return failure('SESSION_ENDED', `run ${this.id}: the shell session has ended`);
     if (this.executing === 0 && this.session.state !== 'idle') {
       return failure('SESSION_BUSY', 'the terminal is running a command; wait for the prompt or press Ctrl-C');
+    }
+    for (const s of this.roleShells?.all() ?? []) {
+      if (s.session.state === 'ended') return failure('SESSION_ENDED', `run ${this.id}: the shell of role ${s.role} has ended`);
+      if (this.executing === 0 && s.session.state !== 'idle') return failure('SESSION_BUSY', `the terminal of role ${s.role} is running a command; wait for its prompt or press Ctrl-C there`);
     }
     const needs = blocks.filter((b) => b.confirm);
     if (needs.length && !confirmed) {
@@ -378,11 +509,25 @@ export class Run implements Disposable {
   }
 
   /** The shell's exported changes and directory, secrets masked, as a resumed run restores them. */
-  private shellState(): ShellState | undefined {
-    const st = this.executor.shellState();
+  private shellState(b?: Block): ShellState | undefined {
+    const role = b?.on;
+    const other = role !== undefined && role !== this.roleNames[0] ? this.roleShells?.get(role)?.executor : undefined;
+    const st = (other ?? this.executor).shellState();
     if (!st) return undefined;
     const env = Object.fromEntries(Object.entries(st.env).map(([k, v]) => [k, maskText(v, this.secrets)]));
-    return { cwd: maskText(st.cwd, this.secrets), env };
+    const state = { cwd: maskText(st.cwd, this.secrets), env };
+    if (role === undefined || this.roleNames.length === 0) return state;
+    // A run with roles keeps every role's state; the first role's (else this one's) stays on top for readers of one.
+    this.roleStates.set(role, state);
+    const top = this.roleStates.get(this.roleNames[0]!) ?? state;
+    return { ...top, roles: Object.fromEntries(this.roleStates) } as ShellState;
+  }
+
+  /** Where a block runs in a run with roles: its role and that role's host; undefined otherwise. */
+  private place(b: Block): BlockPlace | undefined {
+    if (b.on === undefined || this.roleNames.length === 0) return undefined;
+    const t = this.terminal(b.on);
+    return t ? { role: b.on, host: t.host } : undefined;
   }
 
   private recordConfirmation(blocks: Block[], by: string = this.user): void {
@@ -437,8 +582,9 @@ export class Run implements Disposable {
   private onBlockStart(b: Block): number | undefined {
     if (this.ended) return undefined;
     this.inFlight = b;
-    const castTime = this.recorder.blockStarted(b);
-    this.emit({ type: 'block-started', runId: this.id, blockId: b.id, stepId: b.stepId });
+    const place = this.place(b);
+    const castTime = this.recorder.blockStarted(b, place);
+    this.emit({ type: 'block-started', runId: this.id, blockId: b.id, stepId: b.stepId, ...(place ? { role: place.role } : {}) });
     return castTime;
   }
 
@@ -447,9 +593,10 @@ export class Run implements Disposable {
     if (this.ended) return;
     this.inFlight = undefined;
     this.touch();
-    this.recorder.blockFinished(b, r, b.kind !== 'check' && r.end !== 'skipped' ? this.shellState() : undefined);
+    const place = this.place(b);
+    this.recorder.blockFinished(b, r, b.kind !== 'check' && r.end !== 'skipped' ? this.shellState(b) : undefined, place);
     this.log.info('block finished', { runId: this.id, blockId: b.id, status: r.status, exitCode: r.exitCode, ms: r.durationMs });
-    this.emit({ type: 'block-finished', runId: this.id, stepId: b.stepId, result: r });
+    this.emit({ type: 'block-finished', runId: this.id, stepId: b.stepId, result: r, ...(place ? { role: place.role } : {}) });
   }
 
   private wire(): void {
@@ -464,6 +611,20 @@ export class Run implements Disposable {
         this.end(lost ? { stopped: 'interrupted', reason: lost } : { reason: 'the shell exited' });
       }),
     );
+    for (const s of this.roleShells?.all() ?? []) {
+      this.subs.push(
+        s.session.onData((bytes) => {
+          this.recorder.output(bytes, s.role);
+          s.screen.write(bytes);
+        }),
+        // The run cannot go on without one of its hosts: a role's shell ending ends the run.
+        s.session.onExit((code) => {
+          this.log.warn('session ended', { runId: this.id, role: s.role, exitCode: code });
+          const lost = s.target.lostConnection?.();
+          this.end(lost ? { stopped: 'interrupted', reason: `role ${s.role}: ${lost}` } : { reason: `the shell of role ${s.role} exited` });
+        }),
+      );
+    }
   }
 
   private emit(m: ServerMessage): void {

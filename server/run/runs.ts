@@ -18,6 +18,10 @@ import { resolveVars } from './vars.ts';
 import { resumePoint, type ResumePoint } from './resume.ts';
 import { RunHistory } from './history.ts';
 import { runbookLang } from '../runbook/translation.ts';
+import { bindRoles, bindingLabel } from './role-binding.ts';
+import { labRoleTargets, type RoleTarget } from './role-shells.ts';
+import type { ShellState } from '../exec/state.ts';
+import { rollbackStart, type RollbackStart } from './rollback.ts';
 
 export interface RunRequest {
   runbook: string | null;
@@ -26,6 +30,8 @@ export interface RunRequest {
   options?: RunOptions;
   /** Continue this earlier run of the same runbook from its failed step. */
   resume?: string;
+  /** Roll back this failed run (rollback.ts): its inputs and shell state, linked to it by options.rollbackOf. */
+  rollback?: string;
   /**
    * The language to read the runbook in (a translation's code); default: the source's. Without
    * a translation in that language the run reads the source (and records the source's language).
@@ -35,6 +41,11 @@ export interface RunRequest {
   rows?: number;
   /** The run's id, reserved beforehand (fleet.ts); default a new one. */
   id?: string;
+  /**
+   * A runbook that spans hosts: each role's target id (`{"source": "host1", ...}`); or give
+   * `target: "lab"` for a lab host per role (role-binding.ts).
+   */
+  roles?: Record<string, string>;
 }
 
 export interface RunsDeps {
@@ -100,11 +111,18 @@ export class Runs implements Disposable {
       if (!point.ok) return point;
       resumed = point.value;
     }
+    let rollbackFrom: RollbackStart | undefined;
+    if (req.rollback !== undefined) {
+      if (!runbook || resumed) return { ok: false, error: failure('BAD_REQUEST', 'only a runbook run can be rolled back, and not while resuming', 'rollback') };
+      const start = rollbackStart(new RunHistory(this.deps.store, this.deps.catalog), req.rollback, runbook);
+      if (!start.ok) return start;
+      rollbackFrom = start.value;
+    }
     let lang: string | undefined;
     let translation: { file: string; contentHash: string } | undefined;
     if (runbook) {
       // A resumed run goes on in the language its parent was read in, unless told otherwise.
-      const parentLang = resumed?.parent.options.lang;
+      const parentLang = (resumed ?? rollbackFrom)?.parent.options.lang;
       lang = req.lang ?? (typeof parentLang === 'string' ? parentLang : undefined) ?? runbookLang(runbook);
       if (lang !== runbookLang(runbook)) {
         const entry = this.deps.catalog().get(runbook.id)!;
@@ -123,12 +141,19 @@ export class Runs implements Disposable {
       }
     }
     // A bare terminal has no prose to read: its lang (the interface's) is not recorded.
-    const vars = resolveVars(runbook, { ...resumed?.vars, ...req.vars });
+    const vars = resolveVars(runbook, { ...resumed?.vars, ...rollbackFrom?.vars, ...req.vars });
     if (!vars.ok) return vars;
-    const targetId = req.target ?? 'local';
-    const kind = Object.prototype.hasOwnProperty.call(this.deps.targets, targetId) ? this.deps.targets[targetId] : undefined;
-    if (!kind) return { ok: false, error: failure('UNKNOWN_TARGET', `no target ${JSON.stringify(targetId)}; known: ${Object.keys(this.deps.targets).join(', ')}`, 'target') };
-    const slot = { user, lab: targetId === LAB_TARGET };
+    // Which target each role runs on; a runbook without roles has its one target, as always.
+    const bound = bindRoles(runbook?.roles, req.roles, req.target);
+    if (!bound.ok) return bound;
+    const binding = bound.value;
+    const kindOf = (id: string) => (Object.prototype.hasOwnProperty.call(this.deps.targets, id) ? this.deps.targets[id] : undefined);
+    const unknown = (id: string, field: string) => ({ ok: false as const, error: failure('UNKNOWN_TARGET', `no target ${JSON.stringify(id)}; known: ${Object.keys(this.deps.targets).join(', ')}`, field) });
+    for (const r of binding.kind === 'roles' ? binding.roles : []) if (!kindOf(r.target)) return unknown(r.target, 'roles');
+    const targetId = binding.kind === 'single' ? binding.target : binding.kind === 'lab' ? LAB_TARGET : binding.roles[0]!.target;
+    const kind = kindOf(targetId);
+    if (!kind) return unknown(targetId, 'target');
+    const slot = { user, lab: targetId === LAB_TARGET || (binding.kind === 'roles' && binding.roles.some((r) => r.target === LAB_TARGET)) };
     const refused = this.overLimit(slot);
     if (refused) {
       this.deps.log.warn('run refused: limit reached', { user, target: targetId, reason: refused.message });
@@ -136,19 +161,32 @@ export class Runs implements Disposable {
     }
     this.counted.add(slot); // released when the run ends, or now if it does not start
     let target: Target;
+    let roleTargets: RoleTarget[] | undefined;
     try {
-      target = await kind.create();
+      if (binding.kind === 'lab') roleTargets = await labRoleTargets(binding.roles);
+      else if (binding.kind === 'roles') roleTargets = await this.roleTargets(binding.roles);
+      target = roleTargets ? roleTargets[0]!.target : await kind.create();
     } catch (e) {
       this.counted.delete(slot);
       this.deps.log.error('target failed', { target: targetId, error: (e as Error).message });
-      return { ok: false, error: failure('TARGET_FAILED', `target ${targetId} could not be set up: ${(e as Error).message}`, 'target') };
+      return { ok: false, error: failure('TARGET_FAILED', `target ${targetId} could not be set up: ${(e as Error).message}`, roleTargets || binding.kind !== 'single' ? 'roles' : 'target') };
     }
+    // A resumed run with roles restores each role's shell state (run.ts keeps them under `roles`).
+    const stateOf = (st: ShellState | undefined) => (st as (ShellState & { roles?: Record<string, ShellState> }) | undefined)?.roles;
+    const parentRoles = stateOf(resumed?.state ?? rollbackFrom?.state);
+    const roleFields = roleTargets
+      ? {
+          roles: roleTargets,
+          targetLabel: bindingLabel(roleTargets.map((r) => ({ role: r.role, target: r.bound }))),
+          ...(parentRoles ? { restoreRoles: parentRoles } : {}),
+        }
+      : {};
     const started = await Run.start({
       runbook,
       vars: vars.vars,
       target,
       user,
-      options: req.options,
+      options: rollbackFrom ? { ...req.options, rollbackOf: rollbackFrom.parent.id } : req.options,
       store: this.deps.store,
       audit: this.deps.audit,
       dataDir: this.deps.dataDir,
@@ -158,10 +196,14 @@ export class Runs implements Disposable {
       ...(req.id !== undefined ? { id: req.id } : {}),
       ...(lang !== undefined ? { lang } : {}),
       ...(translation ? { translation } : {}),
-      ...(resumed ? { parentRunId: resumed.parent.id, restore: resumed.state } : {}),
+      ...(resumed ? { parentRunId: resumed.parent.id, restore: parentRoles && roleTargets ? parentRoles[roleTargets[0]!.role] : resumed.state } : {}),
+      ...(rollbackFrom?.state ? { restore: rollbackFrom.state } : {}),
+      ...roleFields,
     });
     if (!started.ok) {
       this.counted.delete(slot);
+      // The other roles' targets before the first's (a lab's hosts go with it).
+      for (const r of (roleTargets ?? []).slice(1).reverse()) r.target.release?.();
       target.release?.();
     }
     if (started.ok) {
@@ -174,6 +216,24 @@ export class Runs implements Disposable {
       });
     }
     return started;
+  }
+
+  /** Each role's target, made in order; if one cannot be made, those made are let go and the error thrown. */
+  private async roleTargets(roles: ReadonlyArray<{ role: string; target: string }>): Promise<RoleTarget[]> {
+    const made: RoleTarget[] = [];
+    try {
+      for (const r of roles) {
+        try {
+          made.push({ role: r.role, bound: r.target, target: await this.deps.targets[r.target]!.create() });
+        } catch (e) {
+          throw new Error(`role ${r.role} (${r.target}): ${(e as Error).message}`);
+        }
+      }
+      return made;
+    } catch (e) {
+      for (const m of made.reverse()) m.target.release?.();
+      throw e;
+    }
   }
 
   /** Why one more run of `slot` would be too many, or undefined when it may start. */

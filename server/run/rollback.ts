@@ -1,0 +1,242 @@
+// Rolling back a failed run: the rollback blocks (`rollback=true`) of the steps that had passed,
+// the last step first and, within a step, the last block first, each recorded like any block,
+// between `rollback-started` and `rollback-ended` events in the audit chain.
+//
+// Where it runs: in the failed run's own shell while that run is live (`stepwise run
+// --rollback`, the step page's Roll back), else in a new run linked to it by
+// `options.rollbackOf`, with its inputs and its shell state (directory, exports) restored as
+// resume restores them. A rollback block that fails stops the rollback there and it is
+// reported (as Terraform stops at a failed destroy, and Ansible at a failed handler): undoing
+// further on top of a half-undone step could make things worse; the person decides.
+//
+// The decisions (which steps, which order, may this run be rolled back) are pure functions
+// of the records; rollBack drives a Run through Run.executeAside.
+import type { Block, Runbook } from '../runbook/model.ts';
+import type { RunRecord } from '../record/store.ts';
+import type { ShellState } from '../exec/state.ts';
+import type { BlockResult } from '../../common/result.ts';
+import type { Outcome } from '../../common/outcome.ts';
+import { ALREADY_SATISFIED } from '../exec/executor.ts';
+import { rollbackOrder } from '../exec/plan.ts';
+import { failure } from '../errors.ts';
+import type { ChainVerdict, RunHistory } from './history.ts';
+import type { Run } from './run.ts';
+import type { Runs } from './runs.ts';
+
+export { rollbackOrder };
+
+/** Failed runs being rolled back in this process now: a second request is refused, not run twice. */
+const inProgress = new Set<string>();
+
+/** One step to undo and its rollback blocks, in the order they run. */
+export interface RollbackStep {
+  stepId: string;
+  blocks: Block[];
+}
+
+export interface RollbackOutcome {
+  /** The failed run rolled back. */
+  of: string;
+  /** The run whose shell ran the rollback and whose records hold it: `of` itself, or a new linked run. */
+  runId: string;
+  /** passed: every rollback block ran (or was skipped); failed: it stopped at `failedBlock`. */
+  status: 'passed' | 'failed';
+  /** The steps planned, in the order undone. */
+  planned: string[];
+  /** The steps whose rollback blocks all ran, in the order undone. */
+  undone: string[];
+  results: BlockResult[];
+  failedBlock?: string;
+  reason?: string;
+  notes: string[];
+}
+
+/**
+ * The steps a rollback undoes: those that passed (or warned) along the run's chain. A step
+ * "already satisfied" (converge ran its checks, not its commands) changed nothing in this run,
+ * so there is nothing of it to undo. Pure.
+ */
+export function stepsToUndo(verdicts: ReadonlyMap<string, ChainVerdict>): Set<string> {
+  const out = new Set<string>();
+  for (const v of verdicts.values()) {
+    if ((v.status === 'passed' || v.status === 'warning') && v.reason !== ALREADY_SATISFIED) out.add(v.stepId);
+  }
+  return out;
+}
+
+/** Whether the chain's verdicts have a failed step (a live run has no final status yet). Pure. */
+export function hasFailedStep(verdicts: ReadonlyMap<string, ChainVerdict>): boolean {
+  return [...verdicts.values()].some((v) => v.status === 'failed');
+}
+
+/** Runs that rolled back `run` (linked by options.rollbackOf), oldest first. */
+export function rollbacksOf(history: RunHistory, run: RunRecord): RunRecord[] {
+  if (!run.runbookId) return [];
+  return history
+    .list({ runbookId: run.runbookId, since: run.startedAt })
+    .filter((r) => r.options.rollbackOf === run.id)
+    .reverse();
+}
+
+/** Whether a rollback already ran in the run's own shell (its chain has a rollback-started). */
+function rolledBackInPlace(history: RunHistory, runId: string): boolean {
+  return history.auditEvents(runId).some((e) => e.type === 'rollback-started');
+}
+
+/**
+ * What a rollback of run `id` would undo, or why it may not be rolled back: it must have failed
+ * (a live run: a step failed), not be a rollback itself, and not have been rolled back already.
+ * `runbook`: the runbook the rollback runs (the live run's own, else the current one).
+ */
+export function rollbackPlan(history: RunHistory, id: string, runbook: Runbook, live: boolean): Outcome<{ record: RunRecord; order: RollbackStep[] }> {
+  const record = history.get(id);
+  if (!record) return { ok: false, error: failure('NOT_FOUND', `no run ${JSON.stringify(id)}`) };
+  const refuse = (message: string) => ({ ok: false as const, error: failure('ROLLBACK_REFUSED', message) });
+  if (record.runbookId !== runbook.id) return refuse(`run ${id} ran runbook ${record.runbookId ?? '(none)'}, not ${runbook.id}`);
+  if (typeof record.options.rollbackOf === 'string') return refuse(`run ${id} is itself the rollback of run ${record.options.rollbackOf}`);
+  const verdicts = history.chainVerdicts(record);
+  const failed = live ? hasFailedStep(verdicts) : record.status === 'failed';
+  if (!failed) {
+    return refuse(live ? `run ${id} has no failed step: only a failed run is rolled back` : `run ${id} did not fail (its status is ${record.status}): only a failed run is rolled back`);
+  }
+  const earlier = rollbacksOf(history, record)[0];
+  if (earlier) return refuse(`run ${id} was already rolled back by run ${earlier.id}`);
+  if (rolledBackInPlace(history, id)) return refuse(`run ${id} was already rolled back (see its report)`);
+  const undo = stepsToUndo(verdicts);
+  const order = rollbackOrder(runbook, undo);
+  if (!order.length) {
+    const passed = runbook.steps.filter((s) => undo.has(s.id)).map((s) => s.id);
+    return refuse(passed.length
+      ? `nothing to roll back in run ${id}: the steps that passed (${passed.join(', ')}) have no rollback blocks`
+      : `nothing to roll back in run ${id}: no step passed`);
+  }
+  return { ok: true, value: { record, order } };
+}
+
+/** A new run that rolls back a finished one starts from the failed run's inputs and shell state. */
+export interface RollbackStart {
+  parent: RunRecord;
+  /** The parent's non-secret values (secrets are masked in records: they come anew or default). */
+  vars: Record<string, string>;
+  state?: ShellState;
+}
+
+/** The inputs and shell state a linked rollback run starts from (Runs.create, req.rollback). */
+export function rollbackStart(history: RunHistory, id: string, runbook: Runbook): Outcome<RollbackStart> {
+  const plan = rollbackPlan(history, id, runbook, false);
+  if (!plan.ok) return plan;
+  const parent = plan.value.record;
+  const secret = new Set(runbook.vars.filter((v) => v.secret).map((v) => v.name));
+  const declared = new Set(runbook.vars.map((v) => v.name));
+  const vars = Object.fromEntries(Object.entries(parent.vars).filter(([k]) => declared.has(k) && !secret.has(k)));
+  // The state the failed run reached: its own, else (nothing ran there) what the run it resumed had.
+  const state = history.chain(parent).map((r) => history.shellState(r.id)).find((s) => s !== undefined);
+  return { ok: true, value: { parent, vars, ...(state ? { state } : {}) } };
+}
+
+/**
+ * Runs the rollback in `run`'s shell: `rollback-started`, each step's rollback blocks in
+ * order (stopping at the first that fails), `rollback-ended`. `of` is the failed run.
+ */
+export async function rollBack(
+  run: Run,
+  of: string,
+  order: readonly RollbackStep[],
+  opts: { confirmed?: boolean; by?: string; onBlock?: (stepId: string, r: BlockResult) => void } = {},
+): Promise<Outcome<RollbackOutcome>> {
+  const blocks = order.flatMap((s) => s.blocks);
+  const planned = order.map((s) => s.stepId);
+  const by = opts.by ?? run.user;
+  if (inProgress.has(of)) return { ok: false, error: failure('ROLLBACK_REFUSED', `run ${of} is being rolled back now`) };
+  inProgress.add(of);
+  try {
+    return await rollBackSteps(run, of, order, planned, blocks, by, opts);
+  } finally {
+    inProgress.delete(of);
+  }
+}
+
+function rollBackSteps(
+  run: Run,
+  of: string,
+  order: readonly RollbackStep[],
+  planned: string[],
+  blocks: Block[],
+  by: string,
+  opts: { confirmed?: boolean; onBlock?: (stepId: string, r: BlockResult) => void },
+): Promise<Outcome<RollbackOutcome>> {
+  return run.executeAside(blocks, { confirmed: opts.confirmed, by }, async ({ runBlock, event }) => {
+    event('rollback-started', { of, steps: planned, blocks: blocks.map((b) => b.id), by });
+    const results: BlockResult[] = [];
+    const undone: string[] = [];
+    let failedAt: { block: string; reason: string } | undefined;
+    for (const step of order) {
+      for (const b of step.blocks) {
+        const r = await runBlock(b);
+        results.push(r);
+        opts.onBlock?.(step.stepId, r);
+        if (r.status === 'failed') {
+          failedAt = { block: b.id, reason: r.reason ?? `exit code ${r.exitCode ?? 'none'}` };
+          break;
+        }
+      }
+      if (failedAt) break;
+      undone.push(step.stepId);
+    }
+    const status = failedAt ? 'failed' : 'passed';
+    event('rollback-ended', { of, status, steps: undone, ...(failedAt ? { failedBlock: failedAt.block, reason: failedAt.reason } : {}) });
+    const outcome: RollbackOutcome = {
+      of,
+      runId: run.id,
+      status,
+      planned,
+      undone,
+      results,
+      ...(failedAt ? { failedBlock: failedAt.block, reason: failedAt.reason } : {}),
+      notes: [],
+    };
+    return outcome;
+  });
+}
+
+/** Rolls back a failed run that is live in this process, in its own shell. */
+export async function rollBackLive(run: Run, history: RunHistory, opts: { confirmed?: boolean; by?: string; onBlock?: (stepId: string, r: BlockResult) => void } = {}): Promise<Outcome<RollbackOutcome>> {
+  if (!run.runbook) return { ok: false, error: failure('ROLLBACK_REFUSED', `run ${run.id} has no runbook to roll back`) };
+  const plan = rollbackPlan(history, run.id, run.runbook, true);
+  if (!plan.ok) return plan;
+  return rollBack(run, run.id, plan.value.order, opts);
+}
+
+/**
+ * Rolls back a failed run that has ended: a new run of the same runbook on the same target,
+ * linked by options.rollbackOf, its inputs and shell state restored; it ends when done
+ * (`ended`, or `failed` when a rollback block failed).
+ */
+export async function rollBackFinished(
+  runs: Runs,
+  history: RunHistory,
+  id: string,
+  user: string,
+  opts: { confirmed?: boolean; target?: string; vars?: Record<string, string>; onStart?: (run: Run) => void; onBlock?: (stepId: string, r: BlockResult) => void } = {},
+): Promise<Outcome<RollbackOutcome>> {
+  const record = history.get(id);
+  if (!record) return { ok: false, error: failure('NOT_FOUND', `no run ${JSON.stringify(id)}`) };
+  const runbook = record.runbookId ? history.currentRunbook(record) : undefined;
+  if (!runbook) return { ok: false, error: failure('ROLLBACK_REFUSED', `run ${id} has no runbook in the catalog to roll back with`) };
+  const plan = rollbackPlan(history, id, runbook, false);
+  if (!plan.ok) return plan;
+  const created = await runs.create({ runbook: runbook.id, target: opts.target ?? record.target, rollback: id, ...(opts.vars ? { vars: opts.vars } : {}), options: { interactive: false } }, user);
+  if (!created.ok) return created;
+  const run = created.value;
+  opts.onStart?.(run);
+  const notes = runbook.contentHash !== record.contentHash ? [`runbook ${runbook.id} changed since run ${id} started: its rollback blocks run as they are now`] : [];
+  const out = await rollBack(run, id, plan.value.order, { confirmed: opts.confirmed, by: user, onBlock: opts.onBlock });
+  if (!run.isEnded) {
+    const reason = out.ok
+      ? out.value.status === 'passed' ? `rolled back run ${id}: ${out.value.undone.join(', ')}` : `rollback of run ${id} stopped at ${out.value.failedBlock}: ${out.value.reason}`
+      : out.error.message;
+    run.end(out.ok && out.value.status === 'passed' ? { reason } : { stopped: 'failed', reason });
+  }
+  if (!out.ok) return out;
+  return { ok: true, value: { ...out.value, notes } };
+}
