@@ -139,3 +139,21 @@ export function parseMatrixMessage(text: string): MatrixMessage | undefined {
       return undefined;
   }
 }
+
+/** What the fleet page's script gets (static/fleet-page.ts). */
+export interface FleetPageData {
+  fleetId: string;
+  lang: 'en' | 'ko';
+  matrix: MatrixSnapshot;
+  /** Whether this user may stop it (an operator): the server checks again. */
+  canStop: boolean;
+}
+
+/** What the class page's script gets (static/class-page.ts). */
+export interface ClassPageData {
+  classId: string;
+  lang: 'en' | 'ko';
+  matrix: MatrixSnapshot;
+  /** Each trainee's run (to watch its terminal), by trainee name; absent until they joined. */
+  runs: Record<string, string>;
+}

@@ -10,12 +10,16 @@ import { apiRouter, sendFailure } from './api.ts';
 import { fleetsRouter } from './fleets-api.ts';
 import { Fleets, interruptOrphanedFleets } from '../run/fleet.ts';
 import { pagesRouter } from './pages.ts';
+import { livePages } from './live-pages.ts';
 import { Gateway } from './gateway.ts';
 import { Views } from './render.ts';
 import { buildBundle, type Bundle } from './bundle.ts';
 import { Auth, generateToken, type AuthOptions } from './auth.ts';
 import { authenticate, signInRouter } from './guard.ts';
 import { tokensRouter } from './tokens.ts';
+import { classesRouter } from './classes-api.ts';
+import { joinRouter } from './join.ts';
+import { Classroom } from '../class/classroom.ts';
 import { Users } from '../record/users.ts';
 import { defaultUser } from '../run/runs.ts';
 import { failure, formatDiagnostic } from '../errors.ts';
@@ -96,9 +100,11 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   // Fleets of a process that died end interrupted (their runs are interrupted above).
   interruptOrphanedFleets(store);
   const fleets = new Fleets({ runs, store, catalog, inventory: () => inventory, log, targetIds: () => Object.keys(targets) });
+  // Classes (server/class/): made before Auth, whose seat tokens it resolves.
+  const classes = new Classroom({ store, runs, audit, catalog, log, targetIds: () => Object.keys(targets) });
   const token = opts.token ?? generateToken();
   const users = new Users(store.database);
-  const auth = new Auth({ token, adminUser: opts.adminUser ?? defaultUser(), users, ...opts.auth });
+  const auth = new Auth({ token, adminUser: opts.adminUser ?? defaultUser(), users, seats: { principal: (t) => classes.seatPrincipal(t), live: (id) => classes.seatLive(id) }, ...opts.auth });
   const ctx: AppContext = {
     token,
     auth,
@@ -112,6 +118,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
     targetIds: Object.keys(targets),
     targets,
     fleets,
+    classes,
   };
   runs.reapIdle((opts.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000);
   const bundle = await buildBundle({ testHooks: opts.testHooks ?? process.env.STEPWISE_TEST_HOOKS === '1' });
@@ -147,10 +154,14 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   // Pages and API answers are compressed as they are sent; the bundle was compressed once.
   app.use(compression());
   app.use(signInRouter(ctx, views));
+  // A seat's join link signs its browser in (like a sign-in link), so it comes before the guard.
+  app.use(joinRouter(ctx, views));
   app.use(authenticate(ctx, views));
-  app.use('/api', refuseDeclaredTooLarge, express.json({ limit: JSON_LIMIT, strict: true }), tokensRouter(ctx), apiRouter(ctx));
-  app.use('/api', fleetsRouter(ctx, fleets));
+  // fleetsRouter before apiRouter: the latter answers every path it does not know with a 404.
+  app.use('/api', refuseDeclaredTooLarge, express.json({ limit: JSON_LIMIT, strict: true }), tokensRouter(ctx), classesRouter(ctx, classes), fleetsRouter(ctx, fleets), apiRouter(ctx));
   app.use(pagesRouter(ctx, views));
+  // The fleet and class dashboards, and their live matrices' sources (gateway /ws/fleets|classes/ID).
+  app.use(livePages(ctx, views, gateway, { fleets }));
   app.use('/api', (req, res) => sendFailure(res, failure('NOT_FOUND', `no API route ${req.method} ${req.baseUrl}${req.path}`)));
   app.use((req, res) => {
     const heading = 'Page not found';
@@ -170,6 +181,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
     dispose() {
       gateway.dispose();
       fleets.dispose();
+      classes.dispose();
       runs.dispose();
       store.close();
     },
