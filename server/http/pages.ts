@@ -21,6 +21,7 @@ import { RUN_STATUSES, runFilter } from './api.ts';
 import { Approvals } from '../run/approvals.ts';
 import { RunHistory, doneInChain } from '../run/history.ts';
 import { RESUMABLE, reportHref, reportView } from './report-view.ts';
+import { fleetChoices } from './live-matrices.ts';
 
 /** How many runs the index lists. */
 const RECENT_RUNS = 25;
@@ -137,6 +138,8 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
           secret: v.secret,
         })),
         targets: ctx.targetIds,
+        // The fleet fields (live-pages.ts): the inventory's @all, @groups and label= selectors.
+        fleetChoices: fleetChoices(ctx.fleets.deps.inventory()),
         errors: e.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic),
         warnings: e.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic),
         runs: history().list({ runbookId: e.id, limit: RUNBOOK_RUNS }).map((run) => runRow(ctx, run, tr)),
