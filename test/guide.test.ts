@@ -21,7 +21,7 @@ const GUIDE_CATALOG = path.join(GUIDE, '_source', 'catalog.json');
 
 const SECTIONS = ['1', '2.1', '2.2', '3.1', '3.2', '3.3', '3.4', '4', '5.1', '5.2', '5.3', '6', '7', '8', '9'];
 /** The capability vocabulary blocks may require (docs/guide.md). */
-const CAPABILITIES = ['hw-virt', 'kvm', 'kernel-modules', 'pci-passthrough', 'usb-device', 'internet', 'gui', 'second-host', 'usb-redirector'];
+const CAPABILITIES = ['hw-virt', 'kvm', 'kernel-modules', 'pci-passthrough', 'usb-device', 'internet', 'gui', 'usb-redirector'];
 
 interface GuideEntry {
   section: string;
