@@ -12,16 +12,25 @@ export type ClientMessage =
 
 // ---- server → client (text frames) ----
 export type ServerMessage =
-  | { type: 'hello'; runId: string; role: 'operator' | 'viewer'; flow: { high: number; low: number; ackEvery: number } }
-  | { type: 'block-started'; runId: string; blockId: string; stepId: string }
+  /** `terminal`: in a runbook that spans hosts, the role whose terminal this socket carries (`?role=`, default the first). */
+  | { type: 'hello'; runId: string; role: 'operator' | 'viewer'; flow: { high: number; low: number; ackEvery: number }; terminal?: string }
+  /** `role` (a runbook that spans hosts): the role whose terminal the block is typed in. */
+  | { type: 'block-started'; runId: string; blockId: string; stepId: string; role?: string }
   /** A block with approve=N waits for N approvals from people other than `operator` (four eyes). */
   | { type: 'approval-waiting'; runId: string; blockId: string; stepId: string; need: number; operator: string }
-  | { type: 'block-finished'; runId: string; result: BlockResult; stepId: string }
+  | { type: 'block-finished'; runId: string; result: BlockResult; stepId: string; role?: string }
   | { type: 'step-verdict'; runId: string; verdict: StepVerdict }
   | { type: 'session-ended'; runId: string; exitCode: number | null }
   /** The terminal's screen as it is now (serialized): reset, then write it; live bytes follow. */
   | { type: 'screen'; data: string }
-  | { type: 'error'; code: string; message: string };
+  | { type: 'error'; code: string; message: string }
+  /**
+   * A class run (server/class/): who has the keyboard. `takenOverBy` is the trainer typing
+   * (the trainee's keystrokes are refused meanwhile), null when the trainee has it back.
+   */
+  | { type: 'class-control'; runId: string; takenOverBy: string | null }
+  /** A message from the class's trainer to every trainee (late joiners get the earlier ones on connect). */
+  | { type: 'class-message'; classId: string; id: number; from: string; text: string; at: string };
 
 /** Largest text frame the gateway accepts: control messages are tiny. */
 export const MAX_CONTROL_MESSAGE_BYTES = 4096;
@@ -114,17 +123,18 @@ export function parseServerMessage(text: string): ServerParseOutcome {
       if (!isObj(f) || !isInt(f.high, 1, Number.MAX_SAFE_INTEGER) || !isInt(f.low, 0, Number.MAX_SAFE_INTEGER) || !isInt(f.ackEvery, 1, Number.MAX_SAFE_INTEGER)) {
         return bad('needs flow {high, low, ackEvery}');
       }
-      return { ok: true, message: { type: 'hello', runId: m.runId, role: m.role, flow: { high: f.high, low: f.low, ackEvery: f.ackEvery } } };
+      if (!isOptStr(m.terminal)) return bad('has a terminal that is not a string');
+      return { ok: true, message: { type: 'hello', runId: m.runId, role: m.role, flow: { high: f.high, low: f.low, ackEvery: f.ackEvery }, ...(isStr(m.terminal) ? { terminal: m.terminal } : {}) } };
     }
     case 'block-started':
-      if (!isStr(m.runId) || !isStr(m.blockId) || !isStr(m.stepId)) return bad('needs runId, blockId and stepId');
-      return { ok: true, message: { type: 'block-started', runId: m.runId, blockId: m.blockId, stepId: m.stepId } };
+      if (!isStr(m.runId) || !isStr(m.blockId) || !isStr(m.stepId) || !isOptStr(m.role)) return bad('needs runId, blockId and stepId');
+      return { ok: true, message: { type: 'block-started', runId: m.runId, blockId: m.blockId, stepId: m.stepId, ...(isStr(m.role) ? { role: m.role } : {}) } };
     case 'approval-waiting':
       if (!isStr(m.runId) || !isStr(m.blockId) || !isStr(m.stepId) || !isInt(m.need, 1, Number.MAX_SAFE_INTEGER) || !isStr(m.operator)) return bad('needs runId, blockId, stepId, need and operator');
       return { ok: true, message: { type: 'approval-waiting', runId: m.runId, blockId: m.blockId, stepId: m.stepId, need: m.need, operator: m.operator } };
     case 'block-finished':
-      if (!isStr(m.runId) || !isStr(m.stepId) || !isBlockResult(m.result)) return bad('needs runId, stepId and a result');
-      return { ok: true, message: { type: 'block-finished', runId: m.runId, stepId: m.stepId, result: m.result } };
+      if (!isStr(m.runId) || !isStr(m.stepId) || !isBlockResult(m.result) || !isOptStr(m.role)) return bad('needs runId, stepId and a result');
+      return { ok: true, message: { type: 'block-finished', runId: m.runId, stepId: m.stepId, result: m.result, ...(isStr(m.role) ? { role: m.role } : {}) } };
     case 'step-verdict':
       if (!isStr(m.runId) || !isStepVerdict(m.verdict)) return bad('needs runId and a verdict');
       return { ok: true, message: { type: 'step-verdict', runId: m.runId, verdict: m.verdict } };
@@ -137,6 +147,12 @@ export function parseServerMessage(text: string): ServerParseOutcome {
     case 'error':
       if (!isStr(m.code) || !isStr(m.message)) return bad('needs code and message');
       return { ok: true, message: { type: 'error', code: m.code, message: m.message } };
+    case 'class-control':
+      if (!isStr(m.runId) || !(m.takenOverBy === null || isStr(m.takenOverBy))) return bad('needs runId and takenOverBy');
+      return { ok: true, message: { type: 'class-control', runId: m.runId, takenOverBy: m.takenOverBy } };
+    case 'class-message':
+      if (!isStr(m.classId) || !isInt(m.id, 1, Number.MAX_SAFE_INTEGER) || !isStr(m.from) || !isStr(m.text) || !isStr(m.at)) return bad('needs classId, id, from, text and at');
+      return { ok: true, message: { type: 'class-message', classId: m.classId, id: m.id, from: m.from, text: m.text, at: m.at } };
     default:
       assertNeverType(m.type);
       return { ok: false, error: `unknown message type ${JSON.stringify(String((raw as { type?: unknown }).type)).slice(0, 60)}` };

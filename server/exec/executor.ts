@@ -51,6 +51,11 @@ export interface ExecutorOptions {
   restore?: ShellState;
   /** Overrides PROMPT_WAIT_MS (tests). */
   promptWaitMs?: number;
+  /**
+   * A runbook that spans hosts: the executor of the block's role when it is not this one (the
+   * block is run there, on that role's shell); this executor still orders all blocks, one at a time.
+   */
+  route?: (block: Block) => Executor | undefined;
 }
 
 /** Why a block was not typed: the shell did not come back to a clean prompt in time. */
@@ -155,6 +160,8 @@ export class Executor implements Disposable {
 
   /** One block, attempted up to 1 + retries times; every attempt is recorded. */
   private async runOne(block: Block): Promise<BlockResult> {
+    const other = this.opts.route?.(block);
+    if (other && other !== this) return other.runOne(block);
     const attempts = 1 + (block.retries ?? 0);
     for (let attempt = 1; ; attempt++) {
       const r = await this.attempt(block, attempts > 1 ? attempt : undefined);

@@ -15,6 +15,7 @@ import { loadPlayerAssets, type PlayerAssets } from '../report/html.ts';
 import type { RunFilter, RunStatus } from '../record/store.ts';
 import { resolveVars } from '../run/vars.ts';
 import { planRun } from '../exec/plan.ts';
+import { withoutAsides } from '../class/hints.ts';
 import type { PlanResponse } from '../../common/page-data.ts';
 
 /** Who made the request (the auth middleware's principal): what runs and the audit record. */
@@ -29,7 +30,7 @@ export function sendFailure(res: Response, f: Failure): void {
   res.status(httpStatus(f.code)).json({ error: localizedFailure(f, requestTranslator(res.req)) });
 }
 
-export const RUN_STATUSES: readonly RunStatus[] = ['running', 'passed', 'failed', 'interrupted', 'ended'];
+export const RUN_STATUSES: readonly RunStatus[] = ['running', 'passed', 'failed', 'interrupted', 'ended', 'expired'];
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -125,7 +126,8 @@ export function apiRouter(ctx: AppContext): Router {
   r.get('/runbooks/:id', (req, res) => {
     const e = ctx.catalog().get(req.params.id);
     if (!e) return sendFailure(res, failure('NOT_FOUND', `no runbook ${JSON.stringify(req.params.id)}`));
-    res.json({ id: e.id, file: e.file, ok: e.ok, runbook: e.runbook ?? null, diagnostics: e.diagnostics });
+    // Hints and solutions are held back until revealed (server/class/hints.ts).
+    res.json({ id: e.id, file: e.file, ok: e.ok, runbook: e.runbook ? withoutAsides(e.runbook) : null, diagnostics: e.diagnostics });
   });
 
   // What a run would do, without running anything: every block with its text (variables
@@ -163,6 +165,11 @@ export function apiRouter(ctx: AppContext): Router {
       return sendFailure(res, failure('BAD_REQUEST', 'resume must be the id of an earlier run', 'resume'));
     }
     if (body.lang !== undefined && typeof body.lang !== 'string') return sendFailure(res, failure('BAD_REQUEST', 'lang must be a language code, like ko', 'lang'));
+    // A runbook that spans hosts: {"source": "host1", ...}, each a target id (docs/format.md, Roles).
+    const roles = body.roles;
+    if (roles !== undefined && (typeof roles !== 'object' || roles === null || Array.isArray(roles) || !Object.values(roles).every((v) => typeof v === 'string'))) {
+      return sendFailure(res, failure('BAD_REQUEST', 'roles must map each role to a target id, like {"source": "host1"}', 'roles'));
+    }
     const training = body.training === true;
     const converge = body.converge === true;
     const created = await ctx.runs.create(
@@ -173,6 +180,7 @@ export function apiRouter(ctx: AppContext): Router {
         options: { training, ...(converge ? { converge } : {}) },
         ...(body.resume !== undefined ? { resume: body.resume as string } : {}),
         ...(body.lang !== undefined ? { lang: body.lang as string } : {}),
+        ...(roles !== undefined ? { roles: { ...(roles as Record<string, string>) } } : {}),
       },
       userOf(res),
     );
@@ -182,6 +190,8 @@ export function apiRouter(ctx: AppContext): Router {
       id: run.id,
       runbook: run.runbook?.id ?? null,
       terminal: `/ws/runs/${run.id}`,
+      // A runbook that spans hosts: each role's terminal (the first's is `terminal`).
+      ...(run.roles.length ? { terminals: Object.fromEntries(run.roles.map((r) => [r, `/ws/runs/${run.id}?role=${encodeURIComponent(r)}`])) } : {}),
       ...(run.resumedFrom ? { resumedFrom: run.resumedFrom } : {}),
     });
   });

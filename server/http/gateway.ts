@@ -12,6 +12,8 @@ import type { Run } from '../run/run.ts';
 import type { Disposable } from '../../common/disposable.ts';
 import { STARTUP_TOKEN_ID, type Principal } from '../record/users.ts';
 import { RevocationWatch } from './revocation.ts';
+import { SEAT_TOKEN_PREFIX } from '../class/classroom.ts';
+import type { ServerMessage } from '../../common/protocol.ts';
 import { requestTranslator } from './language.ts';
 import { MatrixFeeds, type MatrixSource } from './matrix-feed.ts';
 
@@ -38,7 +40,7 @@ export class Gateway implements Disposable {
   constructor(private readonly ctx: AppContext) {
     this.revocations = new RevocationWatch({
       // A session counts as used while its socket is open (it does not idle out under a terminal).
-      isRevoked: (id) => (id.startsWith(SESSION_PREFIX) ? !ctx.auth.sessions.use(id.slice(SESSION_PREFIX.length)) : ctx.users.getToken(id)?.revokedAt !== null),
+      isRevoked: (id) => (id.startsWith(SESSION_PREFIX) ? !ctx.auth.sessions.use(id.slice(SESSION_PREFIX.length)) : id.startsWith(SEAT_TOKEN_PREFIX) ? !ctx.classes.seatLive(id) : ctx.users.getToken(id)?.revokedAt !== null),
       onError: (tokenId, err) => ctx.log.warn('token revocation check failed', { tokenId, error: (err as Error).message }),
     });
     this.matrices = new MatrixFeeds(ctx.log);
@@ -103,11 +105,18 @@ export class Gateway implements Disposable {
     const m = PATH.exec(url.pathname);
     const run = m ? this.ctx.runs.get(m[1]) : undefined;
     if (!run) return refuse(httpStatus('NOT_FOUND'), 'No such live run');
+    // A class seat attaches to its own run only; a class run's keyboard is its trainee's, its
+    // trainer's or an admin's (who has it now is the class's to say: take-over), others watch.
+    if (principal.role === 'trainee' && !this.ctx.classes.scopeOf(principal)?.runs.has(run.id)) return refuse(httpStatus('NOT_FOUND'), 'No such live run');
+    const classRun = this.ctx.classes.runSeat(run.id) !== undefined;
     // A viewer's token, or ?observe=1, joins read-only.
-    const role: StreamRole = principal.role === 'viewer' || url.searchParams.get('observe') === '1' ? 'viewer' : 'operator';
+    const role: StreamRole = principal.role === 'viewer' || url.searchParams.get('observe') === '1' || (classRun && !this.ctx.classes.mayHoldKeyboard(run.id, principal)) ? 'viewer' : 'operator';
+    // A runbook that spans hosts: ?role=NAME attaches that role's terminal (default the first).
+    const terminal = url.searchParams.get('role') ?? undefined;
+    if (terminal !== undefined && !run.terminal(terminal)) return refuse(httpStatus('NOT_FOUND'), `No terminal of role ${JSON.stringify(terminal.slice(0, 40))} in this run`);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('error', onSocketError); // the WebSocket's own error handler takes over
-      this.connect(ws, run, role, principal, req);
+      this.connect(ws, run, role, principal, req, terminal);
     });
   }
 
@@ -131,9 +140,20 @@ export class Gateway implements Disposable {
     ws.on('error', (err) => this.ctx.log.warn('websocket error', { matrix: `${kind}/${id}`, error: err.message }));
   }
 
-  private connect(ws: WebSocket, run: Run, role: StreamRole, principal: Principal, req: IncomingMessage): void {
+  private connect(ws: WebSocket, run: Run, role: StreamRole, principal: Principal, req: IncomingMessage, terminal?: string): void {
     this.open++;
-    const stream = new TerminalStream(ws, run, role, `ws-${++this.seq}`, this.ctx.log, requestTranslator(req));
+    const stream = new TerminalStream(ws, run, role, `ws-${++this.seq}`, this.ctx.log, requestTranslator(req), terminal);
+    // A class run: keystrokes only from whoever holds the keyboard; the take-over state and the
+    // class's messages (those sent before too, for a late joiner) reach this socket.
+    let classFeed: Disposable | undefined;
+    if (this.ctx.classes.runSeat(run.id)) {
+      stream.inputGate = () => this.ctx.classes.mayType(run.id, principal) === true;
+      const send = (m: ServerMessage) => {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+      };
+      this.ctx.classes.greeting(run.id).forEach(send);
+      classFeed = this.ctx.classes.subscribeRun(run.id, send);
+    }
     // A session socket lives as long as its session (sign-out, expiry, its token revoked); a
     // bearer socket as long as its token. The startup token lives as long as the process.
     const watchId = principal.session !== undefined ? SESSION_PREFIX + principal.session : principal.tokenId === STARTUP_TOKEN_ID ? undefined : principal.tokenId;
@@ -149,6 +169,7 @@ export class Gateway implements Disposable {
     ws.on('close', () => {
       this.open--;
       watched?.dispose();
+      classFeed?.dispose();
       stream.dispose();
     });
     ws.on('error', (err) => this.ctx.log.warn('websocket error', { runId: run.id, error: err.message }));

@@ -41,6 +41,10 @@ export class TerminalStream implements Disposable {
   /** Whether this client's acks and socket pace the pty: an operator's, until it stalls. */
   private pacing: boolean;
   private disposed = false;
+  /** A class run (server/class/): whether this operator socket holds the keyboard now (take-over); absent, it always does. */
+  inputGate?: () => boolean;
+  /** The terminal this socket carries: the run's own, or (a runbook that spans hosts) one role's. */
+  private readonly term: { role: string | undefined; session: Run['session']; screen: Run['screen'] };
 
   constructor(
     private readonly ws: WebSocket,
@@ -50,13 +54,16 @@ export class TerminalStream implements Disposable {
     private readonly log: Logger,
     /** The language of the browser that opened the socket: its `error` messages read in it. */
     private readonly tr: Translator = EN,
+    /** A runbook that spans hosts: the role whose terminal to carry (default the first); the gateway checked it exists. */
+    terminal?: string,
   ) {
+    this.term = run.terminal(terminal) ?? run.terminal()!;
     this.batcher = new OutputBatcher(
       (frame, sent) => this.sendFrame(frame, sent),
       () => this.flow.busy,
     );
     this.pacing = role === 'operator';
-    const session = run.session;
+    const session = this.term.session;
     this.subs.push(
       session.onData((bytes) => this.onOutput(bytes)),
       run.subscribe((m) => {
@@ -68,7 +75,7 @@ export class TerminalStream implements Disposable {
       run.clients++;
       run.touch();
     }
-    this.sendJson({ type: 'hello', runId: run.id, role, flow: { high: FLOW_HIGH, low: FLOW_LOW, ackEvery: ACK_EVERY } });
+    this.sendJson({ type: 'hello', runId: run.id, role, flow: { high: FLOW_HIGH, low: FLOW_LOW, ackEvery: ACK_EVERY }, ...(this.term.role !== undefined ? { terminal: this.term.role } : {}) });
     if (run.isEnded || session.state === 'ended') this.sendJson({ type: 'session-ended', runId: run.id, exitCode: session.exitCode });
     this.sync();
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
@@ -81,8 +88,8 @@ export class TerminalStream implements Disposable {
     this.batcher.dispose();
     clearInterval(this.backlogTimer);
     clearTimeout(this.stallTimer);
-    this.run.session.resume(this.key);
-    this.run.session.resume(`${this.key}-backlog`);
+    this.term.session.resume(this.key);
+    this.term.session.resume(`${this.key}-backlog`);
     if (this.role === 'operator') {
       this.run.clients--;
       this.run.touch();
@@ -94,7 +101,7 @@ export class TerminalStream implements Disposable {
     this.state = 'syncing';
     this.pending = [];
     if (!this.pacing) this.flow.reset();
-    this.run.screen.snapshot((screen) => {
+    this.term.screen.snapshot((screen) => {
       if (this.disposed) return;
       this.sendJson({ type: 'screen', data: screen });
       this.state = 'live';
@@ -118,10 +125,10 @@ export class TerminalStream implements Disposable {
     const pause = this.flow.sent(frame.length);
     if (this.pacing) {
       if (pause) {
-        this.run.session.pause(this.key);
+        this.term.session.pause(this.key);
         this.armStall();
       }
-      if (this.ws.bufferedAmount > SOCKET_BACKLOG_BYTES) this.waitForBacklog(() => this.run.session.resume(`${this.key}-backlog`), `${this.key}-backlog`);
+      if (this.ws.bufferedAmount > SOCKET_BACKLOG_BYTES) this.waitForBacklog(() => this.term.session.resume(`${this.key}-backlog`), `${this.key}-backlog`);
     } else if (this.ws.bufferedAmount > SOCKET_BACKLOG_BYTES || this.flow.pending > VIEWER_BEHIND_BYTES) {
       this.fallBehind();
     }
@@ -154,8 +161,8 @@ export class TerminalStream implements Disposable {
     this.log.warn('operator stopped reading: no longer pacing the shell; resync when it catches up', { runId: this.run.id, client: this.key, unacked: this.flow.pending, buffered: this.ws.bufferedAmount });
     clearInterval(this.backlogTimer);
     this.backlogTimer = undefined;
-    this.run.session.resume(this.key);
-    this.run.session.resume(`${this.key}-backlog`);
+    this.term.session.resume(this.key);
+    this.term.session.resume(`${this.key}-backlog`);
     this.fallBehind();
   }
 
@@ -163,7 +170,7 @@ export class TerminalStream implements Disposable {
   private waitForBacklog(done: () => void, pauseReason?: string): void {
     if (this.backlogTimer) return;
     if (pauseReason) {
-      this.run.session.pause(pauseReason);
+      this.term.session.pause(pauseReason);
       this.armStall();
     }
     this.backlogTimer = setInterval(() => {
@@ -182,7 +189,7 @@ export class TerminalStream implements Disposable {
     if (this.role === 'operator') this.run.touch(); // a viewer's acks do not keep a run alive
     if (isBinary) {
       // The server never forwards a viewer's keystrokes to the shell.
-      if (this.role === 'operator') this.run.session.input(toBuffer(data));
+      if (this.role === 'operator' && (this.inputGate?.() ?? true)) this.term.session.input(toBuffer(data));
       return;
     }
     const parsed = parseClientMessage(toBuffer(data).toString('utf8'));
@@ -193,11 +200,11 @@ export class TerminalStream implements Disposable {
     const msg = parsed.message;
     switch (msg.type) {
       case 'resize':
-        if (this.role === 'operator') this.run.resize(msg.cols, msg.rows);
+        if (this.role === 'operator' && (this.inputGate?.() ?? true)) this.run.resize(msg.cols, msg.rows, this.term.role);
         break;
       case 'ack':
         if (this.flow.acked(msg.bytes) && this.pacing) {
-          this.run.session.resume(this.key);
+          this.term.session.resume(this.key);
           this.calm();
         }
         this.batcher.kick();

@@ -25,11 +25,21 @@ export interface RecorderDeps {
   onFailure: (message: string, failClosed: boolean) => void;
 }
 
+/** Where a block ran, in a runbook that spans hosts: its role and that role's host. */
+export interface BlockPlace {
+  role: string;
+  host: string;
+}
+
 export class Recorder {
   private closed = false;
   /** The first failed write, if any. */
   failure: string | undefined;
   private readonly decoder = new TextDecoder('utf-8');
+  /** A runbook that spans hosts: each role but the first has its own recording (the first's is `cast`). */
+  private readonly roleCasts = new Map<string, { cast: AsciicastWriter; decoder: TextDecoder }>();
+  /** The role whose recording is `cast`, in a run with roles. */
+  private firstRole: string | undefined;
 
   private constructor(
     readonly runId: string,
@@ -55,6 +65,31 @@ export class Recorder {
     return this.cast.path;
   }
 
+  /**
+   * A run with roles: `first` records into the run's own cast; each other role gets a cast of
+   * its own beside it (`<runId>.<role>.cast`), sealed into the same chain at the end.
+   */
+  openRoleCasts(first: string, others: readonly string[], header: CastHeaderInput): { ok: true; value: Record<string, string> } | { ok: false; error: Failure } {
+    this.firstRole = first;
+    const paths: Record<string, string> = { [first]: this.cast.path };
+    for (const role of others) {
+      const p = path.join(path.dirname(this.cast.path), `${this.runId}.${role}.cast`);
+      try {
+        const cast = AsciicastWriter.open(p, { ...header, title: `${header.title ?? 'terminal'} [${role}]` }, { onError: (err) => this.fail(`recording of ${role}: ${err.message}`) });
+        this.roleCasts.set(role, { cast, decoder: new TextDecoder('utf-8') });
+        paths[role] = p;
+      } catch (e) {
+        return { ok: false, error: failure('RECORDING_FAILED', `cannot create recording ${p}: ${(e as Error).message}`) };
+      }
+    }
+    return { ok: true, value: paths };
+  }
+
+  /** The recording a role's terminal goes to (the run's own for the first role, or none given). */
+  private castOf(role: string | undefined): { cast: AsciicastWriter; decoder: TextDecoder } {
+    return (role !== undefined && this.roleCasts.get(role)) || { cast: this.cast, decoder: this.decoder };
+  }
+
   /** The run's row and its run-started event. */
   started(run: Omit<NewRun, 'id' | 'castPath'>, event: Record<string, unknown>): void {
     this.write('run record', () => {
@@ -65,16 +100,20 @@ export class Recorder {
 
   /** Buffered recording onto disk now (before someone reads the file). */
   flush(): void {
-    if (!this.closed) this.cast.flush();
+    if (this.closed) return;
+    this.cast.flush();
+    for (const r of this.roleCasts.values()) r.cast.flush();
   }
 
-  /** Terminal output bytes, in order. */
-  output(bytes: Buffer): void {
-    if (!this.closed) this.cast.output(this.decoder.decode(bytes, { stream: true }));
+  /** Terminal output bytes, in order (`role`: of that role's terminal, in a run with roles). */
+  output(bytes: Buffer, role?: string): void {
+    if (this.closed) return;
+    const c = this.castOf(role);
+    c.cast.output(c.decoder.decode(bytes, { stream: true }));
   }
 
-  resize(cols: number, rows: number): void {
-    if (!this.closed) this.cast.resize(cols, rows);
+  resize(cols: number, rows: number, role?: string): void {
+    if (!this.closed) this.castOf(role).cast.resize(cols, rows);
   }
 
   /** An audit event with no row of its own (confirmations, interruptions, notes). */
@@ -83,16 +122,19 @@ export class Recorder {
   }
 
   /** Drops the block's marker into the recording; returns its time in the recording. */
-  blockStarted(b: Block): number | undefined {
+  blockStarted(b: Block, place?: BlockPlace): number | undefined {
     if (this.closed) return undefined;
-    this.cast.marker(`${b.stepId}/${b.id}`);
-    this.event('block-started', { stepId: b.stepId, blockId: b.id, kind: b.kind });
-    return this.cast.elapsed();
+    // The marker goes into the recording of the terminal the block is typed in; its time is in that recording.
+    const cast = this.castOf(place?.role).cast;
+    cast.marker(`${b.stepId}/${b.id}`);
+    this.event('block-started', { stepId: b.stepId, blockId: b.id, kind: b.kind, ...(place ? { role: place.role, host: place.host } : {}) });
+    return cast.elapsed();
   }
 
-  blockFinished(b: Block, r: BlockResult, state?: { cwd: string; env: Record<string, string> }): void {
+  /** `state`: what a resumed run restores (a run with roles: the first role's, and every role's under `roles`). */
+  blockFinished(b: Block, r: BlockResult, state?: { cwd: string; env: Record<string, string> }, place?: BlockPlace): void {
     this.write(`block ${b.id}`, () => {
-      this.deps.store.addBlockResult(this.runId, b.stepId, b.kind as 'command' | 'check' | 'file', r);
+      this.deps.store.addBlockResult(this.runId, b.stepId, b.kind as 'command' | 'check' | 'file', r, undefined, place);
       if (state) this.deps.store.setRunState(this.runId, state);
       this.deps.audit.append(this.runId, 'block-finished', {
         stepId: b.stepId,
@@ -106,6 +148,7 @@ export class Recorder {
         outputDigest: r.outputDigest ?? null,
         textDigest: sha256(r.output),
         attempt: r.attempt ?? null,
+        ...(place ? { role: place.role, host: place.host } : {}),
       });
     });
   }
@@ -129,6 +172,10 @@ export class Recorder {
     if (this.closed) return this.deps.audit.head(this.runId);
     this.cast.output(this.decoder.decode());
     this.cast.dispose(); // synchronous: the file is complete before it is sealed
+    for (const r of this.roleCasts.values()) {
+      r.cast.output(r.decoder.decode());
+      r.cast.dispose();
+    }
     this.write('run status', () => this.deps.store.finishRun(this.runId, status));
     this.write('run-ended event', () => this.deps.audit.append(this.runId, 'run-ended', { status, ...data }));
     this.write('recording seal', () => {
@@ -137,8 +184,18 @@ export class Recorder {
         const bytes = fs.readFileSync(this.cast.path);
         return { sha256: sha256(bytes), bytes: bytes.length };
       })();
-      this.deps.audit.append(this.runId, 'recording-sealed', { castDigest: seal.sha256, bytes: seal.bytes });
+      this.deps.audit.append(this.runId, 'recording-sealed', { castDigest: seal.sha256, bytes: seal.bytes, ...(this.firstRole !== undefined ? { role: this.firstRole } : {}) });
     });
+    // Each other role's recording after the run's own (readers that know one recording take the first seal).
+    for (const [role, r] of this.roleCasts) {
+      this.write(`recording seal of ${role}`, () => {
+        const seal = r.cast.writtenDigest() ?? (() => {
+          const bytes = fs.readFileSync(r.cast.path);
+          return { sha256: sha256(bytes), bytes: bytes.length };
+        })();
+        this.deps.audit.append(this.runId, 'recording-sealed', { castDigest: seal.sha256, bytes: seal.bytes, role });
+      });
+    }
     this.closed = true;
     const head = this.deps.audit.head(this.runId);
     this.deps.audit.forget(this.runId);

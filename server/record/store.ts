@@ -8,7 +8,8 @@ import type { AuditEvent, AuditType } from './chain.ts';
 import type { BlockEnd, BlockResult, BlockStatus, StepStatus } from '../../common/result.ts';
 import { newRunId } from './ids.ts';
 
-export type RunStatus = 'running' | 'passed' | 'failed' | 'interrupted' | 'ended';
+// expired: a class's time limit ran out while the run was live (server/class/).
+export type RunStatus = 'running' | 'passed' | 'failed' | 'interrupted' | 'ended' | 'expired';
 /** Kinds of block that run and leave a result (display blocks never run). */
 export type ResultKind = 'command' | 'check' | 'file';
 
@@ -59,6 +60,9 @@ export interface StoredBlockResult extends BlockResult {
   kind: ResultKind;
   /** ISO 8601 (UTC). */
   startedAt: string;
+  /** In a runbook that spans hosts: the block's role and the host it ran on. */
+  role?: string;
+  host?: string;
 }
 
 export interface StoredStepVerdict {
@@ -116,6 +120,8 @@ interface BlockRow {
   cast_time: number | null;
   attempt: number | null;
   started_at: string;
+  role?: string | null;
+  host?: string | null;
 }
 
 interface VerdictRow {
@@ -283,6 +289,69 @@ const MIGRATIONS: string[] = [
   ALTER TABLE runs ADD COLUMN fleet_id TEXT NULL;
   CREATE INDEX runs_fleet ON runs(fleet_id);
   `,
+  // Classrooms (server/class/): the trainer role (the tokens table is rebuilt for its CHECK),
+  // classes, their seats (a seat token is kept as its sha256 only, like tokens), every run a
+  // seat has had (a rejoin after the session ended resumes into a new run) and the class's messages.
+  `
+  CREATE TABLE tokens_v3 (
+    id TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES users(name),
+    role TEXT NOT NULL CHECK (role IN ('viewer','approver','operator','trainer','admin')),
+    digest BLOB NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT NULL,
+    revoked_at TEXT NULL
+  );
+  INSERT INTO tokens_v3 (id, user, role, digest, created_at, last_used_at, revoked_at)
+    SELECT id, user, role, digest, created_at, last_used_at, revoked_at FROM tokens;
+  DROP TABLE tokens;
+  ALTER TABLE tokens_v3 RENAME TO tokens;
+  CREATE INDEX tokens_user ON tokens(user);
+  CREATE TABLE classes (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    runbook_id TEXT NOT NULL,
+    target TEXT NOT NULL,
+    training INTEGER NOT NULL,
+    time_limit_minutes INTEGER NULL,
+    stuck_minutes INTEGER NOT NULL,
+    trainer TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NULL,
+    ended_at TEXT NULL,
+    end_reason TEXT NULL CHECK (end_reason IS NULL OR end_reason IN ('ended','expired'))
+  );
+  CREATE INDEX classes_trainer ON classes(trainer, created_at);
+  CREATE TABLE class_seats (
+    class_id TEXT NOT NULL REFERENCES classes(id),
+    trainee TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    digest BLOB NOT NULL UNIQUE,
+    run_id TEXT NULL,
+    joined_at TEXT NULL,
+    PRIMARY KEY (class_id, trainee)
+  );
+  CREATE TABLE class_runs (
+    class_id TEXT NOT NULL,
+    trainee TEXT NOT NULL,
+    run_id TEXT NOT NULL PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    FOREIGN KEY (class_id, trainee) REFERENCES class_seats(class_id, trainee)
+  );
+  CREATE INDEX class_runs_seat ON class_runs(class_id, trainee, started_at);
+  CREATE TABLE class_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    class_id TEXT NOT NULL REFERENCES classes(id),
+    by TEXT NOT NULL,
+    text TEXT NOT NULL,
+    at TEXT NOT NULL
+  );
+  `,
+  // Runbooks that span hosts (server/run/role-shells.ts): each block result's role and the host it ran on.
+  `
+  ALTER TABLE block_results ADD COLUMN role TEXT NULL;
+  ALTER TABLE block_results ADD COLUMN host TEXT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -344,6 +413,8 @@ function toBlock(row: BlockRow): StoredBlockResult {
   if (row.output_digest !== null) r.outputDigest = row.output_digest;
   if (row.cast_time !== null) r.castTime = row.cast_time;
   if (row.attempt !== null) r.attempt = row.attempt;
+  if (row.role != null) r.role = row.role;
+  if (row.host != null) r.host = row.host;
   return r;
 }
 
@@ -381,10 +452,10 @@ export class RunStore {
       };
       this.stmt(
         `INSERT INTO block_results (run_id, seq, step_id, block_id, kind, status, exit_code, end_reason, reason,
-           output, output_digest, duration_ms, cast_time, started_at, attempt)
+           output, output_digest, duration_ms, cast_time, started_at, attempt, role, host)
          VALUES (@run_id, @seq, @step_id, @block_id, @kind, @status, @exit_code, @end_reason, @reason,
-           @output, @output_digest, @duration_ms, @cast_time, @started_at, @attempt)`,
-      ).run({ ...row, run_id: runId, seq: next.seq });
+           @output, @output_digest, @duration_ms, @cast_time, @started_at, @attempt, @role, @host)`,
+      ).run({ role: null, host: null, ...row, run_id: runId, seq: next.seq });
       return next.seq;
     });
   }
@@ -539,7 +610,7 @@ export class RunStore {
    * Append a block's result to the run; returns its seq (1, 2, ... in execution order).
    * startedAt defaults to now minus the block's duration.
    */
-  addBlockResult(runId: string, stepId: string, kind: ResultKind, result: BlockResult, startedAt?: string): number {
+  addBlockResult(runId: string, stepId: string, kind: ResultKind, result: BlockResult, startedAt?: string, place?: { role: string; host: string }): number {
     return this.insertBlock(runId, {
       step_id: stepId,
       block_id: result.id,
@@ -554,6 +625,8 @@ export class RunStore {
       cast_time: result.castTime ?? null,
       attempt: result.attempt ?? null,
       started_at: startedAt ?? new Date(Date.now() - Math.max(0, result.durationMs)).toISOString(),
+      role: place?.role ?? null,
+      host: place?.host ?? null,
     });
   }
 

@@ -100,7 +100,7 @@ function checkBlockRows(store: RunStore, run: string, events: AuditEvent[], add:
       add('records', `the database has ${rows.length} block results, the chain ${finished.length}`, ev?.n);
       return;
     }
-    const have = { blockId: row.id, stepId: row.stepId, status: row.status, exitCode: row.exitCode, durationMs: row.durationMs, outputDigest: row.outputDigest ?? null, textDigest: sha256(row.output), reason: row.reason ?? null };
+    const have = { blockId: row.id, stepId: row.stepId, status: row.status, exitCode: row.exitCode, durationMs: row.durationMs, outputDigest: row.outputDigest ?? null, textDigest: sha256(row.output), reason: row.reason ?? null, role: row.role ?? null, host: row.host ?? null };
     for (const k of Object.keys(have) as Array<keyof typeof have>) {
       if (canonical(have[k]) !== canonical(ev.data[k] ?? null)) {
         add('records', `block result ${row.seq} (${row.id}): ${k === 'textDigest' ? 'stored output was changed' : `${k} is ${JSON.stringify(have[k])} but the chain recorded ${JSON.stringify(ev.data[k])}`}`, ev.n);
@@ -142,4 +142,21 @@ function checkRecording(store: RunStore, run: string, events: AuditEvent[], add:
     return;
   }
   if (digest !== seal.data.castDigest) add('recording', `${file} has sha256 ${digest.slice(0, 12)}…, the chain sealed ${String(seal.data.castDigest).slice(0, 12)}…`, seal.n);
+  // A runbook that spans hosts: every other role's recording, sealed after the run's own.
+  const roles = Array.isArray(rec?.options.roles) ? (rec!.options.roles as Array<{ role?: unknown; castPath?: unknown }>) : [];
+  for (const e of events.filter((x) => x.type === 'recording-sealed' && x !== seal)) {
+    const role = roles.find((r) => r.role === e.data.role);
+    if (typeof role?.castPath !== 'string') {
+      add('recording', `the chain sealed a recording of role ${JSON.stringify(e.data.role ?? null)}, which the run record does not have`, e.n);
+      continue;
+    }
+    try {
+      const d = sha256(fs.readFileSync(role.castPath));
+      if (d !== e.data.castDigest) add('recording', `${role.castPath} (role ${String(e.data.role)}) has sha256 ${d.slice(0, 12)}…, the chain sealed ${String(e.data.castDigest).slice(0, 12)}…`, e.n);
+    } catch (err) {
+      add('recording', `cannot read ${role.castPath} (role ${String(e.data.role)}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, e.n);
+    }
+  }
+  const sealed = new Set(events.filter((x) => x.type === 'recording-sealed').map((x) => x.data.role));
+  for (const r of roles.slice(1)) if (!sealed.has(r.role)) add('recording', `the recording of role ${String(r.role)} was never sealed into the chain`);
 }

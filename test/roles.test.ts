@@ -1,0 +1,262 @@
+// Runbooks that span hosts, in-process and over the API: one shell per role (each block on its
+// role's shell), one recording per role, one audit chain, role and host on every block result,
+// resume per role, and the binding's errors. Two roles on `local` targets: each has its own
+// shell, told apart by what the runbook leaves in it (an export, a directory).
+// Run: node --import tsx --test test/roles.test.ts
+import { noLeaks } from './helpers/leaks.ts';
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadCatalog } from '../server/runbook/catalog.ts';
+import { RunStore } from '../server/record/store.ts';
+import { AuditLog } from '../server/record/audit.ts';
+import { Runs } from '../server/run/runs.ts';
+import { LocalTarget } from '../server/target/local.ts';
+import type { TargetKind } from '../server/target/registry.ts';
+import { createLogger } from '../server/log.ts';
+import { verifyRun } from '../server/record/verification.ts';
+import { bindRoles, parseRoleArgs } from '../server/run/role-binding.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+import { TermClient } from './helpers/ws-client.ts';
+
+/** Two roles; the second step fails on the destination until a flag file exists (to resume it). */
+export const TWO_ROLES = (flag: string) => `---
+id: two
+roles: [source, destination]
+---
+# Two hosts
+
+## Set up each host {#setup}
+
+\`\`\`sh {id=src-setup}
+export WHO=source; mkdir -p "$TMPDIR/src" && cd "$TMPDIR/src" && echo "source says $WHO"
+\`\`\`
+
+\`\`\`sh {id=dst-setup on=destination}
+export WHO=destination; mkdir -p "$TMPDIR/dst" && cd "$TMPDIR/dst" && echo "destination says $WHO"
+\`\`\`
+
+\`\`\`sh {verify id=src-check}
+test "$WHO" = source && test "$(basename "$PWD")" = src
+\`\`\`
+
+\`\`\`sh {verify id=dst-check on=destination}
+test "$WHO" = destination && test "$(basename "$PWD")" = dst
+\`\`\`
+
+## Hand over {#handover}
+
+\`\`\`sh {id=handover on=destination}
+test -e ${flag} && echo "handover on $WHO in $(basename "$PWD")"
+\`\`\`
+
+\`\`\`sh {verify id=after-src}
+test "$WHO" = source
+\`\`\`
+
+\`\`\`sh {verify id=after-dst on=destination}
+test "$WHO" = destination && test "$(basename "$PWD")" = dst
+\`\`\`
+`;
+
+const local = (): TargetKind => ({ profile: () => new LocalTarget(), create: () => new LocalTarget() });
+
+describe('binding roles (pure)', () => {
+  const roles = ['source', 'destination'];
+  test('each role to a target; --target lab; one role takes --target; a runbook without roles as before', () => {
+    assert.deepEqual(bindRoles(roles, { source: 'a', destination: 'b' }, undefined), { ok: true, value: { kind: 'roles', roles: [{ role: 'source', target: 'a' }, { role: 'destination', target: 'b' }] } });
+    assert.deepEqual(bindRoles(roles, undefined, 'lab'), { ok: true, value: { kind: 'lab', roles } });
+    assert.deepEqual(bindRoles(['only'], undefined, 'h1'), { ok: true, value: { kind: 'roles', roles: [{ role: 'only', target: 'h1' }] } });
+    assert.deepEqual(bindRoles(undefined, undefined, 'h1'), { ok: true, value: { kind: 'single', target: 'h1' } });
+    assert.deepEqual(bindRoles(undefined, undefined, undefined), { ok: true, value: { kind: 'single', target: 'local' } });
+  });
+  test('refusals name the role', () => {
+    const msg = (o: ReturnType<typeof bindRoles>) => (o.ok ? '' : `${o.error.code} ${o.error.message}`);
+    assert.match(msg(bindRoles(roles, { source: 'a' }, undefined)), /^ROLE_BINDING role destination is not bound/);
+    assert.match(msg(bindRoles(roles, { source: 'a', destination: 'b', other: 'c' }, undefined)), /other is not a role of this runbook/);
+    assert.match(msg(bindRoles(roles, undefined, 'host1')), /spans 2 hosts.*not one --target host1/);
+    assert.match(msg(bindRoles(roles, undefined, undefined)), /source, destination are not bound/);
+    assert.match(msg(bindRoles(roles, { source: 'a', destination: 'b' }, 'x')), /not both/);
+    assert.match(msg(bindRoles(undefined, { source: 'a' }, undefined)), /declares no roles/);
+    assert.deepEqual(parseRoleArgs(['a=b', 'c=ssh://u@h:22']), { ok: true, value: { a: 'b', c: 'ssh://u@h:22' } });
+    assert.equal(parseRoleArgs(['a']).ok, false);
+    assert.equal(parseRoleArgs(['a=b', 'a=c']).ok, false);
+  });
+});
+
+describe('a run of two roles, in-process', () => {
+  let dir: string;
+  let data: string;
+  let store: RunStore;
+  let runs: Runs;
+  const flag = path.join(os.tmpdir(), `sw-roles-flag-${process.pid}`);
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-roles-rb-'));
+    data = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-roles-data-'));
+    fs.writeFileSync(path.join(dir, 'two.md'), TWO_ROLES(flag));
+    fs.writeFileSync(path.join(dir, 'one.md'), '# One\n\n## S\n\n```sh\necho one\n```\n\n```sh {verify}\ntrue\n```\n');
+    store = RunStore.open(data);
+    const catalog = loadCatalog(dir);
+    runs = new Runs({ catalog: () => catalog, store, audit: new AuditLog(store, data), dataDir: data, log: createLogger('silent'), targets: { local: local(), other: local() } });
+  });
+
+  after(() => {
+    runs.dispose();
+    store.close();
+    fs.rmSync(flag, { force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(data, { recursive: true, force: true });
+  });
+
+  test('each block runs on its role\'s shell; results carry role and host; two recordings, one chain; resume restores each role', async () => {
+    fs.rmSync(flag, { force: true });
+    const created = await runs.create({ runbook: 'two', roles: { source: 'local', destination: 'other' }, options: { interactive: false } }, 'tester');
+    assert.ok(created.ok, JSON.stringify(!created.ok && created.error));
+    const run = created.value;
+    assert.deepEqual(run.roles, ['source', 'destination']);
+    const setup = await run.executeStep('setup');
+    assert.ok(setup.ok);
+    assert.equal(setup.value.status, 'passed', JSON.stringify(setup.value));
+    const handover = await run.executeStep('handover');
+    assert.ok(handover.ok);
+    assert.equal(handover.value.status, 'failed');
+    const terminalOf = (role: string) => run.terminal(role)!;
+    assert.notEqual(terminalOf('source').session, terminalOf('destination').session);
+    run.end();
+
+    const rec = store.getRun(run.id)!;
+    assert.equal(rec.status, 'failed');
+    assert.equal(rec.target, 'source=local,destination=other');
+    const roles = rec.options.roles as Array<{ role: string; target: string; host: string; castPath: string; targetInfo: { host: string } }>;
+    assert.deepEqual(roles.map((r) => [r.role, r.target]), [['source', 'local'], ['destination', 'other']]);
+    assert.equal(roles[0]!.host, os.hostname());
+    // Each block's role and host, in the records.
+    const results = store.blockResults(run.id);
+    const where = Object.fromEntries(results.map((r) => [r.id, `${r.role}@${r.host}`]));
+    assert.deepEqual(where, {
+      'src-setup': `source@${os.hostname()}`,
+      'dst-setup': `destination@${os.hostname()}`,
+      'src-check': `source@${os.hostname()}`,
+      'dst-check': `destination@${os.hostname()}`,
+      handover: `destination@${os.hostname()}`,
+      'after-src': `source@${os.hostname()}`,
+      'after-dst': `destination@${os.hostname()}`,
+    });
+    assert.match(results.find((r) => r.id === 'src-setup')!.output, /source says source/);
+    assert.match(results.find((r) => r.id === 'dst-setup')!.output, /destination says destination/);
+    // Two recordings: each terminal's output in its own.
+    assert.equal(roles[0]!.castPath, rec.castPath);
+    const srcCast = fs.readFileSync(roles[0]!.castPath, 'utf8');
+    const dstCast = fs.readFileSync(roles[1]!.castPath, 'utf8');
+    assert.notEqual(roles[0]!.castPath, roles[1]!.castPath);
+    assert.match(srcCast, /source says source/);
+    assert.doesNotMatch(srcCast, /destination says/);
+    assert.match(dstCast, /destination says destination/);
+    assert.doesNotMatch(dstCast, /source says/);
+    assert.match(dstCast, /"m", "setup\/dst-setup"/);
+    // One chain, both recordings sealed in it, and it verifies.
+    const events = store.auditEvents(run.id);
+    assert.deepEqual(events.filter((e) => e.type === 'recording-sealed').map((e) => e.data.role), ['source', 'destination']);
+    assert.equal(events.find((e) => e.type === 'block-finished' && e.data.blockId === 'dst-setup')!.data.role, 'destination');
+    assert.deepEqual(verifyRun(store, data, run.id).problems, []);
+    // A recording changed afterwards is caught.
+    fs.appendFileSync(roles[1]!.castPath, '[9, "o", "forged"]\n');
+    assert.match(JSON.stringify(verifyRun(store, data, run.id).problems), /role destination/);
+
+    // Resume: each role's shell comes back with its own exports and directory.
+    fs.writeFileSync(flag, '');
+    const again = await runs.create({ runbook: 'two', roles: { source: 'local', destination: 'other' }, resume: run.id, options: { interactive: false } }, 'tester');
+    assert.ok(again.ok, JSON.stringify(!again.ok && again.error));
+    assert.equal(again.value.resumedFrom?.stepId, 'handover');
+    const v = await again.value.executeStep('handover');
+    assert.ok(v.ok);
+    assert.equal(v.value.status, 'passed', JSON.stringify(v.value));
+    assert.match(v.value.blocks[0]!.output, /handover on destination in dst/);
+    again.value.end();
+    assert.equal(store.getRun(again.value.id)!.status, 'passed');
+  });
+
+  test('binding errors: an unbound role, an unknown target, --target for two roles, roles for a runbook without', async () => {
+    const cases: Array<[Parameters<Runs['create']>[0], RegExp]> = [
+      [{ runbook: 'two', roles: { source: 'local' } }, /ROLE_BINDING.*destination is not bound/],
+      [{ runbook: 'two', roles: { source: 'local', destination: 'nowhere' } }, /UNKNOWN_TARGET.*nowhere/],
+      [{ runbook: 'two', target: 'local' }, /ROLE_BINDING.*--role NAME=TARGET/],
+      [{ runbook: 'two' }, /ROLE_BINDING.*source, destination are not bound/],
+      [{ runbook: 'one', roles: { a: 'local' } }, /ROLE_BINDING.*declares no roles/],
+    ];
+    for (const [req, re] of cases) {
+      const r = await runs.create(req, 'tester');
+      assert.equal(r.ok, false);
+      if (!r.ok) assert.match(`${r.error.code} ${r.error.message}`, re);
+    }
+    assert.equal(runs.size, 0);
+    // Without roles, nothing changes: one shell, no role on anything.
+    const one = await runs.create({ runbook: 'one' }, 'tester');
+    assert.ok(one.ok);
+    assert.deepEqual(one.value.roles, []);
+    await one.value.executeStep('s');
+    one.value.end();
+    const r = store.blockResults(one.value.id)[0]!;
+    assert.equal(r.role, undefined);
+    assert.equal(store.getRun(one.value.id)!.target, 'local');
+    assert.equal(store.getRun(one.value.id)!.options.roles, undefined);
+  });
+});
+
+describe('the API with roles', () => {
+  let srv: TestServer;
+  let dir: string;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-roles-api-'));
+    fs.writeFileSync(path.join(dir, 'two.md'), TWO_ROLES('/'));
+    srv = await startTestServer(dir);
+  });
+  after(async () => {
+    await srv.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('POST /api/runs with roles: each role\'s terminal over its own websocket; block events carry the role', async () => {
+    const bad = await srv.api('POST', '/api/runs', { runbook: 'two', roles: { source: 'local' } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.error.code, 'ROLE_BINDING');
+    assert.match(bad.json.error.message, /destination/);
+    assert.equal((await srv.api('POST', '/api/runs', { runbook: 'two', roles: ['local'] })).status, 400);
+    const r = await srv.api('POST', '/api/runs', { runbook: 'two', roles: { source: 'local', destination: 'local' } });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+    const id = r.json.id as string;
+    assert.deepEqual(Object.keys(r.json.terminals), ['source', 'destination']);
+    const ws = srv.base.replace(/^http/, 'ws');
+    const headers = { authorization: `Bearer ${srv.token}`, origin: srv.base };
+    const src = await TermClient.connect(`${ws}/ws/runs/${id}`, headers);
+    const dst = await TermClient.connect(`${ws}${r.json.terminals.destination}`, headers);
+    await assert.rejects(TermClient.connect(`${ws}/ws/runs/${id}?role=nope`, headers), /HTTP 404/);
+    try {
+      assert.equal((await dst.waitEvent('hello')).terminal, 'destination');
+      assert.equal((await src.waitEvent('hello')).terminal, 'source');
+      const step = await srv.api('POST', `/api/runs/${id}/steps/setup/execute`, {});
+      assert.equal(step.status, 200, JSON.stringify(step.json));
+      assert.equal(step.json.status, 'passed');
+      await src.waitOutput(/source says source/);
+      await dst.waitOutput(/destination says destination/);
+      assert.doesNotMatch(src.output, /destination says/);
+      assert.doesNotMatch(dst.output, /source says/);
+      const started = await src.waitEvent('block-started', (m) => m.blockId === 'dst-setup');
+      assert.equal(started.role, 'destination');
+      // Typing goes to the terminal it was typed in.
+      dst.type('echo typed-$WHO\r');
+      await dst.waitOutput(/typed-destination/);
+      const report = await srv.api('GET', `/api/runs/${id}`);
+      assert.equal(report.status, 200);
+    } finally {
+      src.close();
+      dst.close();
+      await srv.api('DELETE', `/api/runs/${id}`);
+    }
+  });
+});
+
+noLeaks();
