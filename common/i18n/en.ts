@@ -364,14 +364,20 @@ export const en = {
   run <runbook>|--all [--var K=V]... [--var-file FILE] [--from STEP] [--step STEP] [--yes]
       [--runbooks DIR] [--data DIR] [--target local|lab|HOST|ssh://user@host[:port]] [--verbose]
       [--inventory FILE] [--accept-new-host-key]
-      [--resume RUNID] [--converge] [--plan] [--record strict|best-effort] [--lang LANG]
+      [--resume RUNID] [--converge] [--plan] [--rollback] [--record strict|best-effort] [--lang LANG]
                           run a runbook headless, recording it like a browser run;
                           --lang records the run as read in that translation (NAME.LANG.md);
                           --resume continues a failed run from its failed step,
                           --converge skips steps whose checks already pass,
                           --plan prints what would run and runs nothing;
+                          --rollback: when a step fails, the rollback blocks of the
+                          steps that passed run in the run's shell, last step first;
                           --all runs every runbook in order on one target and
                           ends with a table and one line "N passed, N failed, N skipped"
+  rollback <runId> [--yes] [--data DIR] [--runbooks DIR] [--inventory FILE]
+                          roll back a failed run that has ended: a new run linked to it
+                          restores its shell state and runs the rollback blocks of the
+                          steps that passed, last step first (stops at one that fails)
   runs [--runbook ID] [--status S] [--limit N] [--data DIR]
                           list recorded runs, newest first
   report <runId> [--format json|junit|md|cast] [--output FILE] [--data DIR] [--runbooks DIR]

@@ -357,14 +357,20 @@ export const ko: Record<MessageKey, string> = {
   run <runbook>|--all [--var K=V]... [--var-file FILE] [--from STEP] [--step STEP] [--yes]
       [--runbooks DIR] [--data DIR] [--target local|lab|HOST|ssh://user@host[:port]] [--verbose]
       [--inventory FILE] [--accept-new-host-key]
-      [--resume RUNID] [--converge] [--plan] [--record strict|best-effort] [--lang LANG]
+      [--resume RUNID] [--converge] [--plan] [--rollback] [--record strict|best-effort] [--lang LANG]
                           런북을 화면 없이 실행하고 브라우저 실행처럼 기록합니다.
                           --lang은 그 번역(NAME.LANG.md)으로 읽은 실행으로 기록합니다.
                           --resume은 실패한 실행을 실패한 단계부터 이어 갑니다.
                           --converge는 검사가 이미 통과하는 단계를 건너뜁니다.
                           --plan은 실행할 내용을 보여 주기만 하고 아무것도 실행하지 않습니다.
+                          --rollback은 단계가 실패하면 통과한 단계의 롤백 블록을
+                          그 실행의 셸에서 마지막 단계부터 실행합니다.
                           --all은 모든 런북을 한 대상에서 차례로 실행하고
                           표와 한 줄 "N passed, N failed, N skipped"로 끝납니다
+  rollback <runId> [--yes] [--data DIR] [--runbooks DIR] [--inventory FILE]
+                          끝난 실패 실행을 롤백합니다: 그 실행에 연결된 새 실행이 셸 상태를
+                          복원하고 통과한 단계의 롤백 블록을 마지막 단계부터 실행합니다
+                          (실패한 블록에서 멈춥니다)
   runs [--runbook ID] [--status S] [--limit N] [--data DIR]
                           기록된 실행을 최신 순으로 보여 줍니다
   report <runId> [--format json|junit|md|cast] [--output FILE] [--data DIR] [--runbooks DIR]

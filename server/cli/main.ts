@@ -11,6 +11,7 @@ import { hostsCommand } from './hosts.ts';
 import { tokenCommand } from './token.ts';
 import { evidenceCommand } from './evidence.ts';
 import { approveCommand } from './approve.ts';
+import { rollbackCommand } from './rollback.ts';
 import { dataDir } from './config.ts';
 import { reapOrphans } from './orphans.ts';
 import { langFromEnv, translator } from '../../common/i18n/index.ts';
@@ -61,14 +62,31 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
             lang: { type: 'string' },
             inventory: { type: 'string' },
             'accept-new-host-key': { type: 'boolean', default: false },
+            role: { type: 'string', multiple: true },
+            rollback: { type: 'boolean', default: false },
+            parallel: { type: 'string' },
+            'max-fail': { type: 'string' },
+            batches: { type: 'string' },
           },
         });
         if (positionals.length > 1) {
           out(tr.t('cli.usage', { command: 'run', message: tr.t('cli.main.runOne') }));
           return 2;
         }
-        const { var: vars, 'var-file': varFile, 'accept-new-host-key': acceptNewHostKey, ...rest2 } = values;
-        return await runCommand({ ...rest2, vars, varFile, acceptNewHostKey, runbook: positionals[0] }, out);
+        const { var: vars, 'var-file': varFile, 'accept-new-host-key': acceptNewHostKey, 'max-fail': maxFail, ...rest2 } = values;
+        return await runCommand({ ...rest2, vars, varFile, acceptNewHostKey, maxFail, runbook: positionals[0] }, out);
+      }
+      case 'rollback': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { yes: { type: 'boolean', short: 'y', default: false }, data: { type: 'string' }, runbooks: { type: 'string' }, inventory: { type: 'string' }, lang: { type: 'string' } },
+        });
+        if (positionals.length !== 1) {
+          out(tr.t('cli.usage', { command: 'rollback', message: tr.t('cli.main.approveOne') }));
+          return 2;
+        }
+        return await rollbackCommand({ ...values, runId: positionals[0] }, out);
       }
       case 'lab': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { stale: { type: 'boolean', default: false }, hosts: { type: 'string' }, profile: { type: 'string' } } });

@@ -12,7 +12,8 @@ import { AuditLog } from '../record/audit.ts';
 import { Runs, defaultUser } from '../run/runs.ts';
 import type { Run } from '../run/run.ts';
 import { LabTarget, disposeOwnLabs } from '../target/lab.ts';
-import { fixedKind, targetKinds } from '../target/registry.ts';
+import { fixedKind, sshKind, targetKinds } from '../target/registry.ts';
+import { hasSshd } from '../target/lab-ssh.ts';
 import { sshTargetKind } from './hosts.ts';
 import { createLogger } from '../log.ts';
 import { formatDiagnostic } from '../errors.ts';
@@ -25,6 +26,9 @@ import { parseVarFile, varsFromEnv } from './var-sources.ts';
 import { readSecret } from './prompt.ts';
 import { langFromEnv, translator, type Translator } from '../../common/i18n/index.ts';
 import { statusLabel } from '../../common/format.ts';
+import { parseRoleArgs } from '../run/role-binding.ts';
+import { rollBackAfterFailure } from './rollback.ts';
+import { fleetCommand, isFleetRun } from './fleet.ts';
 
 export interface RunArgs {
   /** Absent with --all. */
@@ -49,6 +53,14 @@ export interface RunArgs {
   inventory?: string;
   /** Trust an SSH host's unknown key on first connection (recorded in the run's audit chain). */
   acceptNewHostKey?: boolean;
+  /** `--role NAME=TARGET`, each role of a runbook that spans hosts on its target (docs/format.md, Roles). */
+  role?: string[];
+  /** When a step fails, roll back the steps that passed, in the run's shell (rollback.ts). */
+  rollback?: boolean;
+  /** A fleet's flags (fleet.ts): hosts at once, the failure budget, canary batches. */
+  parallel?: string;
+  maxFail?: string;
+  batches?: string;
 }
 
 const EXIT_FAILED = 1;
@@ -87,6 +99,8 @@ class Interruption {
 }
 
 export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<number> {
+  // A fleet selector (@group, label=…, a,b) or a fleet id to resume: the fleet's own command.
+  if (isFleetRun(a)) return fleetCommand(a, out);
   const tr = cliTranslator(a);
   const usage = (msg: string) => (out(tr.t('cli.usage', { command: 'run', message: msg })), EXIT_USAGE);
   const given: Record<string, string> = {};
@@ -119,6 +133,17 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
   if (!a.all && a.runbook === undefined) return usage(tr.t('cli.run.nameOne'));
   const kinds = targetKinds();
   const targetId = a.target ?? 'local';
+  // --role NAME=TARGET: each value any target --target takes (an inventory host, ssh://…, local, lab).
+  const roleArgs = parseRoleArgs(a.role ?? []);
+  if (!roleArgs.ok) return usage(roleArgs.error.message);
+  const boundRoles = a.role?.length ? roleArgs.value : undefined;
+  if (boundRoles && a.all) return usage('--role binds the roles of one runbook: not with --all');
+  for (const id of Object.values(boundRoles ?? {})) {
+    if (Object.prototype.hasOwnProperty.call(kinds, id)) continue;
+    const ssh = sshTargetKind(id, a, Object.keys(kinds));
+    if (typeof ssh === 'string') return usage(ssh);
+    kinds[id] = ssh;
+  }
   if (!Object.prototype.hasOwnProperty.call(kinds, targetId)) {
     // An inventory host name or ssh://user@host[:port] (docs/targets.md).
     const ssh = sshTargetKind(targetId, a, Object.keys(kinds));
@@ -180,11 +205,15 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
   try {
     if (a.all && targetId === 'lab') {
       try {
-        shared = await LabTarget.create({ persistent: true });
+        // As many hosts as the runbook with the most roles spans (guide sections 6-8: two).
+        const hosts = hasSshd() ? Math.max(1, ...runbooks.map((rb) => rb.roles?.length ?? 1)) : 1;
+        shared = await LabTarget.create({ persistent: true, hosts });
       } catch (e) {
         return usage(tr.t('cli.run.labFailed', { message: (e as Error).message }));
       }
       kinds.lab = fixedKind(shared);
+      // Its other hosts, for the roles of a runbook that spans hosts (sharedLabRoles).
+      for (const h of shared.sshHosts()) kinds[`lab:${h.name}`] = sshKind(h);
     }
     if (stop.signal) return stop.exitCode;
     store = RunStore.open(dataDir(a.data));
@@ -212,7 +241,7 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
       }
       const vars = await varsFor(rb);
       if (typeof vars === 'string') return usage(vars);
-      const r = await runOne(runs, rb, steps, vars, targetId, a, out, stop);
+      const r = await runOne(runs, rb, steps, vars, targetId, a, out, stop, shared ? sharedLabRoles(rb) : boundRoles);
       if (r === 'usage') return EXIT_USAGE;
       rows.push({ runbook: rb.id, counts: r.counts, skipped: r.skipped });
       if (r.failed) failedRunbooks.add(rb.id);
@@ -255,12 +284,15 @@ async function runOne(
   a: RunArgs,
   out: (s: string) => void,
   stop: Interruption,
+  /** With --all on one lab, each role of a runbook that spans hosts on its lab host. */
+  roles?: Record<string, string>,
 ): Promise<{ counts: Counts; failed: boolean; skipped: string[] } | 'usage'> {
   const created = await runs.create(
     {
       runbook: rb.id,
       vars,
-      target: targetId,
+      // A runbook that spans hosts without --target: its roles must be bound (--role), not put on local.
+      ...(roles ? { roles } : rb.roles && rb.roles.length > 1 && a.target === undefined ? {} : { target: targetId }),
       // On a terminal, interactive blocks run with it lent to the person (handoff.ts); answers blocks are still typed.
       options: { interactive: onTerminal(), answerPrompts: true, converge: a.converge, record: a.record as 'strict' | 'best-effort' | undefined },
       ...(a.resume !== undefined ? { resume: a.resume } : {}),
@@ -292,6 +324,7 @@ async function runOne(
   const counts: Counts = { passed: 0, failed: 0, warning: 0, skipped: 0, blocked: 0 };
   const skipped: string[] = [];
   let couldNotRun = false;
+  let stepFailed = false;
   for (const [i, step] of steps.entries()) {
     if (stop.signal) break;
     const at = { n: i + 1, total: steps.length, step: step.id };
@@ -315,8 +348,13 @@ async function runOne(
     const sec = tr.number(ms / 1000, { minimumFractionDigits: 1, maximumFractionDigits: 1, useGrouping: false });
     const status = statusLabel(v.status, tr);
     out(v.reason ? tr.t('cli.stepDoneReason', { ...at, status, reason: v.reason, sec }) : tr.t('cli.stepDone', { ...at, status, sec }));
-    if (v.status === 'failed') break;
+    if (v.status === 'failed') {
+      stepFailed = true;
+      break;
+    }
   }
+  // --rollback: the steps that passed are undone in the run's own shell before it ends.
+  if (a.rollback && stepFailed && !couldNotRun && !stop.signal && !run.isEnded) await rollBackAfterFailure(run, runs.store, a, out);
   // The run decides its own status from its verdicts (run/status.ts); the CLI only says why it stopped.
   if (!run.isEnded) run.end(couldNotRun ? { stopped: 'failed' } : stop.signal ? { stopped: 'interrupted', reason: `interrupted by ${stop.signal}` } : {});
   handoff?.dispose();
@@ -363,4 +401,11 @@ function selectSteps(all: Step[], a: RunArgs): Step[] | string {
     return i < 0 ? `no step ${JSON.stringify(a.from)}; steps: ${all.map((s) => s.id).join(', ')}` : all.slice(i);
   }
   return all;
+}
+
+/** --all on one lab: role i of a runbook that spans hosts runs on lab host i (`lab` is host1,
+ *  `lab:host2`… its other hosts); a runbook of one host, or without roles, on the lab itself. */
+function sharedLabRoles(rb: Runbook): Record<string, string> | undefined {
+  if (!rb.roles || rb.roles.length < 2) return undefined;
+  return Object.fromEntries(rb.roles.map((r, i) => [r, i === 0 ? 'lab' : `lab:host${i + 1}`]));
 }

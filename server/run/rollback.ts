@@ -142,7 +142,7 @@ export async function rollBack(
   run: Run,
   of: string,
   order: readonly RollbackStep[],
-  opts: { confirmed?: boolean; by?: string; onBlock?: (stepId: string, r: BlockResult) => void } = {},
+  opts: { confirmed?: boolean; by?: string; onBlock?: (stepId: string, r: BlockResult) => void; onPlan?: (runId: string, planned: string[]) => void } = {},
 ): Promise<Outcome<RollbackOutcome>> {
   const blocks = order.flatMap((s) => s.blocks);
   const planned = order.map((s) => s.stepId);
@@ -163,10 +163,11 @@ function rollBackSteps(
   planned: string[],
   blocks: Block[],
   by: string,
-  opts: { confirmed?: boolean; onBlock?: (stepId: string, r: BlockResult) => void },
+  opts: { confirmed?: boolean; onBlock?: (stepId: string, r: BlockResult) => void; onPlan?: (runId: string, planned: string[]) => void },
 ): Promise<Outcome<RollbackOutcome>> {
   return run.executeAside(blocks, { confirmed: opts.confirmed, by }, async ({ runBlock, event }) => {
     event('rollback-started', { of, steps: planned, blocks: blocks.map((b) => b.id), by });
+    opts.onPlan?.(run.id, planned);
     const results: BlockResult[] = [];
     const undone: string[] = [];
     let failedAt: { block: string; reason: string } | undefined;
@@ -200,7 +201,7 @@ function rollBackSteps(
 }
 
 /** Rolls back a failed run that is live in this process, in its own shell. */
-export async function rollBackLive(run: Run, history: RunHistory, opts: { confirmed?: boolean; by?: string; onBlock?: (stepId: string, r: BlockResult) => void } = {}): Promise<Outcome<RollbackOutcome>> {
+export async function rollBackLive(run: Run, history: RunHistory, opts: { confirmed?: boolean; by?: string; onBlock?: (stepId: string, r: BlockResult) => void; onPlan?: (runId: string, planned: string[]) => void } = {}): Promise<Outcome<RollbackOutcome>> {
   if (!run.runbook) return { ok: false, error: failure('ROLLBACK_REFUSED', `run ${run.id} has no runbook to roll back`) };
   const plan = rollbackPlan(history, run.id, run.runbook, true);
   if (!plan.ok) return plan;
@@ -217,7 +218,7 @@ export async function rollBackFinished(
   history: RunHistory,
   id: string,
   user: string,
-  opts: { confirmed?: boolean; target?: string; vars?: Record<string, string>; onStart?: (run: Run) => void; onBlock?: (stepId: string, r: BlockResult) => void } = {},
+  opts: { confirmed?: boolean; target?: string; vars?: Record<string, string>; onStart?: (run: Run) => void; onBlock?: (stepId: string, r: BlockResult) => void; onPlan?: (runId: string, planned: string[]) => void } = {},
 ): Promise<Outcome<RollbackOutcome>> {
   const record = history.get(id);
   if (!record) return { ok: false, error: failure('NOT_FOUND', `no run ${JSON.stringify(id)}`) };
@@ -230,7 +231,7 @@ export async function rollBackFinished(
   const run = created.value;
   opts.onStart?.(run);
   const notes = runbook.contentHash !== record.contentHash ? [`runbook ${runbook.id} changed since run ${id} started: its rollback blocks run as they are now`] : [];
-  const out = await rollBack(run, id, plan.value.order, { confirmed: opts.confirmed, by: user, onBlock: opts.onBlock });
+  const out = await rollBack(run, id, plan.value.order, { confirmed: opts.confirmed, by: user, onBlock: opts.onBlock, onPlan: opts.onPlan });
   if (!run.isEnded) {
     const reason = out.ok
       ? out.value.status === 'passed' ? `rolled back run ${id}: ${out.value.undone.join(', ')}` : `rollback of run ${id} stopped at ${out.value.failedBlock}: ${out.value.reason}`
