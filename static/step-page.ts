@@ -190,6 +190,11 @@ export class StepPage {
       case 'error':
         this.setStepError(this.tr.t('step.errorWithCode', { message: m.message, code: m.code }));
         break;
+      case 'class-control':
+      case 'class-message':
+        // A class run: the trainee's banner and messages listen for this event (the class page's module).
+        document.dispatchEvent(new CustomEvent('stepwise:class', { detail: m }));
+        break;
       default:
         assertNever(m);
     }

@@ -109,6 +109,8 @@ export interface AuthOptions {
   sessions?: Omit<SessionOptions, 'tokenLive'>;
   throttle?: ThrottleOptions;
   codeTtlMs?: number;
+  /** Class seat tokens (server/class/classroom.ts): whom one signs in as, and whether a seat's sessions may go on. */
+  seats?: { principal(token: string): Principal | undefined; live(tokenId: string): boolean };
 }
 
 export class Auth {
@@ -123,7 +125,7 @@ export class Auth {
     this.startupDigest = tokenDigest(o.token);
     this.secret = o.secret ?? crypto.randomBytes(32);
     this.admin = { user: o.adminUser, role: 'admin', tokenId: STARTUP_TOKEN_ID };
-    this.sessions = new Sessions({ ...o.sessions, tokenLive: (id) => id === STARTUP_TOKEN_ID || o.users.getToken(id)?.revokedAt === null });
+    this.sessions = new Sessions({ ...o.sessions, tokenLive: (id) => id === STARTUP_TOKEN_ID || o.users.getToken(id)?.revokedAt === null || (o.seats?.live(id) ?? false) });
     this.codes = new SignInCodes({ ttlMs: o.codeTtlMs });
     this.throttle = new FailureThrottle(o.throttle);
   }
@@ -132,7 +134,7 @@ export class Auth {
   resolveToken(token: string | undefined): Principal | undefined {
     if (typeof token !== 'string' || token === '') return undefined;
     if (crypto.timingSafeEqual(tokenDigest(token), this.startupDigest)) return { ...this.admin };
-    return this.o.users.resolve(token);
+    return this.o.users.resolve(token) ?? this.o.seats?.principal(token);
   }
 
   /** The built-in admin's user name. */

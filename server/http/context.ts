@@ -7,6 +7,7 @@ import type { Runs } from '../run/runs.ts';
 import type { TargetKind } from '../target/registry.ts';
 import type { Auth } from './auth.ts';
 import type { Users } from '../record/users.ts';
+import type { Classroom } from '../class/classroom.ts';
 import type { Fleets } from '../run/fleet.ts';
 
 export interface AppContext {
@@ -28,4 +29,6 @@ export interface AppContext {
   targets: Readonly<Record<string, TargetKind>>;
   /** Fleet runs (run/fleet.ts): the live ones, and views of every recorded one. */
   fleets: Fleets;
+  /** Classes, their seats and the trainer's actions (server/class/classroom.ts). */
+  classes: Classroom;
 }

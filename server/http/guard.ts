@@ -1,7 +1,7 @@
 // The door every page and API route goes through: signing in (a one-time code or a token,
 // from a link or the sign-in form), signing out, and the per-request checks of who a request
 // is and what it may do. The rules themselves live in auth.ts; this is their HTTP face.
-import { requestLang } from './language.ts';
+import { requestLang, requestTranslator } from './language.ts';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { AppContext } from './context.ts';
 import type { Views } from './render.ts';
@@ -12,6 +12,7 @@ import {
   type SignInResult,
 } from './auth.ts';
 import { roleAtLeast, type Principal } from '../record/users.ts';
+import { seatAllows } from '../class/seat-access.ts';
 
 // The sign-in form sends a token and a path; nothing honest is longer.
 const FORM_LIMIT = '4kb';
@@ -146,6 +147,17 @@ export function authenticate(ctx: AppContext, views: Views) {
       if (!ctx.auth.csrfValid(principal, req.headers[CSRF_HEADER])) {
         return sendFailure(res, failure('FORBIDDEN', 'missing or wrong CSRF token (X-CSRF-Token); reload the page'));
       }
+    }
+    if (principal.role === 'trainee') {
+      // A class seat reaches its class, its runbook and its own runs, nothing else (server/class/seat-access.ts).
+      const scope = ctx.classes.scopeOf(principal);
+      if (!scope || !seatAllows(scope, req.method, url.pathname)) {
+        if (isApi) return sendFailure(res, failure('FORBIDDEN', `${principal.user} is a class seat: it may use its class, its runbook and its own run only`));
+        const tr = requestTranslator(req);
+        return res.status(httpStatus('FORBIDDEN')).type('html').send(views.render('not-found', { title: tr.t('class.forbidden'), heading: tr.t('class.forbidden'), message: tr.t('class.forbiddenText') }, { ...res.locals, lang: tr.lang }));
+      }
+      res.locals.csrfToken = ctx.auth.csrfToken(principal);
+      return next();
     }
     const needed = roleForMethod(req.method, req.originalUrl.split('?')[0]);
     if (!roleAtLeast(principal.role, needed)) {

@@ -40,6 +40,8 @@ function headline(report: RunReport, live: boolean, tr: Translator, title: (id: 
     }
     case 'interrupted':
       return tr.t('report.interrupted');
+    case 'expired':
+      return tr.t('report.expired');
     case 'ended':
       return unverified ? tr.t('report.endedUnverified', { count: unverified }) : tr.t('report.ended');
     case 'running':

@@ -15,9 +15,17 @@ import type { Outcome } from '../../common/outcome.ts';
 
 // approver sits between viewer and operator: it reads everything and cannot operate; the one
 // thing it adds, approving, is checked by name (server/run/approvals.ts), not by this order.
-export const ROLES = ['viewer', 'approver', 'operator', 'admin'] as const;
-/** viewer: watches runs and reads reports; operator: also starts and executes runs; admin: also manages tokens. */
-export type Role = (typeof ROLES)[number];
+// trainer sits above operator: it operates, and also runs classes (server/class/), acting only
+// on its own classes' runs (checked by the class, not by this order).
+export const ROLES = ['viewer', 'approver', 'operator', 'trainer', 'admin'] as const;
+/** viewer: watches runs and reads reports; operator: also starts and executes runs; trainer: also runs classes; admin: also manages tokens. */
+export type TokenRole = (typeof ROLES)[number];
+/**
+ * A principal's role: a token's, or `trainee` for a class seat's token. A trainee is below
+ * every token role (roleAtLeast is false for it): what a seat may do is listed by
+ * server/class/seat-access.ts, nothing else.
+ */
+export type Role = TokenRole | 'trainee';
 
 /** Who made a request: the user a token belongs to, the token's role and its id. */
 export interface Principal {
@@ -27,6 +35,8 @@ export interface Principal {
   tokenId: string;
   /** A browser session's key (server/http/sessions.ts) when the request came with its cookie. */
   session?: string;
+  /** A class seat's principal (role trainee): its class and trainee name. */
+  seat?: { classId: string; trainee: string };
 }
 
 export interface TokenInfo {
@@ -50,13 +60,15 @@ const TOUCH_EVERY_MS = 60_000;
 // Longer than any token we issue by far; longer input is not even hashed.
 const MAX_TOKEN_LENGTH = 512;
 
-export function isRole(v: unknown): v is Role {
+/** A role a token may carry (never `trainee`: seats have their own tokens). */
+export function isRole(v: unknown): v is TokenRole {
   return typeof v === 'string' && (ROLES as readonly string[]).includes(v);
 }
 
 /** Whether `role` may do what `needed` may (viewer < operator < admin). */
 export function roleAtLeast(role: Role, needed: Role): boolean {
-  return ROLES.indexOf(role) >= ROLES.indexOf(needed);
+  // A trainee is at index -1: below every token role, and never enough for one.
+  return ROLES.indexOf(role as TokenRole) >= ROLES.indexOf(needed as TokenRole) && ROLES.includes(role as TokenRole);
 }
 
 export function isTokenId(v: string): boolean {
