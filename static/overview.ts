@@ -221,10 +221,13 @@ async function startFleet(form: HTMLFormElement, data: OverviewPageData, button:
   button.disabled = true;
   button.textContent = tr.t('overview.starting');
   form.setAttribute('aria-busy', 'true');
+  // Only the values changed from the runbook's default: each host's inventory vars fill the rest
+  // (a value given here would override them on every host).
+  const changed = Object.fromEntries(Object.entries(vars).filter(([name, v]) => v !== form.querySelector<HTMLInputElement>(`input[data-var="${CSS.escape(name)}"]`)?.defaultValue));
   const res = await postJson<{ id: string }>('/api/fleets', {
     runbook: data.runbook,
     target,
-    vars,
+    vars: changed,
     ...(parallel ? { parallel: /^\d+$/.test(parallel) ? Number(parallel) : parallel } : {}),
     ...(maxFail ? { maxFail: /^\d+$/.test(maxFail) ? Number(maxFail) : maxFail } : {}),
     ...(batches ? { batches } : {}),
