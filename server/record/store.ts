@@ -132,7 +132,7 @@ interface VerdictRow {
 }
 
 /** Migrations in order; PRAGMA user_version is the number applied. Never edit a shipped one. */
-const MIGRATIONS: string[] = [
+const MIGRATIONS: Array<string | ((db: Database.Database) => void)> = [
   `
   CREATE TABLE runs (
     id TEXT PRIMARY KEY,
@@ -352,6 +352,22 @@ const MIGRATIONS: string[] = [
   ALTER TABLE block_results ADD COLUMN role TEXT NULL;
   ALTER TABLE block_results ADD COLUMN host TEXT NULL;
   `,
+  // The run status `expired` (a class's time limit ran out, server/class/). The runs table's
+  // CHECK only widens, so its definition is edited in place (SQLite's documented way for CHECK
+  // changes that leave stored rows valid): rebuilding the table would cascade-delete every
+  // block result and verdict that references it.
+  (db) => {
+    db.unsafeMode(true); // better-sqlite3's defensive mode forbids writable_schema otherwise
+    try {
+      const version = db.pragma('schema_version', { simple: true }) as number;
+      db.pragma('writable_schema = ON');
+      db.prepare("UPDATE sqlite_master SET sql = replace(sql, '''interrupted'',''ended'')', '''interrupted'',''ended'',''expired'')') WHERE type = 'table' AND name = 'runs'").run();
+      db.pragma(`schema_version = ${version + 1}`);
+      db.pragma('writable_schema = OFF');
+    } finally {
+      db.unsafeMode(false);
+    }
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -726,7 +742,9 @@ function migrate(db: Database.Database): void {
   }
   for (let v = current; v < MIGRATIONS.length; v++) {
     db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
+      const m = MIGRATIONS[v]!;
+      if (typeof m === 'string') db.exec(m);
+      else m(db);
       db.pragma(`user_version = ${v + 1}`);
     }).immediate();
   }
