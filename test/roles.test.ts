@@ -20,6 +20,13 @@ import { verifyRun } from '../server/record/verification.ts';
 import { bindRoles, parseRoleArgs } from '../server/run/role-binding.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { TermClient } from './helpers/ws-client.ts';
+import { RunHistory } from '../server/run/history.ts';
+import { toMarkdown } from '../server/report/markdown.ts';
+import { toJUnit } from '../server/report/junit.ts';
+import { buildEvidence } from '../server/report/evidence.ts';
+import { checkEvidence } from '../server/report/evidence-check.ts';
+import { loadPlayerAssets, toHtml } from '../server/report/html.ts';
+import { unzipSync } from 'fflate';
 
 /** Two roles; the second step fails on the destination until a flag file exists (to resume it). */
 export const TWO_ROLES = (flag: string) => `---
@@ -162,6 +169,25 @@ describe('a run of two roles, in-process', () => {
     assert.deepEqual(events.filter((e) => e.type === 'recording-sealed').map((e) => e.data.role), ['source', 'destination']);
     assert.equal(events.find((e) => e.type === 'block-finished' && e.data.blockId === 'dst-setup')!.data.role, 'destination');
     assert.deepEqual(verifyRun(store, data, run.id).problems, []);
+    // Reports: each execution's role and host, each role's binding; evidence carries both recordings.
+    const history = new RunHistory(store, () => loadCatalog(dir));
+    const report = history.report(run.id);
+    assert.ok(report.ok);
+    const md = toMarkdown(report.value);
+    assert.match(md, /`dst-setup` \(command\) — .*on destination \(/);
+    assert.match(md, /\| Role destination \| `other`/);
+    const junit = toJUnit(report.value);
+    assert.match(junit, /name="stepwise.role.destination" value="other /);
+    assert.match(junit, /--- dst-setup \(command\): .*on destination \(/);
+    const assets = loadPlayerAssets();
+    const html = toHtml({ report: report.value, events: store.auditEvents(run.id), cast: srcCast, assets });
+    assert.match(html, /on <b class="role">destination \(/);
+    const ev = buildEvidence(history, run.id, { assets });
+    assert.ok(ev.ok);
+    assert.equal(Buffer.from(unzipSync(ev.value.zip)['recording.destination.cast']!).toString('utf8'), dstCast);
+    const checked = checkEvidence(ev.value.zip);
+    assert.deepEqual(checked.problems, []);
+    assert.ok(checked.passed.some((p) => p.startsWith('recording.destination.cast: its sha256 is the one sealed')));
     // A recording changed afterwards is caught.
     fs.appendFileSync(roles[1]!.castPath, '[9, "o", "forged"]\n');
     assert.match(JSON.stringify(verifyRun(store, data, run.id).problems), /role destination/);

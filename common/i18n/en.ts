@@ -363,7 +363,7 @@ export const en = {
   validate [DIR]          check every runbook; print file:line CODE message
   run <runbook>|--all [--var K=V]... [--var-file FILE] [--from STEP] [--step STEP] [--yes]
       [--runbooks DIR] [--data DIR] [--target local|lab|HOST|ssh://user@host[:port]] [--verbose]
-      [--inventory FILE] [--accept-new-host-key]
+      [--inventory FILE] [--accept-new-host-key] [--role ROLE=TARGET]...
       [--resume RUNID] [--converge] [--plan] [--rollback] [--record strict|best-effort] [--lang LANG]
                           run a runbook headless, recording it like a browser run;
                           --lang records the run as read in that translation (NAME.LANG.md);
@@ -473,6 +473,7 @@ stale labs to \`lab list\` and \`lab down --stale\`).`,
   'cli.run.record': '--record must be strict or best-effort, not {value}',
   'cli.run.resumeAlone': "--resume picks the runbook''s failed step itself; drop --from, --step and --all",
   'cli.run.allAlone': '--all runs every runbook from its first step; name no runbook, --from or --step',
+  'cli.run.roleAll': '--role binds the roles of one runbook: not with --all',
   'cli.run.nameOne': 'name one runbook id (see `stepwise list`) or --all',
   'cli.run.noRunbooks': 'no runbooks in {dir}',
   'cli.run.noRunbook': 'no runbook {id} in {dir}; try `stepwise list`',

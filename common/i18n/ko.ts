@@ -356,7 +356,7 @@ export const ko: Record<MessageKey, string> = {
   validate [DIR]          모든 런북을 검사하고 file:line CODE message 형식으로 출력합니다
   run <runbook>|--all [--var K=V]... [--var-file FILE] [--from STEP] [--step STEP] [--yes]
       [--runbooks DIR] [--data DIR] [--target local|lab|HOST|ssh://user@host[:port]] [--verbose]
-      [--inventory FILE] [--accept-new-host-key]
+      [--inventory FILE] [--accept-new-host-key] [--role ROLE=TARGET]...
       [--resume RUNID] [--converge] [--plan] [--rollback] [--record strict|best-effort] [--lang LANG]
                           런북을 화면 없이 실행하고 브라우저 실행처럼 기록합니다.
                           --lang은 그 번역(NAME.LANG.md)으로 읽은 실행으로 기록합니다.
@@ -466,6 +466,7 @@ export const ko: Record<MessageKey, string> = {
   'cli.run.record': '--record는 strict 또는 best-effort여야 합니다({value}은(는) 안 됩니다)',
   'cli.run.resumeAlone': '--resume은 런북의 실패한 단계를 스스로 고릅니다. --from, --step, --all을 빼세요',
   'cli.run.allAlone': '--all은 모든 런북을 첫 단계부터 실행합니다. 런북, --from, --step을 지정하지 마세요',
+  'cli.run.roleAll': '--role은 런북 하나의 역할을 지정합니다. --all과 함께 쓸 수 없습니다',
   'cli.run.nameOne': '런북 ID 하나(`stepwise list` 참고)나 --all을 지정하세요',
   'cli.run.noRunbooks': '{dir}에 런북이 없습니다',
   'cli.run.noRunbook': '{dir}에 런북 {id}이(가) 없습니다. `stepwise list`를 보세요',

@@ -137,7 +137,7 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
   const roleArgs = parseRoleArgs(a.role ?? []);
   if (!roleArgs.ok) return usage(roleArgs.error.message);
   const boundRoles = a.role?.length ? roleArgs.value : undefined;
-  if (boundRoles && a.all) return usage('--role binds the roles of one runbook: not with --all');
+  if (boundRoles && a.all) return usage(tr.t('cli.run.roleAll'));
   for (const id of Object.values(boundRoles ?? {})) {
     if (Object.prototype.hasOwnProperty.call(kinds, id)) continue;
     const ssh = sshTargetKind(id, a, Object.keys(kinds));
@@ -307,7 +307,8 @@ async function runOne(
   const run = created.value;
   stop.run = run;
   const tr = cliTranslator(a);
-  out(tr.t('cli.runStart', { id: run.id, runbook: rb.id, target: targetId }));
+  // A runbook that spans hosts: where each role runs (source=host1,destination=host2).
+  out(tr.t('cli.runStart', { id: run.id, runbook: rb.id, target: run.roles.length ? (runs.store.getRun(run.id)?.target ?? targetId) : targetId }));
   run.approvalWaits.add((req) => {
     out(`run ${run.id}: block ${req.blockId} needs ${req.need} approval${req.need === 1 ? '' : 's'} by someone other than ${req.operator}${req.expiresAt ? ` before ${req.expiresAt}` : ''}`);
     out(`waiting for approval: stepwise approve ${run.id}`);
@@ -404,8 +405,8 @@ function selectSteps(all: Step[], a: RunArgs): Step[] | string {
 }
 
 /** --all on one lab: role i of a runbook that spans hosts runs on lab host i (`lab` is host1,
- *  `lab:host2`… its other hosts); a runbook of one host, or without roles, on the lab itself. */
+ *  `lab:host2`… its other hosts), never on a lab of its own; a runbook without roles on the lab. */
 function sharedLabRoles(rb: Runbook): Record<string, string> | undefined {
-  if (!rb.roles || rb.roles.length < 2) return undefined;
+  if (!rb.roles?.length) return undefined;
   return Object.fromEntries(rb.roles.map((r, i) => [r, i === 0 ? 'lab' : `lab:host${i + 1}`]));
 }

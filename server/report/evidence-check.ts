@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import { unzipSync } from 'fflate';
 import { canonical, sha256, verifyChain, type AuditEvent } from '../record/chain.ts';
 import { EVIDENCE_SCHEMA, FILES, keyFingerprint, MANIFEST, SIGNATURE, type EvidenceManifest } from './evidence.ts';
+import { roleRecordingName } from './roles.ts';
 
 /** Largest file a bundle may hold when checked: a zip's sizes are claims, and a bomb claims little. */
 const MAX_FILE_BYTES = 1024 * 1024 * 1024;
@@ -117,6 +118,14 @@ function checkAgainstChain(
     if (sha256(Buffer.from(cast)) !== seal.data.castDigest) fail(`${FILES.recording}: sha256 is not the digest sealed in the chain (event ${seal.n})`);
     else pass(`${FILES.recording}: its sha256 is the one sealed in the chain (event ${seal.n})`);
   } else if (cast) fail(`${FILES.recording}: the chain never sealed a recording, so it proves nothing about this one`);
+  // A runbook that spans hosts: every other role's recording, each against its own seal.
+  for (const e of events.filter((x) => x.type === 'recording-sealed' && x !== seal && typeof x.data.role === 'string')) {
+    const name = roleRecordingName(e.data.role as string);
+    const body = files[name];
+    if (!body) fail(`${name}: missing, but the chain sealed the recording of role ${String(e.data.role)}`);
+    else if (sha256(Buffer.from(body)) !== e.data.castDigest) fail(`${name}: sha256 is not the digest sealed in the chain (event ${e.n})`);
+    else pass(`${name}: its sha256 is the one sealed in the chain (event ${e.n})`);
+  }
 
   const started = events.find((e) => e.type === 'run-started');
   const runbook = files[FILES.runbook];

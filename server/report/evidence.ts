@@ -14,6 +14,7 @@ import type { RunHistory } from '../run/history.ts';
 import { recordingFile } from './export.ts';
 import { toMarkdown } from './markdown.ts';
 import { toHtml, type PlayerAssets } from './html.ts';
+import { roleRecordingName } from './roles.ts';
 
 /** Identifies the manifest's shape; bump the number on an incompatible change. */
 export const EVIDENCE_SCHEMA = 'stepwise-evidence/1';
@@ -107,6 +108,12 @@ export function buildEvidence(history: RunHistory, runId: string, o: EvidenceOpt
   };
   if (pinned) put(FILES.runbook, pinned.source);
   if (cast) put(FILES.recording, cast);
+  // A runbook that spans hosts: each other role's recording too (the first role's is the run's own).
+  for (const r of (Array.isArray(run.options.roles) ? (run.options.roles as Array<{ role?: unknown; castPath?: unknown }>) : []).slice(1)) {
+    if (typeof r.role !== 'string' || typeof r.castPath !== 'string') continue;
+    const file = recordingFile(history.dataDir, { ...run, castPath: r.castPath });
+    if (file) put(roleRecordingName(r.role), fs.readFileSync(file));
+  }
   // Each line exactly as the chain hashes it plus its hash: canonical JSON (RFC 8785).
   put(FILES.audit, events.map((e) => canonical(e) + '\n').join(''));
   put(FILES.record, JSON.stringify({ run, blocks: history.blocks(runId), verdicts: history.verdicts(runId), approvals: history.approvals(runId) }, null, 2) + '\n');

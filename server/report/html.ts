@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AuditEvent } from '../record/chain.ts';
 import type { RunReport } from './model.ts';
+import { placeText, roleFacts } from './roles.ts';
 
 export interface PlayerAssets {
   js: string;
@@ -100,7 +101,8 @@ export function toHtml(input: HtmlReportInput): string {
           if (nth) seen.set(label, nth);
           const idx = nth ? byLabel.get(label)?.[nth - 1] : undefined;
           const seek = idx === undefined ? '' : ` <button class="seek" data-marker="${idx}" type="button">▶ play from here</button>`;
-          return `<div class="exec" id="exec-${e.seq}"><div><code>${esc(e.id)}</code> ${esc(e.kind)} · <span class="${esc(e.status)}">${esc(e.status)}</span> · exit code <b>${esc(e.exitCode ?? '—')}</b> · ${esc(e.durationMs)} ms · ${esc(e.end)}${e.reason ? ` · ${esc(e.reason)}` : ''}${seek}</div>
+          const place = placeText(e);
+          return `<div class="exec" id="exec-${e.seq}"><div><code>${esc(e.id)}</code> ${esc(e.kind)}${place ? ` · on <b class="role">${esc(place)}</b>` : ''} · <span class="${esc(e.status)}">${esc(e.status)}</span> · exit code <b>${esc(e.exitCode ?? '—')}</b> · ${esc(e.durationMs)} ms · ${esc(e.end)}${e.reason ? ` · ${esc(e.reason)}` : ''}${seek}</div>
 ${e.command !== null ? `<pre class="command">${esc(e.command)}</pre>` : ''}<pre class="output">${esc(e.output)}</pre></div>`;
         })
         .join('\n');
@@ -122,6 +124,7 @@ ${execs || '<p class="muted">no block ran</p>'}</section>`;
 <tr><th>runbook</th><td>${esc(r.runbookId ?? '—')} (<code>${esc(r.runbookFile ?? '—')}</code>, version <code>${esc(r.contentHash ?? '—')}</code>)</td></tr>
 <tr><th>who</th><td id="who">${esc(r.user)}</td></tr>
 <tr><th>where</th><td id="where">${esc(r.target)}${targetInfo ? ` <code>${esc(JSON.stringify(targetInfo))}</code>` : ''}</td></tr>
+${roleFacts(r.options).map((f) => `<tr><th>role ${esc(f.role)}</th><td class="role-host">${esc(f.target)} · ${esc(f.host)}${f.identity?.hostKey ? ` · <code>${esc(f.identity.hostKey)}</code>` : ''}</td></tr>`).join('')}
 <tr><th>started</th><td>${esc(r.startedAt)}</td></tr><tr><th>ended</th><td>${esc(r.endedAt ?? '—')}</td></tr>
 ${r.parentRunId ? `<tr><th>resumes</th><td><code>${esc(r.parentRunId)}</code></td></tr>` : ''}
 <tr><th>audit head</th><td><code>${esc(head ?? '—')}</code> (${events.length} events)</td></tr>

@@ -12,6 +12,7 @@
 
 import { stepLabel, type ReportExecution, type ReportStep, type RunReport } from './model.ts';
 import { hostFacts, type HostFacts } from './host.ts';
+import { placeText, roleFacts } from './roles.ts';
 
 /** The SSH host's recorded identity as JUnit properties (none for a local or lab run). */
 function hostProps(h: HostFacts | undefined): Array<[string, string]> {
@@ -77,6 +78,7 @@ function executionText(e: ReportExecution): string {
     `${seconds(e.durationMs)}s`,
     e.end !== 'exit' && e.end !== 'skipped' ? `ended: ${e.end}` : null,
     e.attempt > 1 ? `attempt ${e.attempt}` : null,
+    placeText(e) ? `on ${placeText(e)}` : null,
   ].filter(Boolean);
   const lines = [`--- ${e.id} (${e.kind}${e.file ? ` ${e.file}` : ''}): ${facts.join(', ')}`];
   if (e.reason) lines.push(`reason: ${e.reason}`);
@@ -141,6 +143,8 @@ export function toJUnit(report: RunReport): string {
     ['stepwise.durationMs', r.durationMs],
     ['stepwise.parentRunId', r.parentRunId],
     ...hostProps(hostFacts(r.options)),
+    // A runbook that spans hosts: each role's target and host.
+    ...roleFacts(r.options).map((f): [string, string] => [`stepwise.role.${f.role}`, `${f.target} ${f.host}${f.identity?.hostKey ? ` ${f.identity.hostKey}` : ''}`]),
     ...Object.keys(r.vars).sort().map((k): [string, string] => [`stepwise.var.${k}`, r.vars[k]!]),
     ...(report.approvals ?? []).map((a, i): [string, string] => [
       `stepwise.approval.${i + 1}`,

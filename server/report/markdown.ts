@@ -6,6 +6,7 @@
 
 import { stepLabel, type ReportExecution, type ReportStep, type ReportStepStatus, type RunReport } from './model.ts';
 import { hostFacts } from './host.ts';
+import { placeText, roleFacts } from './roles.ts';
 
 const MARK: Record<ReportStepStatus, string> = {
   passed: '✓ passed',
@@ -79,6 +80,7 @@ function execution(e: ReportExecution): string {
     duration(e.durationMs),
     e.end !== 'exit' && e.end !== 'skipped' ? `ended: ${e.end}` : null,
     e.attempt > 1 ? `attempt ${e.attempt}` : null,
+    placeText(e) ? `on ${placeText(e)}` : null,
   ].filter(Boolean);
   const parts = [`#### ${mdCode(e.id)} (${e.kind}${e.file ? ` → ${mdCode(e.file)}` : ''}) — ${facts.join(', ')}`];
   if (e.reason) parts.push(`Reason: ${mdInline(e.reason)}`);
@@ -114,6 +116,11 @@ export function toMarkdown(report: RunReport): string {
     ['Variables', vars.length ? vars.map((k) => cell(`${k}=${r.vars[k]}`)).join(', ') : '—'],
   ];
   if (r.parentRunId) header.push(['Parent run', cell(r.parentRunId)]);
+  // A runbook that spans hosts: each role's target and host (and its SSH identity when it has one).
+  for (const f of roleFacts(r.options)) {
+    const id = f.identity;
+    header.push([`Role ${mdInline(f.role)}`, [cell(f.target), f.host && cell(f.host), id?.hostKey && `host key ${cell(id.hostKey)}`, id?.machineId && `machine id ${cell(id.machineId)}`].filter(Boolean).join(', ')]);
+  }
   const host = hostFacts(r.options);
   if (host) {
     header.push(['Host', [host.hostname, host.os, host.kernel && `kernel ${host.kernel}`].filter(Boolean).map((v) => cell(v!)).join(', ') || '—']);

@@ -5,6 +5,7 @@
 import type { BlockEnd, BlockStatus, StepStatus } from '../../common/result.ts';
 import type { ResultKind, RunRecord, RunStatus, StoredBlockResult, StoredStepVerdict } from '../record/store.ts';
 import type { Runbook } from '../runbook/model.ts';
+import type { ReportRollback } from './rollback.ts';
 
 /** Identifies the JSON shape; bump the number on an incompatible change. */
 export const REPORT_SCHEMA = 'stepwise-run-report/1';
@@ -58,6 +59,9 @@ export interface ReportExecution {
   /** Seconds into the recording when the block began. */
   castTime: number | null;
   startedAt: string;
+  /** A runbook that spans hosts: the block's role and the host it ran on (castTime is in that role's recording). */
+  role?: string;
+  host?: string;
 }
 
 export interface ReportStep {
@@ -106,6 +110,8 @@ export interface RunReport {
   /** In runbook order when the runbook matched, else in order of first result. */
   steps: ReportStep[];
   totals: ReportTotals;
+  /** How the run was rolled back, when it was (report/rollback.ts): its blocks are not in `steps`. */
+  rollback?: ReportRollback;
 }
 
 /**
@@ -162,6 +168,8 @@ export function buildReport(
       outputDigest: b.outputDigest ?? null,
       castTime: b.castTime ?? null,
       startedAt: b.startedAt,
+      ...(b.role !== undefined ? { role: b.role } : {}),
+      ...(b.host !== undefined ? { host: b.host } : {}),
     };
     executions.set(b.stepId, [...(executions.get(b.stepId) ?? []), e]);
   }
