@@ -40,6 +40,12 @@ export interface MatrixRow {
   stuck?: boolean;
   /** A trainee whose terminal the trainer has taken over. */
   takenOver?: boolean;
+  /** Why a trainee is stuck, as a code the page words: idle (no step passed for a while), failing (a step failed 3 times). */
+  stuckReason?: string;
+  /** A trainee's place in the lab queue (from 1) while waiting for a lab. */
+  queued?: number;
+  /** Steps done of the steps that can be done, 0..1 (the class page). */
+  completion?: number;
   cells: Record<string, MatrixCell>;
 }
 
@@ -154,6 +160,13 @@ export interface ClassPageData {
   classId: string;
   lang: 'en' | 'ko';
   matrix: MatrixSnapshot;
-  /** Each trainee's run (to watch its terminal), by trainee name; absent until they joined. */
-  runs: Record<string, string>;
+  /** The trainer looking (take-over says who has the keyboard by user name). */
+  user: string;
+  /** Whether the class is still open (take over, message and end need it). */
+  open: boolean;
+}
+
+/** What the classes list's script gets (static/class-page.ts, the create form). */
+export interface ClassesPageData {
+  lang: 'en' | 'ko';
 }

@@ -9,7 +9,7 @@ import * as esbuild from 'esbuild';
 export const STATIC_DIR = path.resolve(import.meta.dirname, '../../static');
 
 /** The pages that run a script, each with its entry module under static/entries/. */
-export const SCRIPTED_PAGES = ['overview', 'step', 'report', 'approvals', 'fleet'] as const;
+export const SCRIPTED_PAGES = ['overview', 'step', 'report', 'approvals', 'fleet', 'class', 'classes'] as const;
 export type ScriptedPage = (typeof SCRIPTED_PAGES)[number];
 
 export interface Asset {

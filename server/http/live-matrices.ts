@@ -54,3 +54,52 @@ export function fleetChoices(inv: { hosts: ReadonlyMap<string, { labels: readonl
   for (const h of inv.hosts.values()) for (const l of h.labels) labels.add(l);
   return ['@all', ...[...inv.groups.keys()].map((g) => `@${g}`), ...[...labels].sort().map((l) => `label=${l}`)];
 }
+
+/** What a class's progress gives the matrix (server/class/classroom.ts ClassProgress). */
+export interface ClassProgressLike {
+  status: string;
+  steps: ReadonlyArray<{ id: string; title: string }>;
+  trainees: ReadonlyArray<{
+    trainee: string;
+    runId: string | null;
+    current: string | null;
+    stuck: boolean;
+    stuckReason: string | null;
+    completion: number;
+    queued: number | null;
+    takenOverBy: string | null;
+    steps: ReadonlyArray<{ id: string; status: string; attempts: number; hintsUsed: number }>;
+  }>;
+}
+
+/**
+ * A class as a matrix: one row per seat, a cell per step with its attempts and hints. The row's
+ * status: not-joined, queued (waiting for a lab), passed (every step done), ended (the class
+ * ended first), else running. Links are the page's (watch that trainee).
+ */
+export function classMatrix(p: ClassProgressLike): MatrixSnapshot {
+  const open = p.status === 'open';
+  const rows = p.trainees.map((t): MatrixRow => ({
+    id: t.trainee,
+    label: t.trainee,
+    ...(t.runId ? { runId: t.runId } : {}),
+    status: t.queued !== null ? 'queued' : !t.runId ? 'not-joined' : t.completion >= 1 ? 'passed' : open ? 'running' : 'ended',
+    ...(t.current ? { current: t.current } : {}),
+    ...(t.stuck ? { stuck: true, ...(t.stuckReason ? { stuckReason: t.stuckReason } : {}) } : {}),
+    ...(t.takenOverBy ? { takenOver: true } : {}),
+    ...(t.queued !== null ? { queued: t.queued } : {}),
+    completion: Math.round(t.completion * 100) / 100,
+    cells: Object.fromEntries(t.steps.map((s) => [s.id, { status: s.status, attempts: s.attempts, hints: s.hintsUsed }])),
+  }));
+  return {
+    columns: p.steps.map((s) => ({ id: s.id, title: s.title })),
+    rows,
+    summary: {
+      status: p.status,
+      trainees: rows.length,
+      joined: rows.filter((r) => r.runId).length,
+      done: rows.filter((r) => r.status === 'passed').length,
+      stuck: rows.filter((r) => r.stuck).length,
+    },
+  };
+}
