@@ -161,7 +161,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   app.use('/api', refuseDeclaredTooLarge, express.json({ limit: JSON_LIMIT, strict: true }), tokensRouter(ctx), classesRouter(ctx, classes), fleetsRouter(ctx, fleets), apiRouter(ctx));
   app.use(pagesRouter(ctx, views));
   // The fleet and class dashboards, and their live matrices' sources (gateway /ws/fleets|classes/ID).
-  app.use(livePages(ctx, views, gateway, { fleets }));
+  app.use(livePages(ctx, views, gateway, { fleets, classes }));
   app.use('/api', (req, res) => sendFailure(res, failure('NOT_FOUND', `no API route ${req.method} ${req.baseUrl}${req.path}`)));
   app.use((req, res) => {
     const heading = 'Page not found';
