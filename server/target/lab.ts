@@ -19,7 +19,8 @@ import { LocalTarget } from './local.ts';
 import { LIBVIRT_DRIVERS, labInitScript } from './lab-init.ts';
 import { track } from '../live.ts';
 import { probeKvm } from './kvm.ts';
-import { linkLabHosts, startLabSshd } from './lab-ssh.ts';
+import { labSshPaths, linkLabHosts, startLabSshd } from './lab-ssh.ts';
+import type { SshHost } from './ssh.ts';
 import { childrenOf, isRunning, processId, type ProcessId } from './process.ts';
 
 const run = promisify(execFile);
@@ -132,6 +133,20 @@ export class LabTarget implements Target {
   /** Its sshd's address (lab-ssh.ts), when made with `ssh: true`. */
   get sshAddress(): string | undefined {
     return this.record.ssh?.address;
+  }
+  /** Its other hosts (host2…hostN) as SSH hosts, reached through the lab's LAN namespace
+   *  with the lab's key and pinned host keys: `stepwise run --all --target lab` binds the
+   *  roles of a runbook that spans hosts to them (role i on host i; role 1 is this target). */
+  sshHosts(): SshHost[] {
+    const p = labSshPaths(this.record.stateDir);
+    return (this.record.extraHosts ?? []).filter((h) => h.ssh).map((h) => ({
+      name: h.name,
+      address: h.ssh!.address,
+      user: 'root',
+      identity: p.clientKey,
+      knownHosts: p.knownHosts,
+      proxyCommand: `ip netns exec ${this.record.lanNetns} nc %h %p`,
+    }));
   }
   /** Whether KVM runs guests in this lab, and if not, why (target info, tests). */
   get kvm(): { usable: boolean; masked: boolean; reason: string } {
