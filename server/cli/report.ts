@@ -7,6 +7,8 @@ import { loadCatalog } from '../runbook/catalog.ts';
 import { exportRun, isReportFormat, REPORT_FORMATS } from '../report/export.ts';
 import { RunHistory } from '../run/history.ts';
 import { cliTranslator, dataDir, runbooksDir } from './config.ts';
+import { isFleetId } from '../record/fleets.ts';
+import { fleetReportCommand } from './fleet.ts';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -35,6 +37,8 @@ export async function reportCommand(
   out: (s: string) => void,
   write: (b: Buffer) => Promise<void> = writeStdout,
 ): Promise<number> {
+  // A fleet's id: the fleet's report (JSON, Markdown, JUnit with a testsuite per host).
+  if (isFleetId(a.runId)) return fleetReportCommand(a, out);
   const tr = cliTranslator();
   const format = a.format ?? 'json';
   if (!isReportFormat(format)) {
