@@ -21,6 +21,33 @@ export interface StepPageData {
   /** The step's executable blocks, by id. */
   blocks: Record<string, { kind: Block['kind']; confirm: boolean; hint: string | null; label: string }>;
   verdict: StepStatus | 'pending';
+  /** A runbook that spans hosts: its roles in order, each with the host it runs on (a terminal tab each). */
+  roles?: Array<{ role: string; host: string }>;
+  /** The run's rollback panel (static/rollback-panel.ts), when the run failed or was rolled back. */
+  rollback?: RollbackPanelData;
+  /** The step's hints panel (static/hints-panel.ts), when it has hints or a solution; their texts are in the page only once revealed. */
+  hints?: HintsPanelData;
+}
+
+/** What the hints panel's script gets: where to ask for the next hint or the solution. */
+export interface HintsPanelData {
+  runId: string;
+  stepId: string;
+  lang: Lang;
+}
+
+/** A failed run's Roll back button and the rollback's results (static/rollback-panel.ts). */
+export interface RollbackPanelData {
+  runId: string;
+  lang: Lang;
+  /** The Roll back button is offered: the run failed and was not rolled back yet. */
+  available: boolean;
+  /** Live: it runs in the run's shell; ended: in a new run linked to it. */
+  live: boolean;
+  /** Rollback block id → its step id: their results are shown as they come. */
+  blocks: Record<string, string>;
+  /** Rollback blocks that ask for confirmation (confirm=true). */
+  confirm: string[];
 }
 
 /** What the runbook overview's script gets (static/overview.ts). */
@@ -46,6 +73,8 @@ export interface ReportPageData {
   castUrl: string;
   /** Block executions that have a place in the recording: `label` is the marker's `stepId/blockId`. */
   executions: Array<{ seq: number; label: string; castTime: number }>;
+  /** A failed run's Roll back and the rollback's results (static/rollback-panel.ts). */
+  rollback?: RollbackPanelData;
 }
 
 /** What `GET /api/runbooks/:id/plan` answers (static/overview.ts shows it). */

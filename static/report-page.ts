@@ -7,6 +7,7 @@ import type { ReportPageData } from '../common/page-data.ts';
 import { markerIndexes, readCast, type CastMarker } from './cast-markers.ts';
 import { initResume } from './resume.ts';
 import { pageTranslator } from './language.ts';
+import { RollbackPanel } from './rollback-panel.ts';
 
 const FONT = '"JetBrains Mono", "Cascadia Mono", "SF Mono", Menlo, Consolas, "DejaVu Sans Mono", "Noto Sans Mono CJK KR", monospace';
 
@@ -19,6 +20,7 @@ export interface ReportHooks {
 
 export function initReport(data: ReportPageData): ReportHooks {
   initResume({ runbook: data.runbook, runId: data.runId });
+  if (data.rollback) new RollbackPanel(data.rollback);
   placeSegments();
   const hooks: ReportHooks = { markers: [], markerOf: new Map() };
   void loadPlayer(data, hooks);

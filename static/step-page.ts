@@ -7,8 +7,11 @@ import type { BlockResult, BlockStatus, ExecutionReport, StepStatus, StepVerdict
 import type { StepPageData } from '../common/page-data.ts';
 import { deleteJson, postJson, type ApiError } from './api.ts';
 import { RunTerminal, type ConnectionState } from './terminal.ts';
+import { RoleTabs } from './role-tabs.ts';
 import { isDone, progressText, resultMeta, splitHint, statusLabel, verdictTitle } from '../common/format.ts';
 import { translator, type MessageKey, type Translator } from '../common/i18n/index.ts';
+import { RollbackPanel } from './rollback-panel.ts';
+import { HintsPanel } from './hints-panel.ts';
 
 const CONN_LABEL: Record<ConnectionState, MessageKey> = {
   connecting: 'conn.connecting',
@@ -20,11 +23,15 @@ const CONN_LABEL: Record<ConnectionState, MessageKey> = {
 
 export class StepPage {
   readonly terminal: RunTerminal;
+  /** A runbook that spans hosts: every role's terminal, the first being `terminal`. */
+  readonly roleTerminals = new Map<string, RunTerminal>();
   private live: boolean;
   private readonly statuses = new Map<string, StepStatus | 'pending'>();
   /** Blocks of this step a request of ours is running (their buttons stay disabled). */
   private readonly busy = new Set<string>();
   private stepBusy = false;
+  /** A failed run's Roll back and the rollback's results (rollback-panel.ts). */
+  private rollback: RollbackPanel | undefined;
   /** The page's language (the server rendered it in the same one). */
   private readonly tr: Translator;
 
@@ -33,15 +40,33 @@ export class StepPage {
     this.live = data.live;
     for (const s of data.steps) this.statuses.set(s.id, s.status);
     const host = document.querySelector<HTMLElement>('[data-terminal]')!;
-    this.terminal = new RunTerminal({
+    // A runbook that spans hosts: a terminal per role. Every socket carries the run's events:
+    // the first role's terminal reports them (once); each terminal shows its own role's output.
+    const roles = data.roles ?? [];
+    for (const [i, r] of roles.entries()) {
+      const el = document.querySelector<HTMLElement>(`[data-terminal-role="${CSS.escape(r.role)}"]`);
+      if (!el) continue;
+      this.roleTerminals.set(r.role, new RunTerminal({
+        host: el,
+        runId: data.runId,
+        live: data.live,
+        role: r.role,
+        ...(i === 0 ? { onMessage: (m: ServerMessage) => this.onMessage(m), onState: (s: ConnectionState) => this.onConnection(s) } : {}),
+      }));
+    }
+    this.terminal = this.roleTerminals.get(roles[0]?.role ?? '') ?? new RunTerminal({
       host,
       runId: data.runId,
       live: data.live,
       onMessage: (m) => this.onMessage(m),
       onState: (s) => this.onConnection(s),
     });
+    const tabs = document.querySelector<HTMLElement>('[data-role-tabs]');
+    if (tabs && this.roleTerminals.size) new RoleTabs(tabs);
     document.addEventListener('click', (ev) => this.onClick(ev));
     document.addEventListener('keydown', (ev) => this.onKeyDown(ev));
+    if (data.rollback) this.rollback = new RollbackPanel(data.rollback);
+    if (data.hints) new HintsPanel(data.hints);
     this.refreshFinish();
   }
 
@@ -165,6 +190,7 @@ export class StepPage {
   // ---- live events ----
 
   private onMessage(m: ServerMessage): void {
+    this.rollback?.onMessage(m);
     switch (m.type) {
       case 'hello':
       case 'screen': // the terminal pane draws it
@@ -342,6 +368,7 @@ export class StepPage {
     if (!this.live) return;
     this.live = false;
     this.terminal.markEnded();
+    for (const t of this.roleTerminals.values()) t.markEnded();
     for (const el of document.querySelectorAll<HTMLElement>('[data-block][data-state="running"]')) {
       const id = el.dataset.block!;
       this.setBlockStatus(id, 'failed');

@@ -15,6 +15,7 @@ import { loadPlayerAssets, type PlayerAssets } from '../report/html.ts';
 import type { RunFilter, RunStatus } from '../record/store.ts';
 import { resolveVars } from '../run/vars.ts';
 import { planRun } from '../exec/plan.ts';
+import { rollBackFinished, rollBackLive } from '../run/rollback.ts';
 import { withoutAsides } from '../class/hints.ts';
 import type { PlanResponse } from '../../common/page-data.ts';
 
@@ -223,13 +224,17 @@ export function apiRouter(ctx: AppContext): Router {
 
   r.get('/runs/:id/recording.cast', (req, res) => {
     const run = isRunId(req.params.id) ? ctx.store.getRun(req.params.id) : undefined;
-    if (!run?.castPath || !fs.existsSync(run.castPath)) return sendFailure(res, failure('NOT_FOUND', `no recording for run ${JSON.stringify(req.params.id)}`));
+    // A runbook that spans hosts: ?role=NAME is that role's recording (the first role's is the run's own).
+    const role = typeof req.query.role === 'string' ? req.query.role : undefined;
+    const roleCast = role === undefined ? undefined : (Array.isArray(run?.options.roles) ? (run!.options.roles as Array<{ role?: unknown; castPath?: unknown }>) : []).find((r) => r.role === role)?.castPath;
+    const castPath = role === undefined ? run?.castPath : typeof roleCast === 'string' ? roleCast : undefined;
+    if (!run || !castPath || !fs.existsSync(castPath)) return sendFailure(res, failure('NOT_FOUND', `no recording for run ${JSON.stringify(req.params.id)}${role !== undefined ? ` and role ${JSON.stringify(role.slice(0, 40))}` : ''}`));
     ctx.runs.get(run.id)?.flushRecording();
-    ctx.audit.append(run.id, 'recording-viewed', { by: userOf(res), format: 'cast' });
+    ctx.audit.append(run.id, 'recording-viewed', { by: userOf(res), format: 'cast', ...(role !== undefined ? { role } : {}) });
     res.type('application/x-asciicast');
     // A client that hangs up mid-download, or a file that cannot be read: that response ends
     // (pipeline destroys both streams), the server does not — an unhandled stream error would.
-    pipeline(fs.createReadStream(run.castPath), res, (err) => {
+    pipeline(fs.createReadStream(castPath), res, (err) => {
       if (err && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') ctx.log.warn('recording download failed', { runId: run.id, error: err.message });
     });
   });
@@ -306,6 +311,20 @@ export function apiRouter(ctx: AppContext): Router {
     const run = ctx.runs.get(req.params.id);
     if (!run) return sendFailure(res, liveRunMissing(ctx, req.params.id));
     const out = await run.executeBlock(req.params.blockId, { confirmed: req.body?.confirm === true, by: userOf(res) });
+    if (!out.ok) return sendFailure(res, out.error);
+    res.json(out.value);
+  });
+
+  // Roll back a failed run (server/run/rollback.ts): in its shell while it is live, else in a
+  // new run linked to it; refused (ROLLBACK_REFUSED) unless it failed and was not rolled back.
+  r.post('/runs/:id/rollback', async (req, res) => {
+    const { id } = req.params;
+    const record = isRunId(id) ? ctx.store.getRun(id) : undefined;
+    if (!record) return sendFailure(res, failure('NOT_FOUND', `no run ${JSON.stringify(id)}`));
+    const history = new RunHistory(ctx.store, ctx.catalog);
+    const live = ctx.runs.get(id);
+    const opts = { confirmed: req.body?.confirm === true, by: userOf(res) };
+    const out = live ? await rollBackLive(live, history, opts) : await rollBackFinished(ctx.runs, history, id, opts.by, opts);
     if (!out.ok) return sendFailure(res, out.error);
     res.json(out.value);
   });

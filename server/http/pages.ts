@@ -2,6 +2,8 @@
 // Views get plain view models built here; every value goes through handlebars escaping
 // (the markdown helper is the only raw HTML, and markdown-it runs with html:false).
 // Page scripts read their data from <script type="application/json" id="page-data">.
+import { rollbackPanel } from './rollback-view.ts';
+import { hintsPanel } from './hints-view.ts';
 import express, { type Response, type Router } from 'express';
 import type { AppContext } from './context.ts';
 import type { Views } from './render.ts';
@@ -236,6 +238,9 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     const resumed = ctx.runs.get(record.id)?.resumedFrom;
     const readAs = found.runbook && found.runbook !== found.ran ? found.runbook : undefined;
     const view = reportView({ history: h, record, report: built.value, live, resumeNotes: resumed?.notes, resumedAt: resumed?.stepId, tr, readAs });
+    // A failed run's Roll back, or how it was rolled back (rollback-view.ts).
+    const rollback = rollbackPanel(h, record, found.runbook, live, tr);
+    if (rollback) view.pageData.rollback = rollback.data;
     const title = view.run.title;
     res.type('html').send(
       views.render('report', {
@@ -248,6 +253,7 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
           { label: tr.t('step.crumbRun', { id: record.id }) },
         ] satisfies Crumb[],
         ...view,
+        rollback: rollback?.view ?? null,
       }, res.locals),
     );
   });
@@ -272,9 +278,14 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
     });
     const doneCount = steps.filter((s) => isDone(s.status)).length;
 
+    // A runbook that spans hosts: each role and its host, as the run recorded them (a terminal tab each).
+    const roles = (Array.isArray(record.options.roles) ? (record.options.roles as Array<{ role?: unknown; host?: unknown }>) : [])
+      .filter((x): x is { role: string; host: unknown } => typeof x.role === 'string')
+      .map((x) => ({ role: x.role, host: typeof x.host === 'string' ? x.host : '' }));
+    const roleHosts = Object.fromEntries(roles.map((x) => [x.role, x.host]));
     const parts = step.parts.map((p) => {
       if (p.kind === 'prose') return { prose: p.markdown };
-      return { block: blockView(runbook.blocks[p.blockId]!, latest.get(p.blockId), live, tr) };
+      return { block: blockView(runbook.blocks[p.blockId]!, latest.get(p.blockId), live, tr, roleHosts) };
     });
 
     const stored = verdicts.get(step.id);
@@ -305,8 +316,15 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
         }),
       ),
       verdict: verdictStatus,
+      ...(roles.length > 1 ? { roles } : {}),
     };
 
+    // A failed run's Roll back, or how it was rolled back (rollback-view.ts).
+    const rollback = rollbackPanel(h, record, runbook, live, tr);
+    if (rollback) pageData.rollback = rollback.data;
+    // Hints and the solution: only what the reader has revealed reaches the page (hints-view.ts).
+    const hints = hintsPanel(ctx, record.id, step, res, tr.lang);
+    if (hints) pageData.hints = hints.data;
     // Only when the version the run used was not kept (findRun prefers it).
     const changed = record.contentHash && found.ran && found.ran.contentHash !== record.contentHash;
     const resumedFrom = ctx.runs.get(record.id)?.resumedFrom;
@@ -355,6 +373,9 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
         next,
         nextLocked: training && executable && !isDone(verdictStatus),
         notice: changed ? tr.t('step.changedNotice') : null,
+        hints: hints?.view ?? null,
+        rollback: rollback?.view ?? null,
+        roles: roles.length > 1 ? roles.map((x, i) => ({ ...x, first: i === 0 })) : null,
         pageData,
       }, res.locals),
     );
@@ -467,7 +488,7 @@ export function kindLabel(b: Block, tr: Translator = EN): string {
   }
 }
 
-function blockView(b: Block, result: StoredBlockResult | undefined, live: boolean, tr: Translator) {
+function blockView(b: Block, result: StoredBlockResult | undefined, live: boolean, tr: Translator, roleHosts: Record<string, string> = {}) {
   const executable = b.kind !== 'display';
   const status: BlockStatus = result?.status ?? 'pending';
   const split = splitHint(result?.reason);
@@ -484,6 +505,11 @@ function blockView(b: Block, result: StoredBlockResult | undefined, live: boolea
     confirm: b.confirm,
     interactive: b.interactive,
     timeoutSec: b.timeoutSec ?? null,
+    // Never run forward: no Run button; it runs in a rollback (rollback-panel.hbs).
+    rollback: b.rollback === true,
+    // A runbook that spans hosts: the role it runs on, and that role's host in this run.
+    on: b.on ?? null,
+    onHost: b.on !== undefined ? roleHosts[b.on] || null : null,
     status,
     live,
     result: result

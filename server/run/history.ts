@@ -17,6 +17,7 @@ import { runbookDrift, type StepDrift } from '../runbook/drift.ts';
 import { loadSnapshot } from '../record/snapshot.ts';
 import { sha256, type AuditEvent } from '../record/chain.ts';
 import { buildReport, type RunReport } from '../report/model.ts';
+import { rollbackSection, withRollback, type ReportRollback } from '../report/rollback.ts';
 import { Approvals, type ApprovalRequest } from './approvals.ts';
 import { failure } from '../errors.ts';
 import { isDone } from '../../common/format.ts';
@@ -206,6 +207,26 @@ export class RunHistory {
     );
   }
 
+  // --- rollback ---
+
+  /**
+   * How the run was rolled back: in its own shell (its chain has rollback-started), else by the
+   * first run linked to it by options.rollbackOf (server/run/rollback.ts); undefined when never.
+   */
+  rollback(run: RunRecord): ReportRollback | undefined {
+    const texts = (r: RunRecord) => {
+      const rb = this.runbookAsRun(r);
+      return (id: string) => rb?.blocks[id]?.content ?? null;
+    };
+    const own = rollbackSection(run.id, this.store.auditEvents(run.id), this.store.blockResults(run.id), texts(run));
+    if (own || !run.runbookId) return own;
+    const linked = this.store
+      .listRuns({ runbookId: run.runbookId, since: run.startedAt })
+      .filter((r) => r.options.rollbackOf === run.id)
+      .at(-1);
+    return linked ? rollbackSection(linked.id, this.store.auditEvents(linked.id), this.store.blockResults(linked.id), texts(linked)) : undefined;
+  }
+
   // --- the runbook a run used ---
 
   /** The runbook text the run pinned when it started; undefined when it was not kept (or no longer parses). */
@@ -286,6 +307,6 @@ export class RunHistory {
     const approvals = this.approvals(run.id).map(({ id: _id, runId: _run, expiresAt: _exp, ...a }) => a);
     const report = buildReport(run, this.store.blockResults(run.id), this.store.stepVerdicts(run.id), asRun ?? current, approvals);
     if (current && current.contentHash !== run.contentHash) report.runbookChanged = true;
-    return { ok: true, value: report };
+    return { ok: true, value: withRollback(report, this.rollback(run)) };
   }
 }

@@ -1,0 +1,92 @@
+// The rollback section of a run's report (server/run/rollback.ts does the rolling back).
+// Pure: built from a chain's rollback-started/rollback-ended events and the block results of
+// the run that holds the rollback — the failed run itself (rolled back in its own shell) or
+// the run linked to it by options.rollbackOf.
+import type { AuditEvent } from '../record/chain.ts';
+import type { StoredBlockResult } from '../record/store.ts';
+import type { ReportExecution, RunReport } from './model.ts';
+
+export interface ReportRollback {
+  /** The failed run rolled back. */
+  of: string;
+  /** The run whose shell ran the rollback and whose records (results, recording, chain) hold it. */
+  runId: string;
+  /** running: started, no end recorded (yet); passed: every rollback block ran; failed: stopped at failedBlock. */
+  status: 'running' | 'passed' | 'failed';
+  /** Who asked for it. */
+  by: string | null;
+  startedAt: string;
+  endedAt: string | null;
+  /** The steps to undo, in the order undone (the last step first). */
+  planned: string[];
+  /** The steps whose rollback blocks all ran. */
+  undone: string[];
+  failedBlock: string | null;
+  reason: string | null;
+  /** The rollback blocks' executions, in order. */
+  executions: Array<ReportExecution & { stepId: string }>;
+}
+
+function strings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/**
+ * The rollback recorded in `events` (the chain of run `runId`), with its block results from
+ * `results` (that run's); undefined when the chain has none.
+ */
+export function rollbackSection(runId: string, events: readonly AuditEvent[], results: readonly StoredBlockResult[], texts: (blockId: string) => string | null = () => null): ReportRollback | undefined {
+  const start = events.findIndex((e) => e.type === 'rollback-started');
+  if (start < 0) return undefined;
+  const started = events[start]!;
+  const ended = events.slice(start).find((e) => e.type === 'rollback-ended');
+  const blocks = new Set(strings(started.data.blocks));
+  const status = ended ? (ended.data.status === 'passed' ? 'passed' : 'failed') : 'running';
+  const executions = results
+    .filter((r) => blocks.has(r.id))
+    .sort((a, b) => a.seq - b.seq)
+    .map((r) => ({
+      seq: r.seq,
+      attempt: 1,
+      id: r.id,
+      stepId: r.stepId,
+      kind: r.kind,
+      command: texts(r.id),
+      status: r.status,
+      exitCode: r.exitCode,
+      output: r.output,
+      durationMs: r.durationMs,
+      end: r.end,
+      reason: r.reason ?? null,
+      outputDigest: r.outputDigest ?? null,
+      castTime: r.castTime ?? null,
+      startedAt: r.startedAt,
+    }));
+  return {
+    of: typeof started.data.of === 'string' ? started.data.of : runId,
+    runId,
+    status,
+    by: typeof started.data.by === 'string' ? started.data.by : null,
+    startedAt: started.ts,
+    endedAt: ended?.ts ?? null,
+    planned: strings(started.data.steps),
+    undone: ended ? strings(ended.data.steps) : [],
+    failedBlock: typeof ended?.data.failedBlock === 'string' ? ended.data.failedBlock : null,
+    reason: typeof ended?.data.reason === 'string' ? ended.data.reason : null,
+    executions,
+  };
+}
+
+/**
+ * The report with its rollback section: the rollback blocks' executions move out of their
+ * steps (they undid the step; they are not part of its verdict) into `rollback`.
+ */
+export function withRollback(report: RunReport, rollback: ReportRollback | undefined): RunReport {
+  if (!rollback) return report;
+  const moved = rollback.runId === report.run.id ? new Set(rollback.executions.map((e) => e.seq)) : new Set<number>();
+  const steps = report.steps.map((s) => {
+    const executions = s.executions.filter((e) => !moved.has(e.seq));
+    return executions.length === s.executions.length ? s : { ...s, executions, durationMs: executions.reduce((t, e) => t + e.durationMs, 0) };
+  });
+  return { ...report, steps, rollback };
+}
