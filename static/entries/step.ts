@@ -7,11 +7,13 @@ import { StepPage } from '../step-page.ts';
 import { initResume } from '../resume.ts';
 import { exposeForTests } from '../test-hooks.ts';
 import { initApprovals } from '../approvals-page.ts';
+import { initClassTrainee } from '../class-trainee.ts';
 
 const data = readPageData<StepPageData>();
 if (data) {
   const page = new StepPage(data);
   initResume({ runbook: data.runbook, runId: data.runId });
   initApprovals();
-  exposeForTests(() => ({ term: page.terminal.term }));
+  initClassTrainee(page.terminal, data.lang);
+  exposeForTests(() => ({ term: page.terminal.term, terms: Object.fromEntries([...page.roleTerminals].map(([role, t]) => [role, t.term])) }));
 }
