@@ -374,6 +374,11 @@ export const en = {
                           steps that passed run in the run's shell, last step first;
                           --all runs every runbook in order on one target and
                           ends with a table and one line "N passed, N failed, N skipped"
+  run <runbook> --target @GROUP|@all|label=L|H1,H2 [--parallel N] [--max-fail N|P%]
+      [--batches 1,25%,100%] | --resume FLEETID
+                          a fleet: the runbook on every host the selector names,
+                          N at once, stopping new starts once more than the budget failed;
+                          ends with a host table and "N passed, N failed, N skipped" (hosts)
   rollback <runId> [--yes] [--data DIR] [--runbooks DIR] [--inventory FILE]
                           roll back a failed run that has ended: a new run linked to it
                           restores its shell state and runs the rollback blocks of the

@@ -137,6 +137,8 @@ export class Fleet implements Disposable {
   }
 
   private setHost(h: HostState, status: FleetHostStatus, reason?: string): void {
+    // An ended fleet's records are final (dispose() decided every host; the store may be closed).
+    if (this.finished) return;
     h.status = status;
     h.reason = reason ?? null;
     this.fleets.setHost(this.id, h.host, status, reason);
@@ -189,6 +191,11 @@ export class Fleet implements Disposable {
       return;
     }
     const run = created.value;
+    if (this.finished) {
+      // Disposed while this host was connecting: its run ends at once.
+      run.end({ stopped: 'interrupted', reason: this.stopped ?? 'the fleet was ended' });
+      return;
+    }
     h.run = run;
     this.fleets.linkRun(run.id, this.id);
     this.emit({ type: 'host', fleetId: this.id, host: h.host, status: 'running', runId: run.id });
@@ -213,6 +220,7 @@ export class Fleet implements Disposable {
       if (v.status === 'failed') break;
     }
     if (!run.isEnded) run.end(this.stopped ? { stopped: 'interrupted', reason: this.stopped } : couldNotRun ? { stopped: 'failed' } : {});
+    if (this.finished) return;
     const status = deps.store.getRun(run.id)?.status;
     const hostStatus: FleetHostStatus = status === 'passed' ? 'passed' : status === 'interrupted' ? 'interrupted' : 'failed';
     const reason = hostStatus === 'passed' ? undefined : couldNotRun ?? (hostStatus === 'interrupted' ? (run.stopReason ?? this.stopped) : failedStepReason(deps.store, run.id));
