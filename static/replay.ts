@@ -6,10 +6,11 @@ import { castEvents } from './cast-markers.ts';
 const MAX_REPLAY_CHARS = 2 * 1024 * 1024;
 
 /** The output of an asciicast v2 recording, or '' when there is none (yet). */
-export async function fetchRecordedOutput(runId: string): Promise<string> {
+export async function fetchRecordedOutput(runId: string, role?: string): Promise<string> {
   let text: string;
   try {
-    const res = await fetch(`/api/runs/${encodeURIComponent(runId)}/recording.cast`, { credentials: 'same-origin' });
+    // A runbook that spans hosts: one recording per role.
+    const res = await fetch(`/api/runs/${encodeURIComponent(runId)}/recording.cast${role !== undefined ? `?role=${encodeURIComponent(role)}` : ''}`, { credentials: 'same-origin' });
     if (!res.ok) return '';
     text = await res.text();
   } catch {

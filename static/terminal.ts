@@ -20,6 +20,8 @@ export interface RunTerminalOptions {
   live: boolean;
   onMessage?: (m: ServerMessage) => void;
   onState?: (s: ConnectionState) => void;
+  /** A runbook that spans hosts: the role whose terminal this is (its socket, its recording). */
+  role?: string;
 }
 
 /** Until the server's hello says otherwise (server/terminal/flow.ts ACK_EVERY). */
@@ -159,7 +161,8 @@ export class RunTerminal {
 
   private connect(): void {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(`${proto}//${location.host}/ws/runs/${encodeURIComponent(this.o.runId)}`);
+    const role = this.o.role !== undefined ? `?role=${encodeURIComponent(this.o.role)}` : '';
+    const ws = new WebSocket(`${proto}//${location.host}/ws/runs/${encodeURIComponent(this.o.runId)}${role}`);
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     this.gen++;
@@ -242,7 +245,7 @@ export class RunTerminal {
 
   /** An ended run's terminal: its recording, read-only. */
   private async replay(): Promise<void> {
-    const recorded = await fetchRecordedOutput(this.o.runId);
+    const recorded = await fetchRecordedOutput(this.o.runId, this.o.role);
     if (recorded) this.write(recorded, 0);
   }
 

@@ -15,6 +15,8 @@ declare global {
 
 export interface TestHooks {
   term?: Terminal;
+  /** A runbook that spans hosts: each role's terminal. */
+  terms?: Record<string, Terminal>;
   player?: Player;
   markers?: CastMarker[];
 }
@@ -25,6 +27,9 @@ export function exposeForTests(hooks: () => TestHooks): void {
     window.__stepwise = {
       get term() {
         return hooks().term;
+      },
+      get terms() {
+        return hooks().terms;
       },
       get player() {
         return hooks().player;

@@ -13,6 +13,7 @@ import type { Page } from 'puppeteer-core';
 import type { AxeResults } from 'axe-core';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { launchBrowser, WAIT, type TestBrowser } from './helpers/browser.ts';
+import { TWO_ROLES } from './fixtures/roles-runbook.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures');
 const GUIDE = path.resolve(import.meta.dirname, '../runbooks/guide');
@@ -29,6 +30,8 @@ let page: Page;
 let runbooksDir: string;
 let liveRun = '';
 let endedRun = '';
+/** A live run of a runbook that spans hosts (a terminal tab per role). */
+let rolesRun = '';
 
 before(async () => {
   runbooksDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-a11y-runbooks-'));
@@ -37,6 +40,7 @@ before(async () => {
   fs.copyFileSync(path.join(GUIDE, 'kvm-2.2-bridge-network.md'), path.join(runbooksDir, 'kvm-2.2-bridge-network.md'));
   // Its Korean translation: the overview in Korean shows it.
   fs.copyFileSync(path.join(GUIDE, 'kvm-2.2-bridge-network.ko.md'), path.join(runbooksDir, 'kvm-2.2-bridge-network.ko.md'));
+  fs.writeFileSync(path.join(runbooksDir, 'two.md'), TWO_ROLES('/'));
   chromium = await launchBrowser();
   page = chromium.page;
   s = await startTestServer(runbooksDir);
@@ -51,6 +55,8 @@ before(async () => {
   for (const step of ['greet', 'already-there', 'use-the-key']) await runStep(endedRun, step, 'passed');
   await runStep(endedRun, 'failing', 'failed');
   assert.equal((await s.api('DELETE', `/api/runs/${endedRun}`)).status, 200);
+  rolesRun = await newRun({ runbook: 'two', roles: { source: 'local', destination: 'local' } });
+  await runStep(rolesRun, 'setup', 'passed');
 });
 
 after(async () => {
@@ -82,6 +88,7 @@ function pages(): Array<{ name: string; path: string; ready: string }> {
     { name: 'overview (tour)', path: '/runbooks/e2e-tour', ready: '#start-form' },
     { name: 'overview (2.2 bridge)', path: '/runbooks/kvm-2.2-bridge-network', ready: '#start-form' },
     { name: 'step with results', path: `/runs/${liveRun}/steps/failing-check`, ready: '.conn[data-conn="live"]' },
+    { name: 'step of two roles', path: `/runs/${rolesRun}/steps/setup`, ready: '.conn[data-conn="live"]' },
     { name: 'report', path: `/runs/${endedRun}/report`, ready: '[data-player-status][data-state="ready"]' },
     { name: 'runs', path: '/runs', ready: 'table.runs' },
     { name: 'not found', path: '/no/such/page', ready: '.not-found' },

@@ -20,6 +20,7 @@ import { verifyRun } from '../server/record/verification.ts';
 import { bindRoles, parseRoleArgs } from '../server/run/role-binding.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { TermClient } from './helpers/ws-client.ts';
+import { TWO_ROLES } from './fixtures/roles-runbook.ts';
 import { RunHistory } from '../server/run/history.ts';
 import { toMarkdown } from '../server/report/markdown.ts';
 import { toJUnit } from '../server/report/junit.ts';
@@ -27,46 +28,6 @@ import { buildEvidence } from '../server/report/evidence.ts';
 import { checkEvidence } from '../server/report/evidence-check.ts';
 import { loadPlayerAssets, toHtml } from '../server/report/html.ts';
 import { unzipSync } from 'fflate';
-
-/** Two roles; the second step fails on the destination until a flag file exists (to resume it). */
-export const TWO_ROLES = (flag: string) => `---
-id: two
-roles: [source, destination]
----
-# Two hosts
-
-## Set up each host {#setup}
-
-\`\`\`sh {id=src-setup}
-export WHO=source; mkdir -p "$TMPDIR/src" && cd "$TMPDIR/src" && echo "source says $WHO"
-\`\`\`
-
-\`\`\`sh {id=dst-setup on=destination}
-export WHO=destination; mkdir -p "$TMPDIR/dst" && cd "$TMPDIR/dst" && echo "destination says $WHO"
-\`\`\`
-
-\`\`\`sh {verify id=src-check}
-test "$WHO" = source && test "$(basename "$PWD")" = src
-\`\`\`
-
-\`\`\`sh {verify id=dst-check on=destination}
-test "$WHO" = destination && test "$(basename "$PWD")" = dst
-\`\`\`
-
-## Hand over {#handover}
-
-\`\`\`sh {id=handover on=destination}
-test -e ${flag} && echo "handover on $WHO in $(basename "$PWD")"
-\`\`\`
-
-\`\`\`sh {verify id=after-src}
-test "$WHO" = source
-\`\`\`
-
-\`\`\`sh {verify id=after-dst on=destination}
-test "$WHO" = destination && test "$(basename "$PWD")" = dst
-\`\`\`
-`;
 
 const local = (): TargetKind => ({ profile: () => new LocalTarget(), create: () => new LocalTarget() });
 
