@@ -388,6 +388,18 @@ test('lab replay: no failed step, >= 90% of the guide steps executed, skips only
   assert.ok(guide.every((r) => r.failed === 0 && r.blocked === 0), JSON.stringify(guide.filter((r) => r.failed || r.blocked)));
   assert.ok(ratio >= 0.9, `only ${(ratio * 100).toFixed(1)}% of the guide's steps were executed`);
 
+  // The two-host sections ran on two hosts of the one lab: the first role on the lab itself
+  // (host1, built up by the earlier sections), the second on lab host2 over SSH.
+  for (const [id, roles] of [['kvm-6-usb-redirector', 'server=lab,client=lab:host2'], ['kvm-7-usbip', 'server=lab,client=lab:host2'], ['kvm-8-live-migration', 'source=lab,destination=lab:host2']] as const) {
+    assert.match(stdout, new RegExp(`^run \\S+ ${id} on ${roles}$`, 'm'), `${id} ran on ${roles}`);
+  }
+  // Section 8 really migrated: every step ran and passed, the move there and back included.
+  const eight = guide.find((r) => r.id === 'kvm-8-live-migration')!;
+  const eightSteps = guideRunbooks().find((r) => r.id === 'kvm-8-live-migration')!.steps.length;
+  assert.deepEqual({ passed: eight.passed, skipped: eight.skipped }, { passed: eightSteps, skipped: 0 }, 'every step of section 8 passed');
+  assert.match(stdout, /\] migrate-the-running-guest: passed/);
+  assert.match(stdout, /\] bring-the-guest-back: passed/);
+
   // A skipped step's reason joins its blocks' reasons with "; " (a platform reason has one too).
   const platform = 'for [a-z0-9]+(?:, [a-z0-9]+)* only; target \\S+ is \\S+';
   const capability = 'needs ([a-z0-9-]+(?:, [a-z0-9-]+)*), which target \\S+ lacks';
