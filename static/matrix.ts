@@ -196,24 +196,33 @@ export class LiveMatrix {
       a.dataset.cellLink = '';
       const word = statusLabel(cell.status, tr);
       const detail = this.o.cellDetail?.(cell) ?? '';
-      // Read as "host1, Install: passed, 2 attempts": the row and column headers give context
-      // to a screen reader's table navigation, and the label makes the link alone say it all.
-      a.setAttribute('aria-label', tr.t('matrix.cellLabel', { row: row.label, step: col.title, status: detail ? `${word}, ${detail}` : word }));
+      // Read as "host1, Install: passed, 2 attempts" (the link alone says it all, e.g. in a
+      // screen reader's links list): the row and step are visually hidden, the rest is shown.
+      const whole = tr.t('matrix.cellLabel', { row: row.label, step: col.title, status: '\u0000' });
+      const [before = '', after = ''] = whole.split('\u0000');
       const w = document.createElement('span');
       w.className = 'matrix-word';
       w.textContent = word;
-      a.append(w);
+      a.append(hidden(before), w);
       if (detail) {
         const d = document.createElement('span');
         d.className = 'matrix-detail';
-        d.textContent = detail;
+        d.append(hidden(', '), detail);
         a.append(d);
       }
+      if (after) a.append(hidden(after));
       td.append(a);
       el.append(td);
     }
     return el;
   }
+}
+
+function hidden(text: string): HTMLSpanElement {
+  const span = document.createElement('span');
+  span.className = 'visually-hidden';
+  span.textContent = text;
+  return span;
 }
 
 function th(scope: 'col' | 'row', text: string, cls: string): HTMLTableCellElement {

@@ -18,6 +18,7 @@ import { LocalTarget } from '../server/target/local.ts';
 import type { TargetKind } from '../server/target/registry.ts';
 import { until } from './helpers/blocks.ts';
 import type { MatrixMessage } from '../common/matrix.ts';
+import { accessibilityProblems, VIEWPORTS } from './helpers/axe-check.ts';
 
 const TEST = { timeout: 180_000 };
 const HOSTS = ['web1', 'web2', 'web3', 'web4'];
@@ -149,7 +150,7 @@ test('the overview form starts a fleet on @web; the page fills live as hosts run
   const view = (await s.api('GET', `/api/fleets/${fleetId}`)).json as { hosts: Array<{ host: string; runId: string }> };
   const web3 = view.hosts.find((h) => h.host === 'web3')!;
   assert.equal(href, `/runs/${web3.runId}/steps/configure`);
-  assert.match(await page.$eval('tr[data-row="web3"] td[data-col="configure"] a', (a) => a.getAttribute('aria-label') ?? ''), /^web3, Configure: failed$/);
+  assert.equal(await page.$eval('tr[data-row="web3"] td[data-col="configure"] a', (a) => a.textContent), 'web3, Configure: failed');
   await Promise.all([page.waitForNavigation(WAIT), page.click('tr[data-row="web3"] td[data-col="configure"] a')]);
   await page.waitForSelector('.verdict[data-verdict="failed"]', WAIT);
 });
@@ -161,6 +162,28 @@ test('the fleet page in Korean; an unknown fleet is a 404 page', TEST, async () 
   assert.equal(await page.$eval('tr[data-row="web1"] td[data-col="finish"] .matrix-word', (el) => el.textContent), '통과');
   await page.goto(`${s.base}/fleets/nope?lang=en`);
   assert.match(await page.$eval('h1', (el) => el.textContent ?? ''), /Fleet not found/);
+});
+
+test('axe-core: the fleet page and the overview with its fleet fields, wide and narrow, English and Korean', TEST, async () => {
+  const found: string[] = [];
+  try {
+    for (const lang of ['en', 'ko']) {
+      for (const vp of VIEWPORTS) {
+        await page.setViewport(vp);
+        await page.goto(`${s.base}/fleets/${fleetId}?lang=${lang}`);
+        await page.waitForSelector('[data-matrix-conn][data-conn="live"]', WAIT);
+        found.push(...(await accessibilityProblems(page, `fleet (${lang}) at ${vp.width} px`)));
+        await page.goto(`${s.base}/runbooks/fleet-demo?lang=${lang}`);
+        await page.waitForSelector('#start-form', WAIT);
+        await page.click('[data-fleet-fields] summary');
+        found.push(...(await accessibilityProblems(page, `overview with fleet fields (${lang}) at ${vp.width} px`)));
+      }
+    }
+  } finally {
+    await page.setViewport({ width: 1400, height: 900 });
+    await page.goto(`${s.base}/?lang=en`);
+  }
+  assert.deepEqual(found, [], found.join('\n'));
 });
 
 /** Opens a matrix socket; resolves with its first message, or rejects with the refusal's status. */
