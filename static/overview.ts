@@ -34,13 +34,14 @@ export function initOverview(data: OverviewPageData): void {
     const fleetTarget = form.querySelector<HTMLInputElement>('input[name="fleetTarget"]')?.value.trim();
     if (fleetTarget) return startFleet(form, data, button, vars, fleetTarget, tr);
     const target = form.querySelector<HTMLSelectElement>('select[name="target"]')?.value;
+    const where = roleBinding(form) ?? { target };
     const training = form.querySelector<HTMLInputElement>('input[name="training"]')?.checked === true;
     const converge = form.querySelector<HTMLInputElement>('input[name="converge"]')?.checked === true;
     button.disabled = true;
     button.textContent = tr.t('overview.starting');
     form.setAttribute('aria-busy', 'true');
     // Read in the translation the page shows (both files are pinned by the run).
-    const res = await postJson<{ id: string }>('/api/runs', { runbook: data.runbook, vars, target, training, converge, ...(data.runLang ? { lang: data.runLang } : {}) });
+    const res = await postJson<{ id: string }>('/api/runs', { runbook: data.runbook, vars, ...where, training, converge, ...(data.runLang ? { lang: data.runLang } : {}) });
     if (res.ok) {
       location.assign(`/runs/${encodeURIComponent(res.value.id)}`);
       return;
@@ -50,6 +51,17 @@ export function initOverview(data: OverviewPageData): void {
     button.textContent = tr.t('overview.startRun');
     reportError(form, res.error);
   });
+}
+
+/**
+ * A runbook that spans hosts: each role's picked target (`roles`), or `target: "lab"` when
+ * every role picked the lab (one lab with a host per role). Undefined without role pickers.
+ */
+function roleBinding(form: HTMLFormElement): { roles: Record<string, string> } | { target: string } | undefined {
+  const pickers = [...form.querySelectorAll<HTMLSelectElement>('select[data-role]')];
+  if (!pickers.length) return undefined;
+  if (pickers.every((p) => p.value === 'lab')) return { target: 'lab' };
+  return { roles: Object.fromEntries(pickers.map((p) => [p.dataset.role!, p.value])) };
 }
 
 /**

@@ -109,4 +109,21 @@ test('two roles: a tab per role, each block labelled with its role, each termina
   assert.equal(await page.$eval('#role-tab-source', (e) => e.getAttribute('aria-selected')), 'true');
 });
 
+
+test('the overview form has a target picker per role (no single target); the run it starts binds both', { timeout: 120_000 }, async () => {
+  await page.goto(srv.signInUrl('/runbooks/two'));
+  await page.waitForSelector('#start-form', WAIT);
+  assert.equal(await page.$('select#target'), null, 'no single target for a runbook of two roles');
+  const pickers = await page.$$eval('select[data-role]', (els) => els.map((e) => [(e as HTMLSelectElement).dataset.role, document.querySelector(`label[for="${e.id}"]`)?.textContent?.trim()]));
+  assert.deepEqual(pickers, [['source', 'Target of source'], ['destination', 'Target of destination']]);
+  await page.select('#role-source', 'local');
+  await page.select('#role-destination', 'local');
+  await Promise.all([page.waitForNavigation(), page.click('[data-action="start"]')]);
+  const m = /\/runs\/([^/]+)\/steps\/setup$/.exec(new URL(page.url()).pathname);
+  assert.ok(m, `landed on the first step, got ${page.url()}`);
+  const rec = srv.ctx.store.getRun(m[1]!)!;
+  assert.equal(rec.target, 'source=local,destination=local');
+  await page.waitForSelector('#role-tab-destination', WAIT);
+});
+
 noLeaks();

@@ -140,6 +140,8 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
           secret: v.secret,
         })),
         targets: ctx.targetIds,
+        // A runbook that spans hosts: a target picker per role (static/overview.ts).
+        roles: rb?.roles && rb.roles.length > 1 ? rb.roles.map((role) => ({ role, targets: ctx.targetIds })) : null,
         // The fleet fields (live-pages.ts): the inventory's @all, @groups and label= selectors.
         fleetChoices: fleetChoices(ctx.fleets.deps.inventory()),
         errors: e.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic),
