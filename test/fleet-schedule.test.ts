@@ -14,6 +14,13 @@ import type { FleetHostStatus } from '../server/record/fleets.ts';
 import { buildFleetView } from '../server/run/fleet-view.ts';
 import { buildFleetReport, fleetToJUnit, fleetToMarkdown } from '../server/report/fleet.ts';
 import { childrenNamed, parseXml } from './helpers/xml.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { RunStore } from '../server/record/store.ts';
+import { FleetStore, isFleetId, newFleetId } from '../server/record/fleets.ts';
+import { interruptOrphanedFleets } from '../server/run/fleet.ts';
+import { selfOwner } from '../server/owner.ts';
 
 const inv = parseInventory(
   [
@@ -196,6 +203,36 @@ describe('fleet view and reports', () => {
     assert.equal(suites[1]!.attrs.skipped, '1');
     const md = fleetToMarkdown(buildFleetReport(view, () => undefined));
     assert.match(md, /\*\*Hosts:\*\* 0 passed, 1 failed, 1 skipped/);
+  });
+});
+
+describe('fleet records', () => {
+  test('a dead process\'s fleet ends interrupted: running hosts interrupted, pending ones skipped; a live one is left alone', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-fleet-store-'));
+    const store = RunStore.open(dir);
+    try {
+      const fs2 = new FleetStore(store);
+      const make = (owner: string) => {
+        const id = newFleetId();
+        assert.ok(isFleetId(id));
+        fs2.create(
+          { id, runbookId: 'rb', target: '@all', user: 'u', parallel: 2, maxFail: '0', batches: null, options: {}, startedAt: new Date().toISOString(), parentFleetId: null, owner },
+          ['a', 'b', 'c'].map((host, position) => ({ host, position, batch: 0, runId: `r20260101000000-aaaaa${position}`, resumeOf: null })),
+        );
+        fs2.setHost(id, 'a', 'passed');
+        fs2.setHost(id, 'b', 'running');
+        return id;
+      };
+      const dead = make('999999999:1');
+      const live = make(selfOwner());
+      assert.deepEqual(interruptOrphanedFleets(store), [dead]);
+      assert.equal(fs2.get(dead)!.status, 'interrupted');
+      assert.deepEqual(fs2.hosts(dead).map((h) => h.status), ['passed', 'interrupted', 'skipped']);
+      assert.equal(fs2.get(live)!.status, 'running');
+    } finally {
+      store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

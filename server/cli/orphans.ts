@@ -7,6 +7,7 @@ import { AuditLog } from '../record/audit.ts';
 import { createLogger } from '../log.ts';
 import { interruptOrphanedRuns, removeOrphanedSessionDirs } from '../run/orphans.ts';
 import { removeStaleLabs } from '../target/lab.ts';
+import { interruptOrphanedFleets } from '../run/fleet.ts';
 
 export async function reapOrphans(data: string, opts: { labs: boolean }): Promise<void> {
   const log = createLogger(process.env.STEPWISE_LOG ?? 'warn');
@@ -16,6 +17,8 @@ export async function reapOrphans(data: string, opts: { labs: boolean }): Promis
     try {
       const runs = interruptOrphanedRuns(store, new AuditLog(store, data), log);
       if (runs.length) log.warn('runs of a stepwise process that died are now interrupted', { runs });
+      const fleets = interruptOrphanedFleets(store);
+      if (fleets.length) log.warn('fleets of a stepwise process that died are now interrupted', { fleets });
     } finally {
       store.close();
     }
