@@ -87,6 +87,7 @@ function pages(): Array<{ name: string; path: string; ready: string }> {
     { name: 'index', path: '/', ready: '.runbook-list' },
     { name: 'overview (tour)', path: '/runbooks/e2e-tour', ready: '#start-form' },
     { name: 'overview (2.2 bridge)', path: '/runbooks/kvm-2.2-bridge-network', ready: '#start-form' },
+    { name: 'overview (two roles)', path: '/runbooks/two', ready: '#start-form' },
     { name: 'step with results', path: `/runs/${liveRun}/steps/failing-check`, ready: '.conn[data-conn="live"]' },
     { name: 'step of two roles', path: `/runs/${rolesRun}/steps/setup`, ready: '.conn[data-conn="live"]' },
     { name: 'report', path: `/runs/${endedRun}/report`, ready: '[data-player-status][data-state="ready"]' },

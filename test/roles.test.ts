@@ -155,8 +155,10 @@ describe('a run of two roles, in-process', () => {
 
     // Resume: each role's shell comes back with its own exports and directory.
     fs.writeFileSync(flag, '');
-    const again = await runs.create({ runbook: 'two', roles: { source: 'local', destination: 'other' }, resume: run.id, options: { interactive: false } }, 'tester');
+    // Given no binding (the step page's Resume sends none), it keeps its parent's.
+    const again = await runs.create({ runbook: 'two', resume: run.id, options: { interactive: false } }, 'tester');
     assert.ok(again.ok, JSON.stringify(!again.ok && again.error));
+    assert.equal(store.getRun(again.value.id)!.target, 'source=local,destination=other');
     assert.equal(again.value.resumedFrom?.stepId, 'handover');
     const v = await again.value.executeStep('handover');
     assert.ok(v.ok);

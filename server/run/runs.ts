@@ -75,6 +75,20 @@ export const RUN_LIMITS: RunLimits = { perUser: 10, total: 64, labs: 4 };
 /** The target id whose runs count against `labs`. */
 export const LAB_TARGET = 'lab';
 
+/**
+ * A resumed run of a runbook that spans hosts, given no binding: its parent's (Resume on the
+ * step page sends none). A parent on a lab of its own (`lab`, `lab:hostN`) gets a new lab.
+ */
+function parentBinding(roles: unknown): Record<string, string> | undefined {
+  if (!Array.isArray(roles) || roles.length === 0 || parentLab(roles)) return undefined;
+  const out = Object.fromEntries(roles.filter((r) => typeof r?.role === 'string' && typeof r?.target === 'string').map((r) => [r.role as string, r.target as string]));
+  return Object.keys(out).length ? out : undefined;
+}
+
+function parentLab(roles: unknown): string | undefined {
+  return Array.isArray(roles) && roles.length > 0 && roles.every((r) => typeof r?.target === 'string' && (r.target === LAB_TARGET || r.target.startsWith(`${LAB_TARGET}:`))) ? LAB_TARGET : undefined;
+}
+
 /** Who the audit names: the OS user running Stepwise unless STEPWISE_USER says otherwise. */
 export function defaultUser(): string {
   return process.env.STEPWISE_USER ?? os.userInfo().username;
@@ -144,7 +158,7 @@ export class Runs implements Disposable {
     const vars = resolveVars(runbook, { ...resumed?.vars, ...rollbackFrom?.vars, ...req.vars });
     if (!vars.ok) return vars;
     // Which target each role runs on; a runbook without roles has its one target, as always.
-    const bound = bindRoles(runbook?.roles, req.roles, req.target);
+    const bound = bindRoles(runbook?.roles, req.roles ?? (req.target === undefined ? parentBinding(resumed?.parent.options.roles) : undefined), req.target ?? (req.roles === undefined ? parentLab(resumed?.parent.options.roles) : undefined));
     if (!bound.ok) return bound;
     const binding = bound.value;
     const kindOf = (id: string) => (Object.prototype.hasOwnProperty.call(this.deps.targets, id) ? this.deps.targets[id] : undefined);
