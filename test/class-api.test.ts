@@ -223,6 +223,8 @@ test('hints and solutions are held back: not in the runbook, the step page or th
   assert.equal(step.status, 200);
   assert.ok(!String(step.json).includes('The command prints hello-class'));
   assert.ok(!String(step.json).includes('Press Run step: it runs'));
+  assert.match(String(step.json), /data-action="show-hint"/, 'the step page offers a hint');
+  assert.ok(!String(step.json).includes('echo "hello-class"</code></pre></div>'), 'no solution in the page');
 });
 
 test('training lock: a later step is refused with STEP_LOCKED naming the step to finish first; checks run any time', async () => {
@@ -279,6 +281,10 @@ test('hints one at a time, each recorded; the solution after 3 failed attempts, 
   assert.deepEqual(reveals.map((e) => [e.data.stepId, e.data.index, e.data.by]), [['greet', 0, `trainee-1@${main.id}`], ['greet', 1, `trainee-1@${main.id}`]]);
   assert.ok(events.some((e) => e.type === 'solution-revealed' && e.data.stepId === 'answer'));
   assert.ok(s.ctx.store.auditEvents(run2).some((e) => e.type === 'solution-revealed' && e.data.by === 'alice'));
+  // Revealed, they are on the step page for good (a reload keeps them).
+  const page = await as(seat, 'GET', `/runs/${run1}/steps/greet`);
+  assert.match(String(page.json), /The command prints hello-class\./);
+  assert.match(String(page.json), /data-action="show-hint" disabled/);
 });
 
 test('progress: per trainee per step status, attempts, hints and time; stuck after 3 failures', async () => {
