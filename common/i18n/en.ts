@@ -328,6 +328,10 @@ export const en = {
   'code.PAYLOAD_TOO_LARGE': 'Request body too large',
   'code.THROTTLED': 'Too many failed sign-ins from this address: wait (Retry-After) and try again',
   'code.RUN_LIMIT': 'Too many live runs: end one before starting another',
+  'code.STEP_LOCKED': 'A training run executes its steps in order: an earlier step must pass first',
+  'code.CLASS_ENDED': 'The class has ended',
+  'code.NO_MORE_HINTS': 'Every hint of this step is already revealed',
+  'code.SOLUTION_LOCKED': 'The solution opens after 3 failed attempts at the step, or from the trainer',
   'code.ROLLBACK_REFUSED': 'The run cannot be rolled back: it did not fail, was rolled back already, or has nothing to undo',
   'code.INTERNAL': 'Internal error (a bug in Stepwise; the log has the details)',
 

@@ -322,6 +322,10 @@ export const ko: Record<MessageKey, string> = {
   'code.PAYLOAD_TOO_LARGE': '요청 본문이 너무 큽니다',
   'code.THROTTLED': '이 주소에서 로그인 실패가 너무 많습니다. 기다린 뒤(Retry-After) 다시 시도하세요',
   'code.RUN_LIMIT': '진행 중인 실행이 너무 많습니다. 하나를 끝낸 뒤 새로 시작하세요',
+  'code.STEP_LOCKED': '훈련 실행은 단계를 순서대로 실행합니다. 앞 단계를 먼저 통과해야 합니다',
+  'code.CLASS_ENDED': '수업이 끝났습니다',
+  'code.NO_MORE_HINTS': '이 단계의 힌트는 모두 공개되었습니다',
+  'code.SOLUTION_LOCKED': '풀이는 이 단계를 3번 실패한 뒤에, 또는 강사가 열어 줄 때 볼 수 있습니다',
   'code.ROLLBACK_REFUSED': '롤백할 수 없는 실행입니다: 실패하지 않았거나, 이미 롤백했거나, 되돌릴 것이 없습니다',
   'code.INTERNAL': '내부 오류입니다(Stepwise의 버그이며, 자세한 내용은 로그에 있습니다)',
 
