@@ -10,6 +10,7 @@ import { TermClient } from './helpers/ws-client.ts';
 import { until } from './helpers/blocks.ts';
 import { targetKinds } from '../server/target/registry.ts';
 import { Classroom } from '../server/class/classroom.ts';
+import { verifyRun } from '../server/record/verification.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/classroom');
 let s: TestServer;
@@ -482,6 +483,23 @@ test('ending a class ends its runs and its seats’ sessions; every record stays
   assert.equal(p.json.status, 'ended');
   assert.equal(p.json.trainees[0].stuck, false, 'nobody is stuck in an ended class');
   assert.equal((await as(tokens.alice!, 'POST', `/api/classes/${main.id}/messages`, { text: 'x' })).json.error.code, 'CLASS_ENDED');
+  // Hints, solutions, take-over, hand-back, messages and the end are in chains that still verify.
+  for (const id of [run1, run2]) assert.deepEqual(verifyRun(s.ctx.store, s.dataDir, id).problems, [], id);
+});
+
+test('the time limit’s clock: a class whose time runs out while the server runs ends on time, its runs expired', async () => {
+  const timed = await makeClass({ seats: 1, timeLimitMinutes: 30 });
+  const j = await join(timed.seats[0]!.token, timed.id);
+  // A Classroom whose clock reads 30 minutes later, less 300 ms: its timer fires in 300 ms.
+  const later = new Classroom({ store: s.ctx.store, runs: s.ctx.runs, audit: s.ctx.audit, catalog: s.ctx.catalog, log: s.ctx.log, targetIds: () => s.ctx.targetIds, now: () => Date.now() + 30 * 60_000 - 300 });
+  try {
+    assert.equal(s.ctx.classes.get(timed.id)?.endedAt, null, 'not yet');
+    await until(() => s.ctx.store.getRun(j.json.runId)?.status === 'expired', 10_000, 'the run to expire');
+    assert.equal(s.ctx.classes.get(timed.id)?.endReason, 'expired');
+    assert.ok(s.ctx.store.auditEvents(j.json.runId).some((e) => e.type === 'class-ended' && e.data.reason === 'expired'));
+  } finally {
+    later.dispose();
+  }
 });
 
 noLeaks();
