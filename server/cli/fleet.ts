@@ -29,6 +29,7 @@ import { statusLabel } from '../../common/format.ts';
 import type { FleetView } from '../run/fleet-view.ts';
 import { RunHistory } from '../run/history.ts';
 import { exportFleet, FLEET_REPORT_FORMATS, type FleetReportFormat } from '../report/fleet.ts';
+import { rollBackFleetHosts } from './rollback.ts';
 
 export interface FleetArgs {
   runbook?: string;
@@ -51,6 +52,8 @@ export interface FleetArgs {
   parallel?: string;
   maxFail?: string;
   batches?: string;
+  /** After a failed fleet, roll back the hosts that failed and those that passed the failed step (rollback.ts). */
+  rollback?: boolean;
 }
 
 const EXIT_FAILED = 1;
@@ -161,6 +164,7 @@ export async function fleetCommand(a: FleetArgs, out: (s: string) => void): Prom
     printTable(view, out, tr);
     const c = view.counts;
     out(tr.t('cli.totals', { passed: c.passed, failed: c.failed + c.interrupted, skipped: c.skipped }));
+    if (a.rollback && status === 'failed' && !stop.signal) await rollBackFleetHosts(runs, new RunHistory(store, () => catalog), view, a, out);
     if (status !== 'passed') out(tr.t('cli.fleet.resumeWith', { runbook: rb.id, id: fleet.id }));
     if (stop.signal) return stop.exitCode;
     return status === 'passed' ? 0 : EXIT_FAILED;

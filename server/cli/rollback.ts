@@ -11,7 +11,8 @@ import { AuditLog } from '../record/audit.ts';
 import { Runs, defaultUser } from '../run/runs.ts';
 import type { Run } from '../run/run.ts';
 import { RunHistory } from '../run/history.ts';
-import { rollBackFinished, rollBackLive, type RollbackOutcome } from '../run/rollback.ts';
+import { rollBackFinished, rollBackFleet, rollBackLive, type RollbackOutcome } from '../run/rollback.ts';
+import type { FleetView } from '../run/fleet-view.ts';
 import { targetKinds } from '../target/registry.ts';
 import { disposeOwnLabs } from '../target/lab.ts';
 import { sshTargetKind } from './hosts.ts';
@@ -124,4 +125,31 @@ export async function rollbackCommand(a: RollbackArgs, out: (s: string) => void)
     store.close();
     await disposeOwnLabs();
   }
+}
+
+/**
+ * `stepwise run --target @group --rollback`, after a fleet in which a step failed: every host that
+ * failed and every host that had passed the failed step is rolled back, each in its own new run.
+ * Prints one line per rollback block and per host, prefixed with the host.
+ */
+export async function rollBackFleetHosts(runs: Runs, history: RunHistory, view: FleetView, a: { yes: boolean; lang?: string }, out: (s: string) => void): Promise<boolean> {
+  const tr = cliTranslator(a.lang);
+  const width = Math.max(...view.hosts.map((h) => h.host.length));
+  const who = (host: string) => `[${host}]`.padEnd(width + 2);
+  let ok = true;
+  await rollBackFleet(runs, history, view.hosts.map((h) => ({ host: h.host, runId: h.runId, started: h.started, status: h.status, steps: h.steps })), defaultUser(), {
+    confirmed: a.yes,
+    onBlock: (host, stepId, r) => {
+      const line: string[] = [];
+      blockLine(tr, (s) => line.push(s))(stepId, r);
+      out(`${who(host)} ${line.join('').trim()}`);
+    },
+    onPlan: (host, of, runId, planned, reason) => out(`${who(host)} ${tr.t('cli.rollback.start', { id: of, runId, steps: planned.join(', ') })} (${reason})`),
+    onHost: (host, _reason, o) => {
+      const lines: string[] = [];
+      ok = printOutcome(tr, (s) => lines.push(s), o) && ok;
+      for (const l of lines) out(`${who(host)} ${l}`);
+    },
+  });
+  return ok;
 }

@@ -88,14 +88,15 @@ function rolledBackInPlace(history: RunHistory, runId: string): boolean {
  * (a live run: a step failed), not be a rollback itself, and not have been rolled back already.
  * `runbook`: the runbook the rollback runs (the live run's own, else the current one).
  */
-export function rollbackPlan(history: RunHistory, id: string, runbook: Runbook, live: boolean): Outcome<{ record: RunRecord; order: RollbackStep[] }> {
+export function rollbackPlan(history: RunHistory, id: string, runbook: Runbook, live: boolean, opts: { allowPassed?: boolean } = {}): Outcome<{ record: RunRecord; order: RollbackStep[] }> {
   const record = history.get(id);
   if (!record) return { ok: false, error: failure('NOT_FOUND', `no run ${JSON.stringify(id)}`) };
   const refuse = (message: string) => ({ ok: false as const, error: failure('ROLLBACK_REFUSED', message) });
   if (record.runbookId !== runbook.id) return refuse(`run ${id} ran runbook ${record.runbookId ?? '(none)'}, not ${runbook.id}`);
   if (typeof record.options.rollbackOf === 'string') return refuse(`run ${id} is itself the rollback of run ${record.options.rollbackOf}`);
   const verdicts = history.chainVerdicts(record);
-  const failed = live ? hasFailedStep(verdicts) : record.status === 'failed';
+  // A fleet rolls back the hosts that passed a step that failed elsewhere (opts.allowPassed).
+  const failed = live ? hasFailedStep(verdicts) : record.status === 'failed' || (opts.allowPassed === true && record.status === 'passed');
   if (!failed) {
     return refuse(live ? `run ${id} has no failed step: only a failed run is rolled back` : `run ${id} did not fail (its status is ${record.status}): only a failed run is rolled back`);
   }
@@ -123,7 +124,8 @@ export interface RollbackStart {
 
 /** The inputs and shell state a linked rollback run starts from (Runs.create, req.rollback). */
 export function rollbackStart(history: RunHistory, id: string, runbook: Runbook): Outcome<RollbackStart> {
-  const plan = rollbackPlan(history, id, runbook, false);
+  // Whether it may be rolled back was decided by the caller (rollBackFinished); here: what it starts from.
+  const plan = rollbackPlan(history, id, runbook, false, { allowPassed: true });
   if (!plan.ok) return plan;
   const parent = plan.value.record;
   const secret = new Set(runbook.vars.filter((v) => v.secret).map((v) => v.name));
@@ -142,7 +144,7 @@ export async function rollBack(
   run: Run,
   of: string,
   order: readonly RollbackStep[],
-  opts: { confirmed?: boolean; by?: string; onBlock?: (stepId: string, r: BlockResult) => void; onPlan?: (runId: string, planned: string[]) => void } = {},
+  opts: { confirmed?: boolean; by?: string; reason?: string; onBlock?: (stepId: string, r: BlockResult) => void; onPlan?: (runId: string, planned: string[]) => void } = {},
 ): Promise<Outcome<RollbackOutcome>> {
   const blocks = order.flatMap((s) => s.blocks);
   const planned = order.map((s) => s.stepId);
@@ -163,10 +165,10 @@ function rollBackSteps(
   planned: string[],
   blocks: Block[],
   by: string,
-  opts: { confirmed?: boolean; onBlock?: (stepId: string, r: BlockResult) => void; onPlan?: (runId: string, planned: string[]) => void },
+  opts: { confirmed?: boolean; reason?: string; onBlock?: (stepId: string, r: BlockResult) => void; onPlan?: (runId: string, planned: string[]) => void },
 ): Promise<Outcome<RollbackOutcome>> {
   return run.executeAside(blocks, { confirmed: opts.confirmed, by }, async ({ runBlock, event }) => {
-    event('rollback-started', { of, steps: planned, blocks: blocks.map((b) => b.id), by });
+    event('rollback-started', { of, steps: planned, blocks: blocks.map((b) => b.id), by, ...(opts.reason ? { reason: opts.reason } : {}) });
     opts.onPlan?.(run.id, planned);
     const results: BlockResult[] = [];
     const undone: string[] = [];
@@ -218,20 +220,30 @@ export async function rollBackFinished(
   history: RunHistory,
   id: string,
   user: string,
-  opts: { confirmed?: boolean; target?: string; vars?: Record<string, string>; onStart?: (run: Run) => void; onBlock?: (stepId: string, r: BlockResult) => void; onPlan?: (runId: string, planned: string[]) => void } = {},
+  opts: {
+    confirmed?: boolean;
+    target?: string;
+    vars?: Record<string, string>;
+    /** A fleet: a run that passed is rolled back too (a step failed on another host), and why. */
+    allowPassed?: boolean;
+    reason?: string;
+    onStart?: (run: Run) => void;
+    onBlock?: (stepId: string, r: BlockResult) => void;
+    onPlan?: (runId: string, planned: string[]) => void;
+  } = {},
 ): Promise<Outcome<RollbackOutcome>> {
   const record = history.get(id);
   if (!record) return { ok: false, error: failure('NOT_FOUND', `no run ${JSON.stringify(id)}`) };
   const runbook = record.runbookId ? history.currentRunbook(record) : undefined;
   if (!runbook) return { ok: false, error: failure('ROLLBACK_REFUSED', `run ${id} has no runbook in the catalog to roll back with`) };
-  const plan = rollbackPlan(history, id, runbook, false);
+  const plan = rollbackPlan(history, id, runbook, false, { allowPassed: opts.allowPassed });
   if (!plan.ok) return plan;
   const created = await runs.create({ runbook: runbook.id, target: opts.target ?? record.target, rollback: id, ...(opts.vars ? { vars: opts.vars } : {}), options: { interactive: false } }, user);
   if (!created.ok) return created;
   const run = created.value;
   opts.onStart?.(run);
   const notes = runbook.contentHash !== record.contentHash ? [`runbook ${runbook.id} changed since run ${id} started: its rollback blocks run as they are now`] : [];
-  const out = await rollBack(run, id, plan.value.order, { confirmed: opts.confirmed, by: user, onBlock: opts.onBlock, onPlan: opts.onPlan });
+  const out = await rollBack(run, id, plan.value.order, { confirmed: opts.confirmed, by: user, reason: opts.reason, onBlock: opts.onBlock, onPlan: opts.onPlan });
   if (!run.isEnded) {
     const reason = out.ok
       ? out.value.status === 'passed' ? `rolled back run ${id}: ${out.value.undone.join(', ')}` : `rollback of run ${id} stopped at ${out.value.failedBlock}: ${out.value.reason}`
@@ -240,4 +252,73 @@ export async function rollBackFinished(
   }
   if (!out.ok) return out;
   return { ok: true, value: { ...out.value, notes } };
+}
+
+// ---------------------------------------------------------------- fleets
+
+/** A fleet host as the rollback sees it: its run, and each step's verdict along that run's chain. */
+export interface FleetHostRun {
+  host: string;
+  runId: string;
+  /** Whether the host's run exists (a host skipped before it started has none). */
+  started: boolean;
+  /** The run's final status (passed, failed, interrupted, …). */
+  status: string;
+  steps: ReadonlyArray<{ id: string; status: string }>;
+}
+
+/**
+ * After a fleet in which a step failed on some host, the hosts to roll back: every host whose run
+ * failed (its passed steps), and every host that had passed a step that failed elsewhere — a
+ * canary batch undone. Hosts never started, or interrupted, are left alone. Pure.
+ */
+export function fleetRollbackHosts(hosts: readonly FleetHostRun[]): Array<{ host: string; runId: string; reason: string }> {
+  const failedOn = new Map<string, string>();
+  for (const h of hosts) for (const s of h.steps) if (s.status === 'failed' && !failedOn.has(s.id)) failedOn.set(s.id, h.host);
+  if (!failedOn.size) return [];
+  const out: Array<{ host: string; runId: string; reason: string }> = [];
+  for (const h of hosts) {
+    if (!h.started) continue;
+    if (h.status === 'failed') {
+      out.push({ host: h.host, runId: h.runId, reason: `a step failed on ${h.host}` });
+      continue;
+    }
+    const passedFailing = h.steps.find((s) => (s.status === 'passed' || s.status === 'warning') && failedOn.has(s.id));
+    if (h.status === 'passed' && passedFailing) {
+      out.push({ host: h.host, runId: h.runId, reason: `step ${passedFailing.id} failed on ${failedOn.get(passedFailing.id)}` });
+    }
+  }
+  return out;
+}
+
+/**
+ * `stepwise run --target @group --rollback`: rolls back each host fleetRollbackHosts names, one
+ * after another, each in a new run on that host linked to its run (its own record and chain).
+ */
+export async function rollBackFleet(
+  runs: Runs,
+  history: RunHistory,
+  hosts: readonly FleetHostRun[],
+  user: string,
+  opts: {
+    confirmed?: boolean;
+    onPlan?: (host: string, of: string, runId: string, planned: string[], reason: string) => void;
+    onHost?: (host: string, reason: string, o: Outcome<RollbackOutcome>) => void;
+    onBlock?: (host: string, stepId: string, r: BlockResult) => void;
+  } = {},
+): Promise<Array<{ host: string; outcome: Outcome<RollbackOutcome> }>> {
+  const results: Array<{ host: string; outcome: Outcome<RollbackOutcome> }> = [];
+  for (const h of fleetRollbackHosts(hosts)) {
+    const outcome = await rollBackFinished(runs, history, h.runId, user, {
+      confirmed: opts.confirmed,
+      target: h.host,
+      allowPassed: true,
+      reason: h.reason,
+      onPlan: (runId, planned) => opts.onPlan?.(h.host, h.runId, runId, planned, h.reason),
+      onBlock: (stepId, r) => opts.onBlock?.(h.host, stepId, r),
+    });
+    opts.onHost?.(h.host, h.reason, outcome);
+    results.push({ host: h.host, outcome });
+  }
+  return results;
 }
