@@ -55,6 +55,8 @@ export interface PlannedBlock {
   confirm: boolean;
   /** The text as it would run, declared variables substituted (secrets masked). */
   text: string;
+  /** A runbook that spans hosts: the role whose host it would run on. */
+  role?: string;
 }
 
 export interface PlannedStep {

@@ -21,6 +21,8 @@ import { bindRoles, parseRoleArgs } from '../server/run/role-binding.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { TermClient } from './helpers/ws-client.ts';
 import { TWO_ROLES } from './fixtures/roles-runbook.ts';
+import { runStepwise } from './helpers/cli.ts';
+import { until } from './helpers/blocks.ts';
 import { RunHistory } from '../server/run/history.ts';
 import { toMarkdown } from '../server/report/markdown.ts';
 import { toJUnit } from '../server/report/junit.ts';
@@ -65,6 +67,7 @@ describe('a run of two roles, in-process', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-roles-rb-'));
     data = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-roles-data-'));
     fs.writeFileSync(path.join(dir, 'two.md'), TWO_ROLES(flag));
+    fs.writeFileSync(path.join(dir, 'nap.md'), '---\nroles: [a, b]\n---\n# Nap\n\n## Wait {#wait}\n\n```sh {id=nap on=b}\necho napping; sleep 30\n```\n\n```sh {verify on=b}\ntrue\n```\n');
     fs.writeFileSync(path.join(dir, 'one.md'), '# One\n\n## S\n\n```sh\necho one\n```\n\n```sh {verify}\ntrue\n```\n');
     store = RunStore.open(data);
     const catalog = loadCatalog(dir);
@@ -166,6 +169,43 @@ describe('a run of two roles, in-process', () => {
     assert.match(v.value.blocks[0]!.output, /handover on destination in dst/);
     again.value.end();
     assert.equal(store.getRun(again.value.id)!.status, 'passed');
+  });
+
+  test('interrupting a run stops the block on its role\'s shell and records it; every shell goes', async () => {
+    const created = await runs.create({ runbook: 'nap', roles: { a: 'local', b: 'local' }, options: { interactive: false } }, 'tester');
+    assert.ok(created.ok);
+    const run = created.value;
+    const pending = run.executeStep('wait');
+    await until(() => run.terminal('b')!.session.state === 'busy', 10_000, 'the block to run on b');
+    assert.equal(run.terminal('a')!.session.state, 'idle');
+    assert.equal(run.busy, true);
+    await run.interrupt('interrupted by the test');
+    await pending;
+    assert.equal(store.getRun(run.id)!.status, 'interrupted');
+    const nap = store.blockResults(run.id).find((r) => r.id === 'nap')!;
+    assert.equal(nap.end, 'interrupted');
+    assert.equal(nap.role, 'b');
+    assert.equal(run.terminal('a')!.session.state, 'ended');
+    assert.equal(run.terminal('b')!.session.state, 'ended');
+    assert.deepEqual(verifyRun(store, data, run.id).problems, []);
+  });
+
+  test('the CLI: --plan puts each block on its role, an unbound role is refused naming it', () => {
+    const env = { STEPWISE_DATA: data };
+    const plan = runStepwise(['run', 'two', '--runbooks', dir, '--plan', '--role', 'source=local', '--role', 'destination=local'], env);
+    assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+    assert.match(plan.stdout, /plan for two on source=local,destination=local/);
+    assert.match(plan.stdout, /run {4}dst-setup {2}\(on destination\)/);
+    assert.match(plan.stdout, /run {4}src-setup {2}\(on source\)/);
+    const refused = runStepwise(['run', 'two', '--runbooks', dir, '--role', 'source=local'], env);
+    assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+    assert.match(refused.stdout + refused.stderr, /role destination is not bound to a target: add --role destination=TARGET/);
+    const one = runStepwise(['run', 'two', '--runbooks', dir, '--target', 'local'], env);
+    assert.equal(one.code, 2);
+    assert.match(one.stdout + one.stderr, /spans 2 hosts \(roles: source, destination\)/);
+    const bad = runStepwise(['run', 'two', '--runbooks', dir, '--role', 'source'], env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stdout + bad.stderr, /--role NAME=TARGET/);
   });
 
   test('binding errors: an unbound role, an unknown target, --target for two roles, roles for a runbook without', async () => {

@@ -14,11 +14,13 @@ export interface HandoffIo {
 
 export function terminalHandoff(run: Run, rb: Runbook, io: HandoffIo): Disposable {
   let active: Disposable | undefined;
-  const begin = (): Disposable => {
+  // A runbook that spans hosts: the block's own role's shell (`role` undefined: the run's one shell).
+  const begin = (role?: string): Disposable => {
     const { stdin, stdout } = io;
-    const onInput = (b: Buffer) => run.session.write(b.toString('utf8'));
-    const onResize = () => stdout.columns && stdout.rows && run.resize(stdout.columns, stdout.rows);
-    const output = io.echoing ? undefined : run.session.onData((b) => stdout.write(b));
+    const session = run.terminal(role)?.session ?? run.session;
+    const onInput = (b: Buffer) => session.write(b.toString('utf8'));
+    const onResize = () => stdout.columns && stdout.rows && run.resize(stdout.columns, stdout.rows, role);
+    const output = io.echoing ? undefined : session.onData((b) => stdout.write(b));
     stdin.setRawMode(true);
     stdin.on('data', onInput);
     stdin.resume();
@@ -37,7 +39,7 @@ export function terminalHandoff(run: Run, rb: Runbook, io: HandoffIo): Disposabl
   const sub = run.subscribe((m) => {
     if (m.type === 'block-started') {
       const b = rb.blocks[m.blockId];
-      if (b?.interactive && !b.answers && !active) active = begin();
+      if (b?.interactive && !b.answers && !active) active = begin(b.on);
     } else if ((m.type === 'block-finished' || m.type === 'session-ended') && active) {
       active.dispose();
       active = undefined;

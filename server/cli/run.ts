@@ -191,8 +191,11 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
       if (typeof given === 'string') return usage(given);
       const resolved = resolveVars(rb, given);
       if (!resolved.ok) return usage(`${resolved.error.field ? `${resolved.error.field}: ` : ''}${resolved.error.message}`);
-      out(`plan for ${rb.id} on ${profile.id} (${profile.platform}); nothing is run`);
-      formatPlan(planRun(rb, resolved.vars.masked, profile, steps ?? rb.steps, { interactive: false })).forEach((l) => out(l));
+      // A runbook that spans hosts: each block planned on its role's target (--role, else --target for every role).
+      const roleProfiles = rb.roles?.length ? Object.fromEntries(rb.roles.map((r) => [r, kinds[boundRoles?.[r] ?? targetId]!.profile()])) : undefined;
+      const where = roleProfiles ? Object.entries(roleProfiles).map(([r, p]) => `${r}=${p.id}`).join(',') : profile.id;
+      out(`plan for ${rb.id} on ${where} (${profile.platform}); nothing is run`);
+      formatPlan(planRun(rb, resolved.vars.masked, profile, steps ?? rb.steps, { interactive: false, ...(roleProfiles ? { roles: roleProfiles } : {}) })).forEach((l) => out(l));
     }
     return 0;
   }
@@ -320,7 +323,8 @@ async function runOne(
     from.notes.forEach((n) => out(tr.t('cli.note', { note: n })));
     steps = rb.steps.slice(rb.steps.findIndex((s) => s.id === from.stepId));
   }
-  if (a.verbose) run.session.onData((b) => process.stdout.write(b));
+  // --verbose: every terminal's output (a runbook that spans hosts: each role's shell).
+  if (a.verbose) for (const t of run.roles.length ? run.roles.map((r) => run.terminal(r)!) : [run.terminal()!]) t.session.onData((b) => process.stdout.write(b));
   const handoff = onTerminal() ? terminalHandoff(run, rb, { stdin: process.stdin, stdout: process.stdout, echoing: a.verbose === true }) : undefined;
   const counts: Counts = { passed: 0, failed: 0, warning: 0, skipped: 0, blocked: 0 };
   const skipped: string[] = [];

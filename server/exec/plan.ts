@@ -18,7 +18,8 @@ export function planRun(
   shownVars: Record<string, string>,
   target: { id: string; platform: string; capabilities: ReadonlySet<string> },
   steps = rb.steps,
-  opts: { interactive?: boolean } = {},
+  /** `roles`: a runbook that spans hosts, each role's target (a block is planned on its role's; `target` for the rest). */
+  opts: { interactive?: boolean; roles?: Record<string, { id: string; platform: string; capabilities: ReadonlySet<string> }> } = {},
 ): PlannedStep[] {
   return steps.map((s) => ({
     id: s.id,
@@ -29,9 +30,10 @@ export function planRun(
         // Never run forward: shown so a reader knows how this step would be undone.
         return { id, kind: b.kind, action: 'rollback', reason: 'rollback: runs only when a failed run is rolled back', confirm: b.confirm, text: blockText(b, shownVars) } satisfies PlannedBlock;
       }
-      const reason = skipReason(b, target, rb.os) ?? (b.interactive && opts.interactive === false ? 'interactive: needs a person at the terminal' : undefined);
+      const on = (b.on !== undefined && opts.roles?.[b.on]) || target;
+      const reason = skipReason(b, on, rb.os) ?? (b.interactive && opts.interactive === false ? 'interactive: needs a person at the terminal' : undefined);
       const text = blockText(b, shownVars);
-      return { id, kind: b.kind, action: reason ? 'skip' : 'run', ...(reason ? { reason } : {}), confirm: b.confirm, text } satisfies PlannedBlock;
+      return { id, kind: b.kind, action: reason ? 'skip' : 'run', ...(reason ? { reason } : {}), confirm: b.confirm, text, ...(b.on !== undefined ? { role: b.on } : {}) } satisfies PlannedBlock;
     }),
   }));
 }
@@ -57,7 +59,7 @@ export function formatPlan(plan: PlannedStep[]): string[] {
     lines.push(`step ${i + 1} ${s.id}: ${s.title}`);
     for (const b of s.blocks) {
       const tag = b.action === 'skip' ? 'skip   ' : b.action === 'rollback' ? 'undo   ' : b.kind === 'check' ? 'check  ' : b.kind === 'file' ? 'file   ' : 'run    ';
-      const flags = [b.confirm && b.action === 'run' ? 'needs confirmation' : '', b.reason ?? ''].filter(Boolean).join('; ');
+      const flags = [b.role !== undefined ? `on ${b.role}` : '', b.confirm && b.action === 'run' ? 'needs confirmation' : '', b.reason ?? ''].filter(Boolean).join('; ');
       lines.push(`  ${tag}${b.id}${flags ? `  (${flags})` : ''}`);
       if (b.action === 'run') for (const l of b.text.split('\n')) lines.push(`      ${l}`);
     }
