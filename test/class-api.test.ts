@@ -445,6 +445,30 @@ test('lab seats wait in a queue past STEPWISE_MAX_LABS and proceed, in order, wh
   await as(tokens.alice!, 'DELETE', `/api/classes/${labs.id}`);
 });
 
+test('a rejoin after the session ended resumes the seat’s run; progress counts both runs', async () => {
+  const c = await makeClass({ seats: 1 });
+  const seat = c.seats[0]!.token;
+  const first = (await join(seat, c.id)).json.runId as string;
+  assert.equal((await as(seat, 'POST', `/api/runs/${first}/steps/greet/execute`, {})).json.status, 'passed');
+  // The session ends (the grace period passed with the browser closed; here: ended by an admin).
+  assert.equal((await s.api('DELETE', `/api/runs/${first}`)).status, 200);
+  const again = await join(seat, c.id);
+  assert.equal(again.status, 200, JSON.stringify(again.json));
+  assert.notEqual(again.json.runId, first);
+  assert.equal(again.json.resumedFrom, first);
+  const second = again.json.runId as string;
+  // The resumed run starts at the first step not passed: the lock counts the earlier run's pass.
+  assert.equal((await as(seat, 'POST', `/api/runs/${second}/steps/finish/execute`, {})).json.error.code, 'STEP_LOCKED');
+  assert.equal((await as(seat, 'GET', `/api/runs/${first}`)).status, 200, 'its earlier run stays readable to the seat');
+  const p = await as(tokens.alice!, 'GET', `/api/classes/${c.id}/progress`);
+  const t = p.json.trainees[0];
+  assert.equal(t.runId, second);
+  assert.equal(t.current, 'answer');
+  assert.equal(t.steps[0].status, 'passed');
+  assert.equal((await join(seat, c.id)).json.runId, second, 'and a rejoin now gets the resumed run');
+  await s.api('DELETE', `/api/classes/${c.id}`);
+});
+
 test('a time limit that runs out ends the class and its live runs as expired', async () => {
   const timed = await makeClass({ seats: 1, timeLimitMinutes: 30 });
   const j = await join(timed.seats[0]!.token, timed.id);
