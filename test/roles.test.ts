@@ -21,7 +21,7 @@ import { bindRoles, parseRoleArgs } from '../server/run/role-binding.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { TermClient } from './helpers/ws-client.ts';
 import { TWO_ROLES } from './fixtures/roles-runbook.ts';
-import { runStepwise } from './helpers/cli.ts';
+import { runStepwise, spawnStepwise } from './helpers/cli.ts';
 import { until } from './helpers/blocks.ts';
 import { RunHistory } from '../server/run/history.ts';
 import { toMarkdown } from '../server/report/markdown.ts';
@@ -206,6 +206,21 @@ describe('a run of two roles, in-process', () => {
     const bad = runStepwise(['run', 'two', '--runbooks', dir, '--role', 'source'], env);
     assert.equal(bad.code, 2);
     assert.match(bad.stdout + bad.stderr, /--role NAME=TARGET/);
+  });
+
+  test('a CLI run killed mid-block: the next command ends it interrupted with every role\'s recording sealed', async () => {
+    const env = { STEPWISE_DATA: data };
+    const p = spawnStepwise(['run', 'nap', '--runbooks', dir, '--role', 'a=local', '--role', 'b=local', '--verbose'], env);
+    await p.waitFor(/napping/, 30_000);
+    const runId = /run (\S+) nap on a=local,b=local/.exec(p.output())?.[1];
+    assert.ok(runId, p.output());
+    p.child.kill('SIGKILL');
+    await p.exited;
+    const verify = runStepwise(['audit', 'verify', runId], env);
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+    const events = store.auditEvents(runId);
+    assert.deepEqual(events.filter((e) => e.type === 'recording-sealed').map((e) => e.data.role), ['a', 'b']);
+    assert.equal(store.getRun(runId)!.status, 'interrupted');
   });
 
   test('binding errors: an unbound role, an unknown target, --target for two roles, roles for a runbook without', async () => {

@@ -31,10 +31,18 @@ export function interruptOrphanedRuns(store: RunStore, audit: AuditLog, log: Log
     const reason = owner === null ? 'its process is gone' : `its process (pid ${owner.split(':')[0]}) died`;
     try {
       audit.append(id, 'run-ended', { status: 'interrupted', reason });
-      const castPath = store.getRun(id)?.castPath;
+      const rec = store.getRun(id);
+      const castPath = rec?.castPath;
+      // A runbook that spans hosts: the first role's recording is the run's own; each other role's after it.
+      const roles = Array.isArray(rec?.options.roles) ? (rec!.options.roles as Array<{ role?: unknown; castPath?: unknown }>) : [];
       if (castPath && fs.existsSync(castPath)) {
         const bytes = fs.readFileSync(castPath);
-        audit.append(id, 'recording-sealed', { castDigest: sha256(bytes), bytes: bytes.length });
+        audit.append(id, 'recording-sealed', { castDigest: sha256(bytes), bytes: bytes.length, ...(typeof roles[0]?.role === 'string' ? { role: roles[0].role } : {}) });
+        for (const r of roles.slice(1)) {
+          if (typeof r.role !== 'string' || typeof r.castPath !== 'string' || !fs.existsSync(r.castPath)) continue;
+          const b = fs.readFileSync(r.castPath);
+          audit.append(id, 'recording-sealed', { castDigest: sha256(b), bytes: b.length, role: r.role });
+        }
       }
       audit.forget(id);
     } catch (e) {
