@@ -272,6 +272,10 @@ test('CLI: run --rollback undoes steps 2 then 1 in the failed run\'s shell; chai
   assert.equal(report.rollback.runId, id);
   assert.deepEqual(report.rollback.executions.map((e: { id: string }) => e.id), ['add-undo-second', 'add-undo-first', 'make-undo']);
   assert.ok(report.steps.every((s: { executions: Array<{ id: string }> }) => s.executions.every((e) => !e.id.includes('undo'))));
+  const md = runStepwise(['report', id, '--format', 'md', '--data', data, '--runbooks', rbDir]).stdout;
+  assert.ok(md.includes(`## Rollback\n\nRolls back run \`${id}\` in run \`${id}\``), md);
+  assert.ok(md.includes('steps `add-two-files`, `make-the-folder` (the last step first). **passed**: undone `add-two-files`, `make-the-folder`'), md);
+  assert.ok(md.indexOf('#### `make-undo`') > md.indexOf('## Rollback'));
 });
 
 test('CLI: without --rollback nothing is undone; stepwise rollback RUNID undoes it in a linked run with the shell state restored', () => {

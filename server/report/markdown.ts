@@ -97,6 +97,21 @@ function stepSection(step: ReportStep, n: number): string {
   return parts.join('\n\n');
 }
 
+/** How the run was rolled back (report/rollback.ts): who, which steps, how it ended, each block. */
+function rollbackSection(rb: NonNullable<RunReport['rollback']>): string {
+  const outcome = rb.status === 'passed'
+    ? `**passed**: undone ${rb.undone.map((s) => mdCode(s)).join(', ') || '—'}`
+    : rb.status === 'failed'
+      ? `**failed** at ${mdCode(rb.failedBlock ?? '?')}${rb.reason ? `: ${mdInline(rb.reason)}` : ''}; undone ${rb.undone.map((s) => mdCode(s)).join(', ') || '—'}`
+      : '**started**, no end recorded';
+  const parts = [
+    '## Rollback',
+    `Rolls back run ${mdCode(rb.of)} in run ${mdCode(rb.runId)}${rb.by ? `, asked by ${mdCode(rb.by)}` : ''}, ${rb.startedAt}: steps ${rb.planned.map((s) => mdCode(s)).join(', ')} (the last step first). ${outcome}.`,
+    ...rb.executions.map((e) => execution(e)),
+  ];
+  return parts.join('\n\n');
+}
+
 export function toMarkdown(report: RunReport): string {
   const r = report.run;
   const t = report.totals;
@@ -177,5 +192,6 @@ export function toMarkdown(report: RunReport): string {
     report.steps.map((s, i) => stepSection(s, i + 1)).join('\n\n'),
     '',
   );
+  if (report.rollback) lines.push(rollbackSection(report.rollback), '');
   return lines.join('\n');
 }
