@@ -9,6 +9,7 @@ import { startTestServer, type TestServer } from './helpers/server.ts';
 import { TermClient } from './helpers/ws-client.ts';
 import { until } from './helpers/blocks.ts';
 import { targetKinds } from '../server/target/registry.ts';
+import { loadInventory } from '../server/target/inventory.ts';
 import { Classroom } from '../server/class/classroom.ts';
 import { verifyRun } from '../server/record/verification.ts';
 
@@ -19,10 +20,18 @@ const tokens: Record<string, string> = {};
 const clients: TermClient[] = [];
 
 before(async () => {
-  const kinds = targetKinds();
+  const kinds = targetKinds(loadInventory(path.join(FIXTURES, 'inventory.yaml')));
   // "lab" here is a local shell counted against the lab limit (1): the queue without real labs
   // (test/class-lab.test.ts makes real ones).
-  s = await startTestServer(FIXTURES, undefined, { targets: { local: kinds.local!, lab: kinds.local! }, runLimits: { labs: 1 } });
+  // The server reads its inventory at start (a class over @web resolves the group from it).
+  const had = process.env.STEPWISE_INVENTORY;
+  process.env.STEPWISE_INVENTORY = path.join(FIXTURES, 'inventory.yaml');
+  try {
+    s = await startTestServer(FIXTURES, undefined, { targets: { ...kinds, lab: kinds.local! }, runLimits: { labs: 1 } });
+  } finally {
+    if (had === undefined) delete process.env.STEPWISE_INVENTORY;
+    else process.env.STEPWISE_INVENTORY = had;
+  }
   wsBase = s.base.replace(/^http/, 'ws');
   for (const [user, role] of [['alice', 'trainer'], ['bob', 'trainer'], ['vic', 'viewer'], ['ola', 'operator']] as const) {
     const made = s.ctx.users.createToken(user, role);
@@ -100,7 +109,8 @@ test('creating a class: trainer or admin only, and the body is checked field by 
     [{ seats: 1, name: '' }, 'name'],
     [{ seats: 1, runbook: 'nope' }, 'runbook'],
     [{ seats: 1, target: 'mars' }, 'target'],
-    [{ seats: 1, target: '@web' }, 'target'],
+    [{ seats: 1, target: '@nope' }, 'target'],
+    [{ seats: 1, target: 'ssh://x@y' }, 'target'],
     [{ seats: 1, timeLimitMinutes: 0 }, 'timeLimitMinutes'],
     [{ seats: 1, stuckMinutes: 1.5 }, 'stuckMinutes'],
     [{ seats: 1, training: 'yes' }, 'training'],
@@ -443,6 +453,20 @@ test('lab seats wait in a queue past STEPWISE_MAX_LABS and proceed, in order, wh
   const view = await as(tokens.alice!, 'GET', `/api/classes/${labs.id}`);
   assert.equal(view.json.seats[2].queued, 1);
   await as(tokens.alice!, 'DELETE', `/api/classes/${labs.id}`);
+});
+
+test('a class on @group spreads its seats over the group’s hosts, in turn', async () => {
+  const c = await makeClass({ seats: 3, target: '@web' });
+  const aimed: string[] = [];
+  for (const seat of c.seats) {
+    const j = await join(seat.token, c.id);
+    // Nothing listens on those hosts: the run cannot start there, and says where it tried.
+    assert.equal(j.status, 503, JSON.stringify(j.json));
+    assert.equal(j.json.error.code, 'TARGET_FAILED');
+    aimed.push(/target (web\d)/.exec(j.json.error.message)?.[1] ?? '?');
+  }
+  assert.deepEqual(aimed, ['web1', 'web2', 'web1']);
+  await s.api('DELETE', `/api/classes/${c.id}`);
 });
 
 test('a rejoin after the session ended resumes the seat’s run; progress counts both runs', async () => {

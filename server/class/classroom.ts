@@ -19,6 +19,8 @@ import { computeProgress, DEFAULT_STUCK_MINUTES, FAILS_FOR_SOLUTION, type Progre
 import { hintState, type HintState } from './hints.ts';
 import { classReportCsv, classReportMarkdown, type ClassReportInput } from './report.ts';
 import type { SeatScope } from './seat-access.ts';
+import type { Inventory } from '../target/inventory.ts';
+import { isFleetSelector, selectTargets } from '../target/selector.ts';
 
 /** Trainee names: what a URL segment, a user name and a report cell carry without quoting. */
 export const TRAINEE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
@@ -114,10 +116,17 @@ export interface ClassroomDeps {
   log: Logger;
   /** The target ids a class may name (the server's offer). */
   targetIds: () => readonly string[];
+  /** The server's inventory: a class on `@group` (or `label=…`, a list) spreads its seats over those hosts. */
+  inventory?: () => Inventory | undefined;
   now?: () => number;
 }
 
 const seatKey = (classId: string, trainee: string) => `${classId}/${trainee}`;
+
+/** A class over a group: seat 1 on its first host, seat 2 on the second, … round the group again. */
+export function seatHost(hosts: readonly string[], position: number): string {
+  return hosts[(position - 1) % hosts.length]!;
+}
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const wholeIn = (v: unknown, lo: number, hi: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
 
@@ -165,8 +174,12 @@ export class Classroom implements Disposable {
     }
     const target = b.target ?? 'local';
     if (typeof target !== 'string') return bad('target must be "lab", "local" or a host', 'target');
-    if (target.startsWith('@')) return bad('a class runs on one target kind: "lab" (a lab host per trainee), "local" or a host name; groups (@group) are not offered for classes', 'target');
-    if (!this.d.targetIds().includes(target)) return { ok: false, error: failure('UNKNOWN_TARGET', `no target ${JSON.stringify(target)}; known: ${this.d.targetIds().join(', ')}`, 'target') };
+    if (isFleetSelector(target)) {
+      const hosts = this.hostsOf(target);
+      if (!hosts.ok) return hosts;
+    } else if (!this.d.targetIds().includes(target)) {
+      return { ok: false, error: failure('UNKNOWN_TARGET', `no target ${JSON.stringify(target)}; known: ${this.d.targetIds().join(', ')}`, 'target') };
+    }
     if (b.training !== undefined && typeof b.training !== 'boolean') return bad('training must be true or false', 'training');
     if (b.timeLimitMinutes !== undefined && b.timeLimitMinutes !== null && !wholeIn(b.timeLimitMinutes, 1, MAX_TIME_LIMIT_MINUTES)) {
       return bad(`timeLimitMinutes must be a whole number from 1 to ${MAX_TIME_LIMIT_MINUTES}`, 'timeLimitMinutes');
@@ -212,6 +225,24 @@ export class Classroom implements Disposable {
     this.armClock({ ...rec, endedAt: null, endReason: null });
     this.d.log.info('class created', { classId: rec.id, trainer: by.user, runbook: c.runbook, seats: seats.length, target: c.target });
     return { ok: true, value: { id: rec.id, seats } };
+  }
+
+  /** The hosts a class's `@group` (or `label=…`, a list) names now, each one the server offers. */
+  private hostsOf(selector: string): Outcome<string[]> {
+    const sel = selectTargets(selector, this.d.inventory?.());
+    if (!sel.ok) return sel;
+    const hosts = sel.value.fleet ? sel.value.hosts : [sel.value.id];
+    const offered = new Set(this.d.targetIds());
+    const missing = hosts.filter((h) => !offered.has(h));
+    if (missing.length) return { ok: false, error: failure('UNKNOWN_TARGET', `${selector}: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not offered by this server`, 'target') };
+    return { ok: true, value: hosts };
+  }
+
+  /** The target of the seat at `position` (from 1): the class's, or its group's hosts in turn. */
+  private seatTarget(c: ClassRecord, position: number): Outcome<string> {
+    if (!isFleetSelector(c.target)) return { ok: true, value: c.target };
+    const hosts = this.hostsOf(c.target);
+    return hosts.ok ? { ok: true, value: seatHost(hosts.value, position) } : hosts;
   }
 
   isTrainer(p: Principal): boolean {
@@ -390,12 +421,14 @@ export class Classroom implements Disposable {
       if (at > 0) return { ok: true, value: { queued: at + 1 } };
     }
     const user = `${trainee}@${classId}`;
-    let created = await this.d.runs.create({ runbook: c.runbookId, target: c.target, options: { training: c.training }, ...(resume ? { resume } : {}) }, user);
+    const target = this.seatTarget(c, seat.position);
+    if (!target.ok) return target;
+    let created = await this.d.runs.create({ runbook: c.runbookId, target: target.value, options: { training: c.training }, ...(resume ? { resume } : {}) }, user);
     if (!created.ok && resume && created.error.code !== 'RUN_LIMIT' && created.error.code !== 'TARGET_FAILED') {
       // The last run cannot be resumed (its runbook changed shape, …): a fresh run instead.
       this.d.log.warn('class seat: resume failed, starting afresh', { classId, trainee, from: resume, error: created.error.message });
       resume = undefined;
-      created = await this.d.runs.create({ runbook: c.runbookId, target: c.target, options: { training: c.training } }, user);
+      created = await this.d.runs.create({ runbook: c.runbookId, target: target.value, options: { training: c.training } }, user);
     }
     if (!created.ok) {
       if (lab && created.error.code === 'RUN_LIMIT' && created.error.field === 'target') {

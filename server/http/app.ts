@@ -101,7 +101,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   interruptOrphanedFleets(store);
   const fleets = new Fleets({ runs, store, catalog, inventory: () => inventory, log, targetIds: () => Object.keys(targets) });
   // Classes (server/class/): made before Auth, whose seat tokens it resolves.
-  const classes = new Classroom({ store, runs, audit, catalog, log, targetIds: () => Object.keys(targets) });
+  const classes = new Classroom({ store, runs, audit, catalog, log, targetIds: () => Object.keys(targets), inventory: () => inventory });
   const token = opts.token ?? generateToken();
   const users = new Users(store.database);
   const auth = new Auth({ token, adminUser: opts.adminUser ?? defaultUser(), users, seats: { principal: (t) => classes.seatPrincipal(t), live: (id) => classes.seatLive(id) }, ...opts.auth });
