@@ -12,7 +12,7 @@ import { fleetReportCommand } from './fleet.ts';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
-const RUN_STATUSES: readonly RunStatus[] = ['running', 'passed', 'failed', 'interrupted', 'ended'];
+const RUN_STATUSES: readonly RunStatus[] = ['running', 'passed', 'failed', 'interrupted', 'ended', 'expired'];
 
 export interface ReportArgs {
   runId: string;
