@@ -295,6 +295,16 @@ describe('the API with roles', () => {
       await dst.waitOutput(/typed-destination/);
       const report = await srv.api('GET', `/api/runs/${id}`);
       assert.equal(report.status, 200);
+      // The destination's recording, by ?role=; the report page says where each block ran.
+      const cast = await fetch(`${srv.base}/api/runs/${id}/recording.cast?role=destination`, { headers: { authorization: `Bearer ${srv.token}` } });
+      assert.equal(cast.status, 200);
+      const castText = await cast.text();
+      assert.match(castText, /destination says destination/);
+      assert.doesNotMatch(castText, /source says/);
+      assert.equal((await srv.api('GET', `/api/runs/${id}/recording.cast?role=nope`)).status, 404);
+      const page = await srv.api('GET', `/runs/${id}/report`);
+      assert.equal(page.status, 200);
+      assert.match(String(page.json), /data-exec-role="destination"/);
     } finally {
       src.close();
       dst.close();

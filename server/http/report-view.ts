@@ -10,6 +10,7 @@ import { formatDuration, resultMeta, splitHint, statusLabel } from '../../common
 import type { ReportPageData } from '../../common/page-data.ts';
 import { EN, type MessageKey, type Translator } from '../../common/i18n/index.ts';
 import type { Runbook } from '../runbook/model.ts';
+import { roleFacts } from '../report/roles.ts';
 
 /** Statuses a run can be resumed from (a running one must be ended first). */
 export const RESUMABLE: ReadonlySet<RunStatus> = new Set(['failed', 'interrupted', 'ended']);
@@ -139,8 +140,9 @@ export function reportView({ history, record, report, live, resumeNotes, resumed
     runbook: runbookId,
     lang: tr.lang,
     castUrl: `/api/runs/${encodeURIComponent(run.id)}/recording.cast`,
+    // The player plays the run's own recording: a runbook that spans hosts has the other roles' blocks in theirs.
     executions: report.steps.flatMap((s) =>
-      s.executions.filter((e) => e.castTime !== null).map((e) => ({ seq: e.seq, label: `${s.id}/${e.id}`, castTime: e.castTime! })),
+      s.executions.filter((e) => e.castTime !== null && (e.role === undefined || e.role === roleFacts(run.options)[0]?.role)).map((e) => ({ seq: e.seq, label: `${s.id}/${e.id}`, castTime: e.castTime! })),
     ),
   };
 
@@ -200,6 +202,9 @@ function executionView(e: ReportExecution, tr: Translator) {
     id: e.id,
     kind: e.kind,
     kindLabel: tr.t(e.kind === 'check' ? 'block.check' : e.kind === 'file' ? 'block.file' : 'block.command'),
+    // A runbook that spans hosts: where it ran.
+    role: e.role ?? null,
+    host: e.host ?? null,
     status: e.status,
     statusText: statusLabel(e.status, tr),
     attempt: e.attempt,
