@@ -246,8 +246,16 @@ test('training lock: a later step is refused with STEP_LOCKED naming the step to
   assert.match(locked.json.error.message, /greet/);
   const block = await as(seat, 'POST', `/api/runs/${run1}/blocks/done/execute`, {});
   assert.equal(block.json.error.code, 'STEP_LOCKED');
-  // An operator (not the seat) is held to the same order: the lock is the run's, not the page's.
-  assert.equal((await as(tokens.ola!, 'POST', `/api/runs/${run1}/steps/finish/execute`, {})).json.error.code, 'STEP_LOCKED');
+  // The class's trainer is held to the same order: the lock is the run's, not the page's.
+  assert.equal((await as(tokens.alice!, 'POST', `/api/runs/${run1}/steps/finish/execute`, {})).json.error.code, 'STEP_LOCKED');
+  // Anyone else acts on no class run: another trainer, an operator (they may read it).
+  for (const who of ['bob', 'ola']) {
+    for (const [m, p] of [['POST', `/api/runs/${run1}/steps/greet/execute`], ['POST', `/api/runs/${run1}/blocks/hello/execute`], ['DELETE', `/api/runs/${run1}`]] as const) {
+      const r = await as(tokens[who]!, m, p, m === 'POST' ? {} : undefined);
+      assert.equal(r.status, 403, `${who} ${m} ${p}`);
+    }
+    assert.equal((await as(tokens[who]!, 'GET', `/api/runs/${run1}`)).status, 200);
+  }
   const check = await as(seat, 'POST', `/api/runs/${run1}/blocks/answer-check/execute`, {});
   assert.equal(check.status, 200, JSON.stringify(check.json));
   assert.equal(check.json.status, 'failed');

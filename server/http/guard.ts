@@ -19,6 +19,14 @@ const FORM_LIMIT = '4kb';
 
 const retryAfterSeconds = (ms: number) => String(Math.max(1, Math.ceil(ms / 1000)));
 
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 function isApiPath(pathname: string): boolean {
   return pathname === '/api' || pathname.startsWith('/api/');
 }
@@ -162,6 +170,12 @@ export function authenticate(ctx: AppContext, views: Views) {
     const needed = roleForMethod(req.method, req.originalUrl.split('?')[0]);
     if (!roleAtLeast(principal.role, needed)) {
       return sendFailure(res, failure('FORBIDDEN', `${principal.user} has the ${principal.role} role: this needs ${needed}`));
+    }
+    // A class run is acted on by its trainee, its class's trainer or an admin only: another
+    // trainer (or any operator) may read it, not execute in it, end it or approve in it.
+    const runPath = changes ? /^\/api\/runs\/([^/]+)(?:\/|$)/.exec(url.pathname) : null;
+    if (runPath && !ctx.classes.mayHoldKeyboard(safeDecode(runPath[1]!), principal)) {
+      return sendFailure(res, failure('FORBIDDEN', `run ${runPath[1]} is a class run: only its trainee, the class's trainer or an admin may act on it`));
     }
     res.locals.csrfToken = ctx.auth.csrfToken(principal);
     next();
