@@ -32,6 +32,9 @@ let liveRun = '';
 let endedRun = '';
 /** A live run of a runbook that spans hosts (a terminal tab per role). */
 let rolesRun = '';
+/** A live run whose second step failed: its first step's rollback panel offers Roll back. */
+let rollbackRun = '';
+const ROLLBACK_RB = '# Undo tour\n\n## Change\n\n```sh {id=change}\ntrue\n```\n\n```sh {id=change-undo rollback=true}\necho undone\n```\n\n```sh {verify}\ntrue\n```\n\n## Break\n\n```sh {id=break}\nfalse\n```\n\n```sh {verify}\ntrue\n```\n';
 
 before(async () => {
   runbooksDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-a11y-runbooks-'));
@@ -41,6 +44,7 @@ before(async () => {
   // Its Korean translation: the overview in Korean shows it.
   fs.copyFileSync(path.join(GUIDE, 'kvm-2.2-bridge-network.ko.md'), path.join(runbooksDir, 'kvm-2.2-bridge-network.ko.md'));
   fs.writeFileSync(path.join(runbooksDir, 'two.md'), TWO_ROLES('/'));
+  fs.writeFileSync(path.join(runbooksDir, 'undo-tour.md'), ROLLBACK_RB);
   chromium = await launchBrowser();
   page = chromium.page;
   s = await startTestServer(runbooksDir);
@@ -57,6 +61,9 @@ before(async () => {
   assert.equal((await s.api('DELETE', `/api/runs/${endedRun}`)).status, 200);
   rolesRun = await newRun({ runbook: 'two', roles: { source: 'local', destination: 'local' } });
   await runStep(rolesRun, 'setup', 'passed');
+  rollbackRun = await newRun({ runbook: 'undo-tour' });
+  await runStep(rollbackRun, 'change', 'passed');
+  await runStep(rollbackRun, 'break', 'failed');
 });
 
 after(async () => {
@@ -90,6 +97,7 @@ function pages(): Array<{ name: string; path: string; ready: string }> {
     { name: 'overview (two roles)', path: '/runbooks/two', ready: '#start-form' },
     { name: 'step with results', path: `/runs/${liveRun}/steps/failing-check`, ready: '.conn[data-conn="live"]' },
     { name: 'step of two roles', path: `/runs/${rolesRun}/steps/setup`, ready: '.conn[data-conn="live"]' },
+    { name: 'step with Roll back', path: `/runs/${rollbackRun}/steps/change`, ready: '[data-action="rollback"]' },
     { name: 'report', path: `/runs/${endedRun}/report`, ready: '[data-player-status][data-state="ready"]' },
     { name: 'runs', path: '/runs', ready: 'table.runs' },
     { name: 'not found', path: '/no/such/page', ready: '.not-found' },
