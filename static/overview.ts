@@ -101,6 +101,8 @@ async function showPlan(form: HTMLFormElement, data: OverviewPageData, button: H
   const params = new URLSearchParams();
   const target = form.querySelector<HTMLSelectElement>('select[name="target"]')?.value;
   if (target) params.set('target', target);
+  // A runbook that spans hosts: each block is planned on its role's picked target.
+  for (const p of form.querySelectorAll<HTMLSelectElement>('select[data-role]')) params.set(`roles.${p.dataset.role}`, p.value);
   const secrets = new Set(data.secrets);
   for (const [name, value] of Object.entries(formVars(form))) {
     // A secret stays out of the URL: the plan shows it masked whatever its value.
@@ -168,6 +170,11 @@ function planBlock(b: PlannedBlock, tr: Translator): HTMLElement {
   if (b.action === 'rollback') {
     const tag = el('span', 'tag tag-rollback', tr.t('block.rollback'));
     tag.dataset.rollback = '';
+    head.append(tag);
+  }
+  if (b.role !== undefined) {
+    const tag = el('span', 'tag tag-role', tr.t('block.on', { role: b.role }));
+    tag.dataset.blockRole = b.role;
     head.append(tag);
   }
   if (b.confirm && b.action === 'run') {

@@ -118,6 +118,10 @@ test('the overview form has a target picker per role (no single target); the run
   assert.deepEqual(pickers, [['source', 'Target of source'], ['destination', 'Target of destination']]);
   await page.select('#role-source', 'local');
   await page.select('#role-destination', 'local');
+  // The plan puts each block on its role.
+  await page.click('[data-action="plan"]');
+  await page.waitForSelector('[data-plan-block="dst-setup"] [data-block-role="destination"]', WAIT);
+  assert.equal(await page.$eval('[data-plan-block="src-setup"] [data-block-role]', (e) => (e as HTMLElement).dataset.blockRole), 'source');
   await Promise.all([page.waitForNavigation(), page.click('[data-action="start"]')]);
   const m = /\/runs\/([^/]+)\/steps\/setup$/.exec(new URL(page.url()).pathname);
   assert.ok(m, `landed on the first step, got ${page.url()}`);

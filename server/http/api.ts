@@ -147,9 +147,17 @@ export function apiRouter(ctx: AppContext): Router {
     const kind = Object.prototype.hasOwnProperty.call(ctx.targets, targetId) ? ctx.targets[targetId] : undefined;
     if (!kind) return sendFailure(res, failure('UNKNOWN_TARGET', `no target ${JSON.stringify(targetId)}; known: ${ctx.targetIds.join(', ')}`, 'target'));
     const target = kind.profile();
+    // A runbook that spans hosts: `roles.NAME=TARGET` plans each block on its role's target.
+    const roles: Record<string, ReturnType<typeof kind.profile>> = {};
+    for (const [key, value] of Object.entries(req.query)) {
+      if (!key.startsWith('roles.') || typeof value !== 'string') continue;
+      const k = Object.prototype.hasOwnProperty.call(ctx.targets, value) ? ctx.targets[value] : undefined;
+      if (!k) return sendFailure(res, failure('UNKNOWN_TARGET', `no target ${JSON.stringify(value)} for role ${key.slice('roles.'.length)}; known: ${ctx.targetIds.join(', ')}`, 'roles'));
+      roles[key.slice('roles.'.length)] = k.profile();
+    }
     const body: PlanResponse = {
       target: { id: target.id, platform: target.platform },
-      steps: planRun(e.runbook, resolved.vars.masked, target, e.runbook.steps),
+      steps: planRun(e.runbook, resolved.vars.masked, target, e.runbook.steps, Object.keys(roles).length ? { roles } : {}),
     };
     res.json(body);
   });
