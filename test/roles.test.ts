@@ -67,6 +67,7 @@ describe('a run of two roles, in-process', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-roles-rb-'));
     data = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-roles-data-'));
     fs.writeFileSync(path.join(dir, 'two.md'), TWO_ROLES(flag));
+    fs.writeFileSync(path.join(dir, 'conv.md'), '---\nroles: [a, b]\n---\n# Converge\n\n## Done already {#done}\n\n```sh {id=make on=b}\necho should-not-run\n```\n\n```sh {verify id=there on=b}\ntest "$(basename "$PWD")" != nowhere\n```\n');
     fs.writeFileSync(path.join(dir, 'nap.md'), '---\nroles: [a, b]\n---\n# Nap\n\n## Wait {#wait}\n\n```sh {id=nap on=b}\necho napping; sleep 30\n```\n\n```sh {verify on=b}\ntrue\n```\n');
     fs.writeFileSync(path.join(dir, 'one.md'), '# One\n\n## S\n\n```sh\necho one\n```\n\n```sh {verify}\ntrue\n```\n');
     store = RunStore.open(data);
@@ -221,6 +222,18 @@ describe('a run of two roles, in-process', () => {
     const events = store.auditEvents(runId);
     assert.deepEqual(events.filter((e) => e.type === 'recording-sealed').map((e) => e.data.role), ['a', 'b']);
     assert.equal(store.getRun(runId)!.status, 'interrupted');
+  });
+
+  test('converge: a step whose checks already pass on their role\'s shell is not run', async () => {
+    const created = await runs.create({ runbook: 'conv', roles: { a: 'local', b: 'local' }, options: { interactive: false, converge: true } }, 'tester');
+    assert.ok(created.ok);
+    const v = await created.value.executeStep('done');
+    created.value.end();
+    assert.ok(v.ok);
+    assert.equal(v.value.status, 'passed');
+    assert.match(v.value.reason ?? '', /already satisfied/);
+    const results = store.blockResults(created.value.id);
+    assert.deepEqual(results.map((r) => [r.id, r.role, r.end]), [['there', 'b', 'exit'], ['make', 'b', 'skipped']]);
   });
 
   test('binding errors: an unbound role, an unknown target, --target for two roles, roles for a runbook without', async () => {
