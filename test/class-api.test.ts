@@ -433,8 +433,8 @@ test('the join link: signs the browser in as the seat and lands on its run; anot
 });
 
 test('lab seats wait in a queue past STEPWISE_MAX_LABS and proceed, in order, when a lab frees', async () => {
-  const labs = await makeClass({ seats: 3, target: 'lab' });
-  const [a, b, c] = labs.seats;
+  const labs = await makeClass({ seats: 4, target: 'lab' });
+  const [a, b, c, d] = labs.seats;
   const first = await join(a!.token, labs.id);
   assert.equal(first.status, 200, JSON.stringify(first.json));
   const second = await join(b!.token, labs.id);
@@ -449,6 +449,8 @@ test('lab seats wait in a queue past STEPWISE_MAX_LABS and proceed, in order, wh
   assert.match(await page.text(), /data-queue-position="2"/);
   // The first trainee's run ends: the head of the queue gets the lab.
   assert.equal((await s.api('DELETE', `/api/runs/${first.json.runId}`)).status, 200);
+  // A newcomer right then queues behind those waiting: the freed lab is the head's.
+  assert.deepEqual((await join(d!.token, labs.id)).json, { queued: 3 });
   let got: any;
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
@@ -458,6 +460,7 @@ test('lab seats wait in a queue past STEPWISE_MAX_LABS and proceed, in order, wh
   }
   assert.equal(got.status, 200, JSON.stringify(got.json));
   assert.deepEqual((await join(c!.token, labs.id)).json, { queued: 1 });
+  assert.deepEqual((await join(d!.token, labs.id)).json, { queued: 2 });
   const view = await as(tokens.alice!, 'GET', `/api/classes/${labs.id}`);
   assert.equal(view.json.seats[2].queued, 1);
   await as(tokens.alice!, 'DELETE', `/api/classes/${labs.id}`);

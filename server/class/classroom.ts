@@ -417,7 +417,15 @@ export class Classroom implements Disposable {
     }
     const lab = c.target === LAB_TARGET;
     if (lab) {
+      // First come, first served: only the queue's head tries for a lab; a newcomer queues
+      // behind those already waiting even when a lab has just freed (the head gets it).
       const at = this.labQueue.indexOf(key);
+      if (at < 0 && this.labQueue.length > 0) {
+        this.labQueue.push(key);
+        this.armQueue();
+        this.emit(classId, { type: 'queue', classId });
+        return { ok: true, value: { queued: this.labQueue.length } };
+      }
       if (at > 0) return { ok: true, value: { queued: at + 1 } };
     }
     const user = `${trainee}@${classId}`;
@@ -490,6 +498,8 @@ export class Classroom implements Disposable {
     }
     const cut = head.indexOf('/');
     void this.join(head.slice(0, cut), head.slice(cut + 1)).then((r) => {
+      // The head got its lab: the next one may find a free lab too, at once.
+      if (r.ok && 'runId' in r.value) setImmediate(() => this.pumpQueue());
       if (!r.ok) {
         // Not a lab shortage (the class ended, the target failed): it leaves the queue.
         const i = this.labQueue.indexOf(head);
