@@ -158,8 +158,10 @@ export class LiveMatrix {
     if (row.stuck) el.dataset.stuck = 'true';
     if (row.takenOver) el.dataset.takenOver = 'true';
     const name = th('row', '', 'matrix-name');
-    const link = document.createElement('a');
-    link.href = row.href ?? this.o.cellHref?.(row) ?? '#';
+    // A row with nowhere to go (a host that never started) is its name, not a dead link.
+    const rowHref = row.href ?? this.o.cellHref?.(row);
+    const link = document.createElement(rowHref ? 'a' : 'span');
+    if (link instanceof HTMLAnchorElement) link.href = rowHref!;
     link.dataset.rowLink = row.id;
     link.textContent = row.label;
     name.append(link);
@@ -191,8 +193,10 @@ export class LiveMatrix {
       td.dataset.status = cell.status;
       td.dataset.col = col.id;
       if (row.current === col.id) td.dataset.current = 'true';
-      const a = document.createElement('a');
-      a.href = cell.href ?? this.o.cellHref?.(row, col) ?? row.href ?? '#';
+      const href = cell.href ?? this.o.cellHref?.(row, col) ?? row.href;
+      const a = document.createElement(href ? 'a' : 'span');
+      if (a instanceof HTMLAnchorElement) a.href = href!;
+      a.className = 'matrix-cell-body';
       a.dataset.cellLink = '';
       const word = statusLabel(cell.status, tr);
       const detail = this.o.cellDetail?.(cell) ?? '';

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { applyDiff, diffMatrix, parseMatrixMessage, type MatrixMessage, type MatrixRow, type MatrixSnapshot } from '../common/matrix.ts';
 import { MatrixFeed, type MatrixSource } from '../server/http/matrix-feed.ts';
 import { until } from './helpers/blocks.ts';
+import { classMatrix, fleetChoices, fleetMatrix } from '../server/http/live-matrices.ts';
+import type { FleetView } from '../server/run/fleet-view.ts';
 
 const columns = [
   { id: 'a', title: 'Step A' },
@@ -156,6 +158,62 @@ test('MatrixFeed: onIdle after the last watcher leaves', () => {
   } finally {
     feed.dispose();
   }
+});
+
+test('fleetMatrix: a row per host in order, batches from 1, links only for hosts that started, counts and budget in the summary', () => {
+  const v = {
+    id: 'f1', runbook: 'rb', target: '@web', user: 'u', status: 'running', startedAt: '', endedAt: null, parentFleetId: null, live: true,
+    parallel: 2, maxFail: '1', batches: null,
+    budget: { maxFail: '1', allowed: 1, failed: 1, exhausted: false },
+    counts: { passed: 0, failed: 1, skipped: 1, running: 1, pending: 0, interrupted: 0 },
+    steps: [{ id: 'a', title: 'A' }, { id: 'b', title: 'B' }],
+    hosts: [
+      { host: 'web1', runId: 'r1', started: true, status: 'running', batch: 0, steps: [{ id: 'a', status: 'passed' }, { id: 'b', status: 'running' }] },
+      { host: 'web2', runId: 'r2', started: true, status: 'failed', reason: 'check failed', batch: 0, steps: [{ id: 'a', status: 'failed' }, { id: 'b', status: 'not-run' }] },
+      { host: 'web3', runId: 'r3', started: false, status: 'skipped', reason: 'budget spent', batch: 1, steps: [{ id: 'a', status: 'not-run' }, { id: 'b', status: 'not-run' }] },
+    ],
+  } as FleetView;
+  const m = fleetMatrix(v);
+  assert.deepEqual(m.columns, [{ id: 'a', title: 'A' }, { id: 'b', title: 'B' }]);
+  assert.deepEqual(m.rows.map((r) => [r.id, r.status, r.batch, r.current ?? null, r.href ?? null]), [
+    ['web1', 'running', 1, 'b', '/runs/r1'],
+    ['web2', 'failed', 1, null, '/runs/r2'],
+    ['web3', 'skipped', 2, null, null],
+  ]);
+  assert.equal(m.rows[0]!.cells.b!.href, '/runs/r1/steps/b');
+  assert.equal(m.rows[2]!.cells.a!.href, undefined, 'a host that never started has no step page');
+  assert.equal(m.rows[1]!.reason, 'check failed');
+  assert.deepEqual([m.summary.failed, m.summary.budgetFailed, m.summary.budgetAllowed, m.summary.budgetExhausted], [1, 1, 1, false]);
+});
+
+test('classMatrix: row states (not joined, queued, running, passed, ended), stuck and taken over, attempts and hints per cell', () => {
+  const t = (trainee: string, o: Partial<Parameters<typeof classMatrix>[0]['trainees'][number]>) => ({
+    trainee, runId: 'r-' + trainee, current: 'a', stuck: false, stuckReason: null, completion: 0, queued: null, takenOverBy: null,
+    steps: [{ id: 'a', status: 'pending', attempts: 0, hintsUsed: 0 }], ...o,
+  });
+  const p = {
+    status: 'open',
+    steps: [{ id: 'a', title: 'A' }],
+    trainees: [
+      t('t1', { runId: null, current: null }),
+      t('t2', { runId: null, queued: 2 }),
+      t('t3', { stuck: true, stuckReason: 'failing', takenOverBy: 'alice', steps: [{ id: 'a', status: 'failed', attempts: 3, hintsUsed: 1 }] }),
+      t('t4', { completion: 1, current: null, steps: [{ id: 'a', status: 'passed', attempts: 1, hintsUsed: 0 }] }),
+    ],
+  };
+  const m = classMatrix(p);
+  assert.deepEqual(m.rows.map((r) => r.status), ['not-joined', 'queued', 'running', 'passed']);
+  assert.equal(m.rows[1]!.queued, 2);
+  assert.deepEqual([m.rows[2]!.stuck, m.rows[2]!.stuckReason, m.rows[2]!.takenOver], [true, 'failing', true]);
+  assert.deepEqual(m.rows[2]!.cells.a, { status: 'failed', attempts: 3, hints: 1 });
+  assert.deepEqual(m.summary, { status: 'open', trainees: 4, joined: 2, done: 1, stuck: 1 });
+  assert.equal(classMatrix({ ...p, status: 'ended' }).rows[2]!.status, 'ended');
+});
+
+test('fleetChoices: @all, each @group, each label=, nothing without an inventory', () => {
+  assert.deepEqual(fleetChoices(undefined), []);
+  const inv = { hosts: new Map([['a', { labels: ['web', 'kvm'] }], ['b', { labels: ['web'] }]]), groups: new Map([['front', ['a', 'b']]]) };
+  assert.deepEqual(fleetChoices(inv), ['@all', '@front', 'label=kvm', 'label=web']);
 });
 
 noLeaks();
