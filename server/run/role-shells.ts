@@ -6,8 +6,7 @@ import type { Disposable } from '../../common/disposable.ts';
 import { TerminalSession } from '../terminal/session.ts';
 import { ScreenMirror } from '../terminal/screen.ts';
 import type { Executor } from '../exec/executor.ts';
-import { LabTarget, findLabRecord } from '../target/lab.ts';
-import { labSshPaths } from '../target/lab-ssh.ts';
+import { LabTarget } from '../target/lab.ts';
 import { SshTarget } from '../target/ssh.ts';
 
 /** A role and the target made for it, in the runbook's order of roles. */
@@ -107,21 +106,11 @@ export async function labRoleTargets(roles: readonly string[]): Promise<RoleTarg
   const lab = await LabTarget.create({ hosts: roles.length });
   const made: RoleTarget[] = [{ role: roles[0]!, bound: 'lab', target: lab }];
   try {
-    const record = findLabRecord(lab.labId);
-    const extra = record?.extraHosts ?? [];
-    const p = labSshPaths(lab.stateDir);
+    const hosts = lab.sshHosts();
     for (let i = 1; i < roles.length; i++) {
-      const h = extra[i - 1];
-      if (!h?.ssh) throw new Error(`lab ${lab.labId} has no host${i + 1} with an sshd`);
-      const target = await SshTarget.create({
-        name: h.name,
-        address: h.ssh.address,
-        user: 'root',
-        identity: p.clientKey,
-        knownHosts: p.knownHosts,
-        proxyCommand: `ip netns exec ${lab.lanNetns} nc %h %p`,
-      });
-      made.push({ role: roles[i]!, bound: `lab:${h.name}`, target });
+      const h = hosts[i - 1];
+      if (!h) throw new Error(`lab ${lab.labId} has no host${i + 1} with an sshd`);
+      made.push({ role: roles[i]!, bound: `lab:${h.name}`, target: await SshTarget.create(h) });
     }
     return made;
   } catch (e) {
