@@ -172,6 +172,7 @@ test('two lab hosts, each its own libvirtd, one shared image folder: a running T
   const before = hostState();
   const up = cli('up', 'zz5', '--hosts', '2');
   assert.equal(up.status, 0, up.stdout + up.stderr);
+  assert.match(up.stdout, /^shared storage: \/var\/lib\/libvirt\/images is one folder in every host/m);
   const record = JSON.parse(fs.readFileSync(path.join(os.tmpdir(), stateDirsOf('zz5')[0]!, 'lab.json'), 'utf8')) as LabRecord;
   const inits = [record.init!.pid, record.extraHosts![0]!.init!.pid];
   const on = (host: 1 | 2, script: string) => {

@@ -4,6 +4,7 @@
 import { LabTarget, findLabRecord, listLabs, removeLab, removeStaleLabs, type LabEntry } from '../target/lab.ts';
 import { hasSshd, labInventory } from '../target/lab-ssh.ts';
 import { LAB_HOSTNAME } from '../target/lab.ts';
+import { LAB_SHARED_IMAGES } from '../target/lab-init.ts';
 import { cliTranslator } from './config.ts';
 
 // More would crowd a 2-core machine; fleets of 20 (issue 10 §4) will want minimal hosts.
@@ -28,6 +29,7 @@ export async function labCommand(a: { action?: string; id?: string; stale?: bool
       out(`lab ${lab.labId} is up: network namespace ${lab.netns}, LAN ${lab.lanNetns}`);
       if (lab.sshAddress) out(`sshd: ${lab.sshAddress}:22 inside the lab (stepwise lab inventory ${lab.labId} > inventory.yaml)`);
       if (hosts > 1) out(`hosts: ${LAB_HOSTNAME}, ${Array.from({ length: hosts - 1 }, (_, i) => `host${i + 2}`).join(', ')} on one LAN; they reach each other over SSH by name`);
+      if (hosts > 1) out(`shared storage: ${LAB_SHARED_IMAGES} is one folder in every host (${lab.sharedDir}), as an NFS export would be`);
       out(`KVM: ${lab.kvm.usable ? 'usable' : `not offered (${lab.kvm.reason})`}`);
       out(`enter it with: ip netns exec ${lab.netns} bash   (files and libvirt live in its mount namespace: nsenter -t <pid> -a)`);
       out(`remove it with: stepwise lab down ${lab.labId}`);

@@ -45,6 +45,8 @@ const TEARDOWN_WAIT_MS = 10_000;
 const RECORDLESS_GRACE_MS = 60_000;
 const STATE_PREFIX = 'stepwise-lab-';
 const RECORD = 'lab.json';
+/** In the lab's folder: its shared storage, removed with the folder. */
+const SHARED_DIR = 'shared-images';
 
 /** The labs this process made and has not removed yet (for disposeOwnLabs on a signal). */
 const ownLabs = new Set<LabTarget>();
@@ -130,6 +132,10 @@ export class LabTarget implements Target {
   get stateDir(): string {
     return this.record.stateDir;
   }
+  /** The folder every host of the lab mounts at LAB_SHARED_IMAGES (emulated shared storage). */
+  get sharedDir(): string {
+    return path.join(this.record.stateDir, SHARED_DIR);
+  }
   /** Its sshd's address (lab-ssh.ts), when made with `ssh: true`. */
   get sshAddress(): string | undefined {
     return this.record.ssh?.address;
@@ -182,7 +188,7 @@ export class LabTarget implements Target {
       const driversDir = path.join(stateDir, 'libvirt-drivers');
       copyDriversWithoutNodedev(driversDir);
       const init = path.join(stateDir, 'init.sh');
-      const sharedDir = path.join(stateDir, 'shared-images');
+      const sharedDir = path.join(stateDir, SHARED_DIR);
       // As Debian's /var/lib/libvirt/images: QEMU's user may reach a disk by its name, not list.
       fs.mkdirSync(sharedDir, { mode: 0o711 });
       fs.writeFileSync(init, labInitScript({ stateDir, driversDir, hostname: LAB_HOSTNAME, maskKvm: masked, sharedDir }), { mode: 0o700 });
