@@ -114,6 +114,7 @@ test('creating a class: trainer or admin only, and the body is checked field by 
     [{ seats: 1, timeLimitMinutes: 0 }, 'timeLimitMinutes'],
     [{ seats: 1, stuckMinutes: 1.5 }, 'stuckMinutes'],
     [{ seats: 1, training: 'yes' }, 'training'],
+    [{ seats: 1, lang: 'fr' }, 'lang'],
   ];
   for (const [body, field] of bad) {
     const r = await as(tokens.alice!, 'POST', '/api/classes', { name: 'x', runbook: 'lesson', target: 'local', ...body });
@@ -449,8 +450,11 @@ test('lab seats wait in a queue past STEPWISE_MAX_LABS and proceed, in order, wh
   assert.match(await page.text(), /data-queue-position="2"/);
   // The first trainee's run ends: the head of the queue gets the lab.
   assert.equal((await s.api('DELETE', `/api/runs/${first.json.runId}`)).status, 200);
-  // A newcomer right then queues behind those waiting: the freed lab is the head's.
-  assert.deepEqual((await join(d!.token, labs.id)).json, { queued: 3 });
+  // A newcomer right then queues behind those waiting (the freed lab is the head's, b, which
+  // may or may not have it yet): always behind c.
+  assert.equal((await join(d!.token, labs.id)).status, 202);
+  const snap = (await as(tokens.alice!, 'GET', `/api/classes/${labs.id}`)).json.seats;
+  assert.equal(snap[3].queued, snap[2].queued + 1, JSON.stringify(snap));
   let got: any;
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
@@ -464,6 +468,17 @@ test('lab seats wait in a queue past STEPWISE_MAX_LABS and proceed, in order, wh
   const view = await as(tokens.alice!, 'GET', `/api/classes/${labs.id}`);
   assert.equal(view.json.seats[2].queued, 1);
   await as(tokens.alice!, 'DELETE', `/api/classes/${labs.id}`);
+});
+
+test('a class read in a translation: its runs read it, its hints are the translation’s', async () => {
+  const c = await makeClass({ seats: 1, lang: 'ko' });
+  assert.equal((await as(tokens.alice!, 'GET', `/api/classes/${c.id}`)).json.lang, 'ko');
+  const seat = c.seats[0]!.token;
+  const runId = (await join(seat, c.id)).json.runId as string;
+  assert.equal((await as(seat, 'GET', `/api/runs/${runId}`)).json.options.lang, 'ko');
+  const h = await as(seat, 'POST', `/api/runs/${runId}/steps/greet/hints`, {});
+  assert.equal(h.json.hint, '단계 실행을 누르세요: 명령을 실행한 뒤 검사합니다.');
+  await s.api('DELETE', `/api/classes/${c.id}`);
 });
 
 test('a class on @group spreads its seats over the group’s hosts, in turn', async () => {
@@ -549,10 +564,10 @@ test('ending a class ends its runs and its seats’ sessions; every record stays
 test('the time limit’s clock: a class whose time runs out while the server runs ends on time, its runs expired', async () => {
   const timed = await makeClass({ seats: 1, timeLimitMinutes: 30 });
   const j = await join(timed.seats[0]!.token, timed.id);
+  assert.equal(s.ctx.classes.get(timed.id)?.endedAt, null, 'not yet');
   // A Classroom whose clock reads 30 minutes later, less 300 ms: its timer fires in 300 ms.
   const later = new Classroom({ store: s.ctx.store, runs: s.ctx.runs, audit: s.ctx.audit, catalog: s.ctx.catalog, log: s.ctx.log, targetIds: () => s.ctx.targetIds, now: () => Date.now() + 30 * 60_000 - 300 });
   try {
-    assert.equal(s.ctx.classes.get(timed.id)?.endedAt, null, 'not yet');
     await until(() => s.ctx.store.getRun(j.json.runId)?.status === 'expired', 10_000, 'the run to expire');
     assert.equal(s.ctx.classes.get(timed.id)?.endReason, 'expired');
     assert.ok(s.ctx.store.auditEvents(j.json.runId).some((e) => e.type === 'class-ended' && e.data.reason === 'expired'));

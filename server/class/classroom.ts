@@ -56,6 +56,8 @@ export interface CreateClass {
   training: boolean;
   timeLimitMinutes?: number;
   stuckMinutes?: number;
+  /** Read the runbook in this translation (`ko`); default the source's language. */
+  lang?: string;
 }
 
 export interface SeatView {
@@ -78,6 +80,7 @@ export interface ClassView {
   training: boolean;
   timeLimitMinutes: number | null;
   stuckMinutes: number;
+  lang: string | null;
   trainer: string;
   createdAt: string;
   expiresAt: string | null;
@@ -188,6 +191,10 @@ export class Classroom implements Disposable {
     const entry = this.d.catalog().get(b.runbook);
     if (!entry) return { ok: false, error: failure('UNKNOWN_RUNBOOK', `no runbook with id ${JSON.stringify(b.runbook)}`, 'runbook') };
     if (!entry.ok || !entry.runbook) return { ok: false, error: failure('BROKEN_RUNBOOK', `runbook ${entry.id} has errors and cannot run`, 'runbook') };
+    if (b.lang !== undefined && (typeof b.lang !== 'string' || !entry.translations.some((t) => t.lang === b.lang && t.ok))) {
+      const langs = entry.translations.filter((t) => t.ok).map((t) => t.lang);
+      return bad(`lang must be the code of a translation of ${entry.id}${langs.length ? ` (${langs.join(', ')})` : ' (it has none)'}`, 'lang');
+    }
     return {
       ok: true,
       value: {
@@ -199,6 +206,7 @@ export class Classroom implements Disposable {
         training: b.training !== false,
         ...(typeof b.timeLimitMinutes === 'number' ? { timeLimitMinutes: b.timeLimitMinutes } : {}),
         ...(b.stuckMinutes !== undefined ? { stuckMinutes: b.stuckMinutes as number } : {}),
+        ...(typeof b.lang === 'string' ? { lang: b.lang } : {}),
       },
     };
   }
@@ -210,6 +218,7 @@ export class Classroom implements Disposable {
     const seats = names.map((trainee) => ({ trainee, token: newSeatToken() }));
     const at = new Date(this.now());
     const rec: Omit<ClassRecord, 'endedAt' | 'endReason'> = {
+      lang: c.lang ?? null,
       id: newClassId(),
       name: c.name,
       runbookId: c.runbook,
@@ -280,6 +289,7 @@ export class Classroom implements Disposable {
       training: c.training,
       timeLimitMinutes: c.timeLimitMinutes,
       stuckMinutes: c.stuckMinutes,
+      lang: c.lang,
       trainer: c.trainer,
       createdAt: c.createdAt,
       expiresAt: c.expiresAt,
@@ -431,12 +441,13 @@ export class Classroom implements Disposable {
     const user = `${trainee}@${classId}`;
     const target = this.seatTarget(c, seat.position);
     if (!target.ok) return target;
-    let created = await this.d.runs.create({ runbook: c.runbookId, target: target.value, options: { training: c.training }, ...(resume ? { resume } : {}) }, user);
+    const lang = c.lang ? { lang: c.lang } : {};
+    let created = await this.d.runs.create({ runbook: c.runbookId, target: target.value, options: { training: c.training }, ...lang, ...(resume ? { resume } : {}) }, user);
     if (!created.ok && resume && created.error.code !== 'RUN_LIMIT' && created.error.code !== 'TARGET_FAILED') {
       // The last run cannot be resumed (its runbook changed shape, …): a fresh run instead.
       this.d.log.warn('class seat: resume failed, starting afresh', { classId, trainee, from: resume, error: created.error.message });
       resume = undefined;
-      created = await this.d.runs.create({ runbook: c.runbookId, target: target.value, options: { training: c.training } }, user);
+      created = await this.d.runs.create({ runbook: c.runbookId, target: target.value, options: { training: c.training }, ...lang }, user);
     }
     if (!created.ok) {
       if (lab && created.error.code === 'RUN_LIMIT' && created.error.field === 'target') {
@@ -613,9 +624,14 @@ export class Classroom implements Disposable {
   private stepOf(runId: string, stepId: string, seat?: { classId: string; trainee: string }): Outcome<{ step: Step; runs: string[] }> {
     const rec = this.d.store.getRun(runId);
     if (!rec) return { ok: false, error: failure('NOT_FOUND', `no run ${JSON.stringify(runId)}`) };
-    const rb = this.d.runs.get(runId)?.runbook ?? (rec.runbookId ? this.d.catalog().get(rec.runbookId)?.runbook : undefined);
+    const entry = rec.runbookId ? this.d.catalog().get(rec.runbookId) : undefined;
+    const rb = this.d.runs.get(runId)?.runbook ?? entry?.runbook;
     const step = rb?.steps.find((s) => s.id === stepId);
     if (!step) return { ok: false, error: failure('NOT_FOUND', `run ${runId} has no step ${JSON.stringify(stepId)}`, 'stepId') };
+    // A run read in a translation gets that translation's hints and solution, when it has them.
+    const lang = typeof rec.options.lang === 'string' ? rec.options.lang : undefined;
+    const read = lang ? entry?.translations.find((t) => t.lang === lang && t.ok)?.runbook?.steps.find((s) => s.id === stepId) : undefined;
+    if (read && (read.hints?.length || read.solution !== undefined)) return { ok: true, value: { step: read, runs: seat ? this.records.seatRuns(seat.classId, seat.trainee) : [runId] } };
     return { ok: true, value: { step, runs: seat ? this.records.seatRuns(seat.classId, seat.trainee) : [runId] } };
   }
 

@@ -18,6 +18,8 @@ export interface ClassRecord {
   expiresAt: string | null;
   endedAt: string | null;
   endReason: 'ended' | 'expired' | null;
+  /** The language its runs read the runbook in (a translation's code); null: the source's. */
+  lang: string | null;
 }
 
 export interface SeatRecord {
@@ -50,6 +52,7 @@ interface ClassRow {
   expires_at: string | null;
   ended_at: string | null;
   end_reason: string | null;
+  lang: string | null;
 }
 
 interface SeatRow {
@@ -73,6 +76,7 @@ const toClass = (r: ClassRow): ClassRecord => ({
   expiresAt: r.expires_at,
   endedAt: r.ended_at,
   endReason: r.end_reason === 'ended' || r.end_reason === 'expired' ? r.end_reason : null,
+  lang: r.lang,
 });
 
 const toSeat = (r: SeatRow): SeatRecord => ({ classId: r.class_id, trainee: r.trainee, position: r.position, runId: r.run_id, joinedAt: r.joined_at });
@@ -96,10 +100,10 @@ export class ClassRecords {
     this.db.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO classes (id, name, runbook_id, target, training, time_limit_minutes, stuck_minutes, trainer, created_at, expires_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO classes (id, name, runbook_id, target, training, time_limit_minutes, stuck_minutes, trainer, created_at, expires_at, lang)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(c.id, c.name, c.runbookId, c.target, c.training ? 1 : 0, c.timeLimitMinutes, c.stuckMinutes, c.trainer, c.createdAt, c.expiresAt);
+        .run(c.id, c.name, c.runbookId, c.target, c.training ? 1 : 0, c.timeLimitMinutes, c.stuckMinutes, c.trainer, c.createdAt, c.expiresAt, c.lang);
       const seat = this.db.prepare('INSERT INTO class_seats (class_id, trainee, position, digest) VALUES (?, ?, ?, ?)');
       seats.forEach((s, i) => seat.run(c.id, s.trainee, i + 1, tokenDigest(s.token)));
     })();

@@ -368,6 +368,8 @@ const MIGRATIONS: Array<string | ((db: Database.Database) => void)> = [
       db.unsafeMode(false);
     }
   },
+  // The language a class's runs read their runbook in (a translation's code; null: the source's).
+  `ALTER TABLE classes ADD COLUMN lang TEXT NULL;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
