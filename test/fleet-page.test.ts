@@ -155,6 +155,14 @@ test('the overview form starts a fleet on @web; the page fills live as hosts run
   await page.waitForSelector('.verdict[data-verdict="failed"]', WAIT);
 });
 
+test('the runs page links the latest fleets', TEST, async () => {
+  await page.goto(`${s.base}/runs?lang=en`);
+  await page.waitForSelector(`[data-fleet-link="${fleetId}"]`, WAIT);
+  assert.match(await page.$eval(`[data-fleet-link="${fleetId}"]`, (el) => (el as HTMLElement).innerText), /failed[\s\S]*fleet-demo on @web, 4 hosts/);
+  await Promise.all([page.waitForNavigation(WAIT), page.click(`[data-fleet-link="${fleetId}"] a`)]);
+  assert.equal(new URL(page.url()).pathname, `/fleets/${fleetId}`);
+});
+
 test('the fleet page in Korean; an unknown fleet is a 404 page', TEST, async () => {
   await page.goto(`${s.base}/fleets/${fleetId}?lang=ko`);
   await page.waitForSelector('[data-matrix-conn][data-conn="live"]', WAIT);
@@ -177,6 +185,9 @@ test('axe-core: the fleet page and the overview with its fleet fields, wide and 
         await page.waitForSelector('#start-form', WAIT);
         await page.click('[data-fleet-fields] summary');
         found.push(...(await accessibilityProblems(page, `overview with fleet fields (${lang}) at ${vp.width} px`)));
+        await page.goto(`${s.base}/runs?lang=${lang}`);
+        await page.waitForSelector('[data-fleet-link]', WAIT);
+        found.push(...(await accessibilityProblems(page, `runs with fleets (${lang}) at ${vp.width} px`)));
       }
     }
   } finally {

@@ -31,6 +31,8 @@ const RECENT_RUNS = 25;
 const RUNBOOK_RUNS = 8;
 /** How many runs the runs page lists (newest first). */
 const LIST_RUNS = 200;
+/** How many fleets the runs page links above its table (the latest; each is a page of its own). */
+const RECENT_FLEETS = 5;
 
 export interface Crumb {
   label: string;
@@ -182,6 +184,8 @@ export function pagesRouter(ctx: AppContext, views: Views): Router {
         statuses: RUN_STATUSES.map((st) => ({ id: st, selected: st === form.status })),
         error: filter.ok ? null : filter.error,
         runs: runs.slice(0, LIST_RUNS).map((run) => runRow(ctx, run, tr)),
+        // The latest fleets (each host's run is in the list too), linked to their pages (live-pages.ts).
+        fleets: filtered ? [] : ctx.fleets.list(RECENT_FLEETS).map((f) => ({ id: f.id, href: `/fleets/${encodeURIComponent(f.id)}`, status: f.status, target: f.target, runbook: f.runbook, hosts: f.hosts.length, started: formatTime(f.startedAt, tr), startedAt: f.startedAt })),
         truncated: runs.length > LIST_RUNS,
         limit: LIST_RUNS,
         count: Math.min(runs.length, LIST_RUNS),
