@@ -13,7 +13,8 @@ import { parseRunbook } from '../server/runbook/parse.ts';
 import { checkTranslation } from '../server/runbook/translation.ts';
 import { planRun, formatPlan, rollbackOrder } from '../server/exec/plan.ts';
 import { stepsToUndo } from '../server/run/rollback.ts';
-import { runStepwise } from './helpers/cli.ts';
+import { runStepwise, spawnStepwise } from './helpers/cli.ts';
+import { until } from './helpers/blocks.ts';
 import { RunStore } from '../server/record/store.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -120,6 +121,34 @@ true
 \`\`\`
 `;
 
+/** Its rollback block takes a minute: long enough to be interrupted. */
+const SLOW_UNDO = `# Slow undo
+
+## One
+
+\`\`\`sh {id=one}
+true
+\`\`\`
+
+\`\`\`sh {id=one-undo rollback=true}
+touch MARKFILE; sleep 60
+\`\`\`
+
+\`\`\`sh {verify}
+true
+\`\`\`
+
+## Two
+
+\`\`\`sh {id=two}
+false
+\`\`\`
+
+\`\`\`sh {verify}
+true
+\`\`\`
+`;
+
 let tmp: string;
 let rbDir: string;
 let data: string;
@@ -131,6 +160,7 @@ before(() => {
   fs.mkdirSync(rbDir);
   fs.writeFileSync(path.join(rbDir, 'undo.md'), RUNBOOK);
   fs.writeFileSync(path.join(rbDir, 'stopping.md'), STOPPING.replaceAll('$HOME/.never', path.join(tmp, 'never')));
+  fs.writeFileSync(path.join(rbDir, 'slow-undo.md'), SLOW_UNDO.replaceAll('MARKFILE', path.join(tmp, 'slow-undo-started')));
 });
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -338,6 +368,30 @@ test('CLI: a rollback block that fails stops the rollback there and says so', ()
   } finally {
     store.close();
   }
+});
+
+test('CLI: Ctrl-C during stepwise rollback ends the linked run interrupted and sealed; a rollback run is not resumed', async () => {
+  const r = runStepwise(['run', 'slow-undo', '--runbooks', rbDir, '--data', data]);
+  assert.equal(r.code, 1, r.stdout);
+  const id = runIdOf(r.stdout);
+  const p = spawnStepwise(['rollback', id, '--runbooks', rbDir, '--data', data]);
+  await p.waitFor(/rollback of run \S+ in run (\S+): one/);
+  await until(() => fs.existsSync(path.join(tmp, 'slow-undo-started')), 30_000, 'the rollback block to start');
+  p.child.kill('SIGINT');
+  assert.equal(await p.exited, 130, p.output());
+  const linked = /rollback of run \S+ in run (\S+): one/.exec(p.output())![1]!;
+  const store = RunStore.open(data);
+  try {
+    assert.equal(store.getRun(linked)!.status, 'interrupted');
+    assert.equal(store.blockResults(linked).find((b) => b.id === 'one-undo')?.end, 'interrupted');
+  } finally {
+    store.close();
+  }
+  const v = runStepwise(['audit', 'verify', linked, '--data', data]);
+  assert.equal(v.code, 0, v.stdout);
+  const resumed = runStepwise(['run', 'slow-undo', '--runbooks', rbDir, '--data', data, '--resume', linked]);
+  assert.equal(resumed.code, 2, resumed.stdout);
+  assert.match(resumed.stdout, /is the rollback of run .*: a rollback is not resumed/);
 });
 
 // ---------------------------------------------------------------- API

@@ -5,6 +5,7 @@
 //   linked to it, on the same target, its inputs and shell state restored as --resume restores them.
 // Prints one line per rollback block and how the rollback ended; exit 0 when every rollback
 // block ran, 1 when one failed (the rollback stops there) or it was refused.
+import { constants as osConstants } from 'node:os';
 import { loadCatalog } from '../runbook/catalog.ts';
 import { RunStore } from '../record/store.ts';
 import { AuditLog } from '../record/audit.ts';
@@ -25,6 +26,7 @@ import type { Outcome } from '../../common/outcome.ts';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 export interface RollbackArgs {
   runId?: string;
@@ -83,6 +85,20 @@ export async function rollbackCommand(a: RollbackArgs, out: (s: string) => void)
   const catalog = loadCatalog(dir);
   const store = RunStore.open(dataDir(a.data));
   let runs: Runs | undefined;
+  // Ctrl-C (SIGTERM, SIGHUP): Ctrl-C to the running rollback block, the run ends interrupted and
+  // sealed, exit 128 + the signal; a second signal ends the run's records at once and exits.
+  let live: Run | undefined;
+  let signal: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signal) {
+      live?.end({ stopped: 'interrupted', reason: `interrupted by ${signal}, then ${sig}` });
+      process.exit(128 + osConstants.signals[signal]);
+    }
+    signal = sig;
+    out(`stepwise rollback: ${sig}: interrupting (again to exit at once)`);
+    void live?.interrupt(`interrupted by ${sig}`);
+  };
+  for (const sig of SIGNALS) process.on(sig, onSignal);
   try {
     const history = new RunHistory(store, () => catalog);
     const record = history.get(a.runId);
@@ -110,7 +126,10 @@ export async function rollbackCommand(a: RollbackArgs, out: (s: string) => void)
     });
     const o = await rollBackFinished(runs, history, a.runId, defaultUser(), {
       confirmed: a.yes,
-      onStart: (run) => out(tr.t('cli.runStart', { id: run.id, runbook: record.runbookId ?? '', target: record.target })),
+      onStart: (run) => {
+        live = run;
+        out(tr.t('cli.runStart', { id: run.id, runbook: record.runbookId ?? '', target: record.target }));
+      },
       onBlock: blockLine(tr, out),
       onPlan: (runId, planned) => out(tr.t('cli.rollback.start', { id: a.runId!, runId, steps: planned.join(', ') })),
     });
@@ -119,8 +138,10 @@ export async function rollbackCommand(a: RollbackArgs, out: (s: string) => void)
       const head = store.auditEvents(o.value.runId).at(-1)?.hash;
       if (head) out(tr.t('cli.auditHead', { head, id: o.value.runId }));
     }
+    if (signal) return 128 + osConstants.signals[signal];
     return ok ? 0 : EXIT_FAILED;
   } finally {
+    for (const sig of SIGNALS) process.off(sig, onSignal);
     runs?.dispose();
     store.close();
     await disposeOwnLabs();

@@ -24,6 +24,10 @@ export function resumePoint(history: RunHistory, parentId: string, runbook: Runb
     return { ok: false, error: failure('BAD_REQUEST', `run ${parentId} ran runbook ${parent.runbookId ?? '(none)'}, not ${runbook.id}`, 'resume') };
   }
   if (parent.status === 'running') return { ok: false, error: failure('BAD_REQUEST', `run ${parentId} is still running`, 'resume') };
+  // A rollback run (rollback.ts) undid steps: going on from it would run the runbook forward on a host rolled back.
+  if (typeof parent.options.rollbackOf === 'string') {
+    return { ok: false, error: failure('BAD_REQUEST', `run ${parentId} is the rollback of run ${parent.options.rollbackOf}: a rollback is not resumed; start a new run`, 'resume') };
+  }
   const verdicts = history.chainVerdicts(parent);
   const from = runbook.steps.find((s) => !doneInChain(verdicts.get(s.id)));
   if (!from) return { ok: false, error: failure('BAD_REQUEST', `run ${parentId} has no failed or unfinished step to resume`, 'resume') };

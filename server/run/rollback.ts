@@ -248,7 +248,8 @@ export async function rollBackFinished(
     const reason = out.ok
       ? out.value.status === 'passed' ? `rolled back run ${id}: ${out.value.undone.join(', ')}` : `rollback of run ${id} stopped at ${out.value.failedBlock}: ${out.value.reason}`
       : out.error.message;
-    run.end(out.ok && out.value.status === 'passed' ? { reason } : { stopped: 'failed', reason });
+    // Interrupted (Ctrl-C, SIGTERM): the run ends as interrupted, whatever the block's result said.
+    run.end(run.stopReason ? { stopped: 'interrupted', reason: run.stopReason } : out.ok && out.value.status === 'passed' ? { reason } : { stopped: 'failed', reason });
   }
   if (!out.ok) return out;
   return { ok: true, value: { ...out.value, notes } };
