@@ -272,6 +272,8 @@ test('the class matrix websocket: its trainer and an admin get it; another train
   assert.equal(other.status, 201, JSON.stringify(other.json));
   const seatToken = (other.json as { seats: Array<{ token: string }> }).seats[0]!.token;
   await assert.rejects(openMatrix(url, bearer(seatToken)), /HTTP 40[34]/);
+  // Nor a fleet's: a seat watches nothing but its own run.
+  await assert.rejects(openMatrix(`${s.base.replace(/^http/, 'ws')}/ws/fleets/f20990101000000-aaaaaa`, bearer(seatToken)), /HTTP 403/);
   await assert.rejects(openMatrix(`${s.base.replace(/^http/, 'ws')}/ws/classes/${(other.json as { id: string }).id}`, bearer(seatToken)), /HTTP 40[34]/);
   // The class page itself: another trainer is refused.
   const page = await fetch(`${s.base}/classes/${classId}`, { headers: bearer(tokens.bob!) });

@@ -197,6 +197,35 @@ test('axe-core: the fleet page and the overview with its fleet fields, wide and 
   assert.deepEqual(found, [], found.join('\n'));
 });
 
+test('Stop fleet: an operator stops a running fleet from its page (a viewer sees no button)', TEST, async () => {
+  // Held at a gate that never opens: both hosts wait in step one.
+  const started = await s.api('POST', '/api/fleets', { runbook: 'fleet-demo', target: 'web1,web2', vars: { GATE: path.join(root, 'never') } });
+  assert.equal(started.status, 201, JSON.stringify(started.json));
+  const id = started.json.id as string;
+  const viewer = s.ctx.users.createToken('viv', 'viewer');
+  assert.ok(viewer.ok);
+  const ctx = await chromium.browser.createBrowserContext();
+  try {
+    const vp = await ctx.newPage();
+    await vp.goto(`${s.base}/fleets/${id}?token=${encodeURIComponent(viewer.value.token)}`);
+    await vp.waitForSelector('[data-matrix-conn][data-conn="live"]', WAIT);
+    assert.equal(await vp.$('[data-action="stop-fleet"]'), null, 'no Stop for a viewer');
+    assert.equal((await s.api('POST', `/api/fleets/${id}/stop`, {}, { authorization: `Bearer ${viewer.value.token}` })).status, 403);
+
+    page.once('dialog', (d) => void d.accept());
+    await page.goto(`${s.base}/fleets/${id}`);
+    await page.waitForFunction(() => document.querySelectorAll('td[data-col="wait-for-the-gate"][data-status="running"]').length === 2, WAIT);
+    await page.click('[data-action="stop-fleet"]');
+    await page.waitForFunction(() => document.querySelector('[data-fleet-status]')?.getAttribute('data-status') === 'interrupted', WAIT);
+    await page.waitForFunction(() => !document.querySelector('[data-action="stop-fleet"]'), WAIT);
+    // The viewer's page followed too, without a reload.
+    await vp.waitForFunction(() => document.querySelector('[data-fleet-status]')?.getAttribute('data-status') === 'interrupted', WAIT);
+    assert.match(await page.$eval('[data-fleet-reason]', (el) => el.textContent ?? ''), /stopped by/);
+  } finally {
+    await ctx.close();
+  }
+});
+
 /** Opens a matrix socket; resolves with its first message, or rejects with the refusal's status. */
 function openMatrix(url: string, headers: Record<string, string>): Promise<{ first: MatrixMessage; ws: WebSocket }> {
   return new Promise((resolve, reject) => {
