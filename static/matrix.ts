@@ -77,8 +77,11 @@ export class LiveMatrix {
         this.seq = m.seq;
         this.matrix = applyDiff(this.matrix, m);
       } else {
-        this.o.onState?.('gone');
+        // What this page watches is gone: say so, and stop listening (no reconnect).
         this.stopped = true;
+        this.ws = undefined;
+        ws.close(1000, 'gone');
+        this.o.onState?.('gone');
         return;
       }
       this.render();

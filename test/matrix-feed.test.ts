@@ -143,6 +143,23 @@ test('MatrixFeed: a watcher whose socket is backed up is skipped, then sent a wh
   }
 });
 
+test('MatrixFeed: a source that can no longer be read tells its watchers (matrix-error)', async () => {
+  const src = new FakeSource(1);
+  const feed = new MatrixFeed(src, undefined, 50);
+  try {
+    const c = client();
+    feed.add(c);
+    src.snapshot = () => {
+      throw new Error('fleet f1 has no record');
+    };
+    src.set(0, 'passed');
+    await until(() => c.got.length === 2, 5_000, 'the error');
+    assert.deepEqual(c.got[1], { type: 'matrix-error', code: 'NOT_FOUND', message: 'fleet f1 has no record' });
+  } finally {
+    feed.dispose();
+  }
+});
+
 test('MatrixFeed: onIdle after the last watcher leaves', () => {
   const src = new FakeSource(1);
   let idle = 0;

@@ -108,8 +108,9 @@ export class MatrixFeed implements Disposable {
     try {
       next = this.source.snapshot();
     } catch (err) {
-      // A source that cannot be read now is logged; the next change tries again.
+      // The thing watched cannot be read (its record is gone): the pages say so; a later change tries again.
       this.log?.warn('matrix feed: snapshot failed', { error: (err as Error).message });
+      for (const client of this.clients.keys()) this.sendTo(client, { type: 'matrix-error', code: 'NOT_FOUND', message: (err as Error).message });
       return;
     }
     const d = diffMatrix(this.last, next, this.seq + 1);
