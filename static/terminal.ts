@@ -161,7 +161,7 @@ export class RunTerminal {
 
   private connect(): void {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const role = this.o.role !== undefined ? `?role=${encodeURIComponent(this.o.role)}` : '';
+    const role = this.o.role !== undefined ? `?terminal=${encodeURIComponent(this.o.role)}` : '';
     const ws = new WebSocket(`${proto}//${location.host}/ws/runs/${encodeURIComponent(this.o.runId)}${role}`);
     ws.binaryType = 'arraybuffer';
     this.ws = ws;

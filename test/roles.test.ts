@@ -290,7 +290,7 @@ describe('the API with roles', () => {
     const headers = { authorization: `Bearer ${srv.token}`, origin: srv.base };
     const src = await TermClient.connect(`${ws}/ws/runs/${id}`, headers);
     const dst = await TermClient.connect(`${ws}${r.json.terminals.destination}`, headers);
-    await assert.rejects(TermClient.connect(`${ws}/ws/runs/${id}?role=nope`, headers), /HTTP 404/);
+    await assert.rejects(TermClient.connect(`${ws}/ws/runs/${id}?terminal=nope`, headers), /HTTP 404/);
     try {
       assert.equal((await dst.waitEvent('hello')).terminal, 'destination');
       assert.equal((await src.waitEvent('hello')).terminal, 'source');

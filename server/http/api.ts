@@ -200,7 +200,7 @@ export function apiRouter(ctx: AppContext): Router {
       runbook: run.runbook?.id ?? null,
       terminal: `/ws/runs/${run.id}`,
       // A runbook that spans hosts: each role's terminal (the first's is `terminal`).
-      ...(run.roles.length ? { terminals: Object.fromEntries(run.roles.map((r) => [r, `/ws/runs/${run.id}?role=${encodeURIComponent(r)}`])) } : {}),
+      ...(run.roles.length ? { terminals: Object.fromEntries(run.roles.map((r) => [r, `/ws/runs/${run.id}?terminal=${encodeURIComponent(r)}`])) } : {}),
       ...(run.resumedFrom ? { resumedFrom: run.resumedFrom } : {}),
     });
   });

@@ -111,8 +111,8 @@ export class Gateway implements Disposable {
     const classRun = this.ctx.classes.runSeat(run.id) !== undefined;
     // A viewer's token, or ?observe=1, joins read-only.
     const role: StreamRole = principal.role === 'viewer' || url.searchParams.get('observe') === '1' || (classRun && !this.ctx.classes.mayHoldKeyboard(run.id, principal)) ? 'viewer' : 'operator';
-    // A runbook that spans hosts: ?role=NAME attaches that role's terminal (default the first).
-    const terminal = url.searchParams.get('role') ?? undefined;
+    // A runbook that spans hosts: ?terminal=ROLE attaches that role's terminal (default the first; not `role`, which names access).
+    const terminal = url.searchParams.get('terminal') ?? undefined;
     if (terminal !== undefined && !run.terminal(terminal)) return refuse(httpStatus('NOT_FOUND'), `No terminal of role ${JSON.stringify(terminal.slice(0, 40))} in this run`);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('error', onSocketError); // the WebSocket's own error handler takes over
