@@ -62,7 +62,9 @@ export class RollbackPanel {
         ? this.tr.t('rollback.passed', { steps: o.undone.join(', ') || '-' })
         : this.tr.t('rollback.failed', { block: o.failedBlock ?? '?', reason: o.reason ?? '' }));
       if (o.runId !== this.data.runId) this.linkRun(o.runId);
-      button.hidden = true;
+      // A rollback that stopped part-way may be tried again (for the steps not undone yet).
+      if (o.status === 'passed') button.hidden = true;
+      else button.disabled = false;
     } finally {
       this.running = false;
       document.querySelector('[data-rollback-panel]')?.removeAttribute('aria-busy');

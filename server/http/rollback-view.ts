@@ -12,7 +12,8 @@ import type { Translator } from '../../common/i18n/index.ts';
 export function rollbackPanel(history: RunHistory, record: RunRecord, runbook: Runbook | undefined, live: boolean, tr: Translator) {
   if (!runbook) return undefined;
   const done = history.rollback(record);
-  const available = !done && rollbackPlan(history, record.id, runbook, live).ok;
+  // Offered again after a rollback that stopped part-way (rollbackPlan says what is left).
+  const available = rollbackPlan(history, record.id, runbook, live).ok;
   const rollbackOf = typeof record.options.rollbackOf === 'string' ? record.options.rollbackOf : undefined;
   if (!done && !available) return undefined;
   const blocks: Record<string, string> = {};

@@ -36,11 +36,16 @@ function strings(v: unknown): string[] {
  * `results` (that run's); undefined when the chain has none.
  */
 export function rollbackSection(runId: string, events: readonly AuditEvent[], results: readonly StoredBlockResult[], texts: (blockId: string) => string | null = () => null): ReportRollback | undefined {
-  const start = events.findIndex((e) => e.type === 'rollback-started');
-  if (start < 0) return undefined;
-  const started = events[start]!;
-  const ended = events.slice(start).find((e) => e.type === 'rollback-ended');
-  const blocks = new Set(strings(started.data.blocks));
+  // A rollback that stopped part-way may be tried again in the same shell: the first attempt's
+  // plan, the latest attempt's outcome, the steps undone by any of them, every block they ran.
+  const starts = events.flatMap((e, i) => (e.type === 'rollback-started' ? [i] : []));
+  if (!starts.length) return undefined;
+  const first = events[starts[0]!]!;
+  const last = starts.at(-1)!;
+  const started = events[last]!;
+  const ended = events.slice(last).find((e) => e.type === 'rollback-ended');
+  const blocks = new Set(starts.flatMap((i) => strings(events[i]!.data.blocks)));
+  const undone = [...new Set(events.filter((e) => e.type === 'rollback-ended').flatMap((e) => strings(e.data.steps)))];
   const status = ended ? (ended.data.status === 'passed' ? 'passed' : 'failed') : 'running';
   const executions = results
     .filter((r) => blocks.has(r.id))
@@ -67,10 +72,10 @@ export function rollbackSection(runId: string, events: readonly AuditEvent[], re
     runId,
     status,
     by: typeof started.data.by === 'string' ? started.data.by : null,
-    startedAt: started.ts,
+    startedAt: first.ts,
     endedAt: ended?.ts ?? null,
-    planned: strings(started.data.steps),
-    undone: ended ? strings(ended.data.steps) : [],
+    planned: strings(first.data.steps),
+    undone,
     failedBlock: typeof ended?.data.failedBlock === 'string' ? ended.data.failedBlock : null,
     reason: typeof ended?.data.reason === 'string' ? ended.data.reason : null,
     executions,

@@ -210,21 +210,20 @@ export class RunHistory {
   // --- rollback ---
 
   /**
-   * How the run was rolled back: in its own shell (its chain has rollback-started), else by the
-   * first run linked to it by options.rollbackOf (server/run/rollback.ts); undefined when never.
+   * How the run was rolled back: by the latest run linked to it by options.rollbackOf, else in its
+   * own shell (its chain has rollback-started) (server/run/rollback.ts); undefined when never.
    */
   rollback(run: RunRecord): ReportRollback | undefined {
     const texts = (r: RunRecord) => {
       const rb = this.runbookAsRun(r);
       return (id: string) => rb?.blocks[id]?.content ?? null;
     };
-    const own = rollbackSection(run.id, this.store.auditEvents(run.id), this.store.blockResults(run.id), texts(run));
-    if (own || !run.runbookId) return own;
-    const linked = this.store
-      .listRuns({ runbookId: run.runbookId, since: run.startedAt })
-      .filter((r) => r.options.rollbackOf === run.id)
-      .at(-1);
-    return linked ? rollbackSection(linked.id, this.store.auditEvents(linked.id), this.store.blockResults(linked.id), texts(linked)) : undefined;
+    // A linked run comes after any rollback in the run's own shell (made only once it has ended).
+    const linked = run.runbookId
+      ? this.store.listRuns({ runbookId: run.runbookId, since: run.startedAt }).filter((r) => r.options.rollbackOf === run.id)[0] // the latest attempt
+      : undefined;
+    if (linked) return rollbackSection(linked.id, this.store.auditEvents(linked.id), this.store.blockResults(linked.id), texts(linked));
+    return rollbackSection(run.id, this.store.auditEvents(run.id), this.store.blockResults(run.id), texts(run));
   }
 
   // --- the runbook a run used ---

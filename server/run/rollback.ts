@@ -78,9 +78,31 @@ export function rollbacksOf(history: RunHistory, run: RunRecord): RunRecord[] {
     .reverse();
 }
 
-/** Whether a rollback already ran in the run's own shell (its chain has a rollback-started). */
-function rolledBackInPlace(history: RunHistory, runId: string): boolean {
-  return history.auditEvents(runId).some((e) => e.type === 'rollback-started');
+/** What one chain's rollback events say: the steps undone, and whether a rollback went through. */
+export function rollbackEvents(events: ReadonlyArray<{ type: string; data: Record<string, unknown> }>): { passed: boolean; undone: string[] } {
+  let passed = false;
+  const undone: string[] = [];
+  for (const e of events) {
+    if (e.type !== 'rollback-ended') continue;
+    if (e.data.status === 'passed') passed = true;
+    if (Array.isArray(e.data.steps)) for (const st of e.data.steps) if (typeof st === 'string' && !undone.includes(st)) undone.push(st);
+  }
+  return { passed, undone };
+}
+
+/**
+ * The run's rollbacks so far — in its own shell and by runs linked to it: the run whose rollback
+ * went through (if one did), and the steps already undone by those that stopped part-way.
+ */
+function earlierRollbacks(history: RunHistory, record: RunRecord): { passedIn?: string; undone: Set<string> } {
+  const undone = new Set<string>();
+  let passedIn: string | undefined;
+  for (const r of [record, ...rollbacksOf(history, record)]) {
+    const e = rollbackEvents(history.auditEvents(r.id));
+    e.undone.forEach((st) => undone.add(st));
+    if (e.passed) passedIn ??= r.id;
+  }
+  return { ...(passedIn ? { passedIn } : {}), undone };
 }
 
 /**
@@ -100,11 +122,13 @@ export function rollbackPlan(history: RunHistory, id: string, runbook: Runbook, 
   if (!failed) {
     return refuse(live ? `run ${id} has no failed step: only a failed run is rolled back` : `run ${id} did not fail (its status is ${record.status}): only a failed run is rolled back`);
   }
-  const earlier = rollbacksOf(history, record)[0];
-  if (earlier) return refuse(`run ${id} was already rolled back by run ${earlier.id}`);
-  if (rolledBackInPlace(history, id)) return refuse(`run ${id} was already rolled back (see its report)`);
+  // Once through is enough; a rollback that stopped part-way (a failed block, Ctrl-C) may be
+  // tried again, for the steps it had not undone yet.
+  const earlier = earlierRollbacks(history, record);
+  if (earlier.passedIn) return refuse(earlier.passedIn === id ? `run ${id} was already rolled back (see its report)` : `run ${id} was already rolled back by run ${earlier.passedIn}`);
   const undo = stepsToUndo(verdicts);
-  const order = rollbackOrder(runbook, undo);
+  const order = rollbackOrder(runbook, new Set([...undo].filter((st) => !earlier.undone.has(st))));
+  if (!order.length && earlier.undone.size) return refuse(`nothing left to roll back in run ${id}: its steps with rollback blocks are undone (${[...earlier.undone].join(', ')})`);
   if (!order.length) {
     const passed = runbook.steps.filter((s) => undo.has(s.id)).map((s) => s.id);
     return refuse(passed.length
