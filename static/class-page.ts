@@ -5,8 +5,7 @@
 import type { ClassesPageData, ClassPageData, MatrixRow, MatrixSnapshot } from '../common/matrix.ts';
 import { translator, type Translator } from '../common/i18n/index.ts';
 import { statusLabel } from '../common/format.ts';
-import { LiveMatrix } from './matrix.ts';
-import { showConnection } from './fleet-page.ts';
+import { LiveMatrix, showConnection } from './matrix.ts';
 import { deleteJson, postJson } from './api.ts';
 import { RunTerminal } from './terminal.ts';
 
@@ -67,7 +66,7 @@ export function initClassPage(data: ClassPageData): ClassPage | undefined {
     if (!window.confirm(tr.t('class.endConfirm'))) return;
     const res = await deleteJson(`/api/classes/${encodeURIComponent(data.classId)}`);
     if (!res.ok) return showError('[data-action-error]', res.error.message);
-    showEnded(tr);
+    showEnded();
   });
   return { matrix, watched: () => watch.terminal };
 }
@@ -88,11 +87,11 @@ function showSummary(m: MatrixSnapshot, tr: Translator): void {
   if (status && typeof m.summary.status === 'string' && status.dataset.status !== m.summary.status) {
     status.dataset.status = m.summary.status;
     status.textContent = statusLabel(m.summary.status, tr);
-    if (m.summary.status !== 'open') showEnded(tr);
+    if (m.summary.status !== 'open') showEnded();
   }
 }
 
-function showEnded(_tr: Translator): void {
+function showEnded(): void {
   for (const el of document.querySelectorAll<HTMLElement>('[data-class-open]')) el.hidden = true;
   const note = document.querySelector<HTMLElement>('[data-class-ended]');
   if (note) note.hidden = false;
@@ -111,7 +110,6 @@ class Watch {
   terminal: RunTerminal | undefined;
   private trainee = '';
   private runId = '';
-  private takenOverBy: string | null = null;
 
   constructor(
     private readonly data: ClassPageData,
@@ -148,7 +146,6 @@ class Watch {
     const box = document.createElement('div');
     box.className = 'watch-xterm';
     host.replaceChildren(box);
-    this.takenOverBy = row.takenOver ? this.takenOverBy : null;
     this.terminal = new RunTerminal({
       host: box,
       runId: row.runId,
@@ -190,7 +187,6 @@ class Watch {
 
   /** Who has the keyboard now: the terminal takes keystrokes only when it is this trainer. */
   private setControl(by: string | null): void {
-    this.takenOverBy = by;
     const mine = by !== null && by === this.data.user;
     if (this.terminal) this.terminal.term.options.disableStdin = !mine;
     const host = document.querySelector<HTMLElement>('[data-watch-terminal]');
@@ -214,8 +210,7 @@ class Watch {
 }
 
 /** The classes list's create form: POST /api/classes, then each seat's join link (shown once). */
-export function initClassesPage(data: ClassesPageData): void {
-  const tr = translator(data.lang ?? 'en');
+export function initClassesPage(_data: ClassesPageData): void {
   const form = document.querySelector<HTMLFormElement>('[data-create-class]');
   if (!form) return;
   form.addEventListener('submit', async (ev) => {
@@ -258,6 +253,5 @@ export function initClassesPage(data: ClassesPageData): void {
     open.href = `/classes/${encodeURIComponent(res.value.id)}`;
     out.hidden = false;
     out.focus();
-    void tr;
   });
 }

@@ -3,7 +3,7 @@
 import type { FleetPageData, MatrixSnapshot } from '../common/matrix.ts';
 import { translator, type Translator } from '../common/i18n/index.ts';
 import { statusLabel } from '../common/format.ts';
-import { LiveMatrix, type MatrixConnection } from './matrix.ts';
+import { LiveMatrix, showConnection } from './matrix.ts';
 import { postJson } from './api.ts';
 
 export function initFleetPage(data: FleetPageData): LiveMatrix | undefined {
@@ -37,15 +37,6 @@ export function initFleetPage(data: FleetPageData): LiveMatrix | undefined {
     }
   });
   return matrix;
-}
-
-const CONN_KEY = { connecting: 'matrix.connecting', live: 'matrix.live', reconnecting: 'matrix.reconnecting', offline: 'matrix.offline', gone: 'matrix.gone' } as const;
-
-export function showConnection(s: MatrixConnection, tr: Translator): void {
-  const el = document.querySelector<HTMLElement>('[data-matrix-conn]');
-  if (!el) return;
-  el.dataset.conn = s;
-  el.textContent = tr.t(CONN_KEY[s]);
 }
 
 function showSummary(m: MatrixSnapshot, tr: Translator): void {

@@ -248,3 +248,13 @@ function keepFocus(old: HTMLTableRowElement, fresh: HTMLTableRowElement): void {
   const target = col ? fresh.querySelector<HTMLElement>(`[data-col="${CSS.escape(col)}"] a`) : fresh.querySelector<HTMLElement>('[data-row-link]');
   queueMicrotask(() => target?.focus({ preventScroll: true }));
 }
+
+const CONN_KEY = { connecting: 'matrix.connecting', live: 'matrix.live', reconnecting: 'matrix.reconnecting', offline: 'matrix.offline', gone: 'matrix.gone' } as const;
+
+/** The page's connection line ([data-matrix-conn]): the socket's state in words and as data-conn. */
+export function showConnection(s: MatrixConnection, tr: Translator): void {
+  const el = document.querySelector<HTMLElement>('[data-matrix-conn]');
+  if (!el) return;
+  el.dataset.conn = s;
+  el.textContent = tr.t(CONN_KEY[s]);
+}
