@@ -415,7 +415,7 @@ export const en = {
                           the token in STEPWISE_TOKEN (or --token); never the run's operator
   evidence verify FILE [--pubkey PEM]
                           check a bundle offline (no data folder); exit 1 naming each failure
-  token create --user NAME --role viewer|approver|operator|admin [--data DIR]
+  token create --user NAME --role viewer|approver|operator|trainer|admin [--data DIR]
   token list [--data DIR] | token revoke ID [--data DIR]
                           API tokens for users: create prints the new token once
 
@@ -457,7 +457,7 @@ stale labs to \`lab list\` and \`lab down --stale\`).`,
   'cli.evidence.verifyUsage': 'usage: stepwise evidence verify FILE [--pubkey PEM]',
   'cli.evidence.untrusted': '{file}: {problems, plural, one {{count} problem} other {{count} problems}}: the bundle cannot be trusted',
   'cli.evidence.trusted': '{file}: run {run}, audit head {head}: {signed, select, yes {signed and } other {not signed; }}every check passed',
-  'cli.token.usage': `usage: stepwise token create --user NAME --role viewer|approver|operator|admin [--data DIR]
+  'cli.token.usage': `usage: stepwise token create --user NAME --role viewer|approver|operator|trainer|admin [--data DIR]
        stepwise token list [--data DIR]
        stepwise token revoke ID [--data DIR]`,
   'cli.token.unknownAction': 'stepwise token: unknown action {action}\n{usage}',
@@ -466,7 +466,7 @@ stale labs to \`lab list\` and \`lab down --stale\`).`,
   'cli.token.revokeOne': 'name exactly one token id (see `stepwise token list`)',
   'cli.token.unexpected': 'stepwise token {action}: unexpected {arg}\n{usage}',
   'cli.token.created': 'Created {id} for {user} ({role}). The token is shown only this once:',
-  'cli.token.none': 'No tokens yet: `stepwise token create --user NAME --role viewer|approver|operator|admin`.',
+  'cli.token.none': 'No tokens yet: `stepwise token create --user NAME --role viewer|approver|operator|trainer|admin`.',
   'cli.token.noToken': 'no token {id} (see `stepwise token list`)',
   'cli.token.revoked': 'Revoked {id}.',
   'cli.token.alreadyRevoked': '{id} was already revoked.',

@@ -408,7 +408,7 @@ export const ko: Record<MessageKey, string> = {
                           사용자로서 승인(또는 거부)합니다. 실행의 운영자는 승인할 수 없습니다
   evidence verify FILE [--pubkey PEM]
                           번들을 오프라인으로 검사합니다 (데이터 폴더 없이). 실패마다 이름을 대고 종료 코드 1
-  token create --user NAME --role viewer|approver|operator|admin [--data DIR]
+  token create --user NAME --role viewer|approver|operator|trainer|admin [--data DIR]
   token list [--data DIR] | token revoke ID [--data DIR]
                           사용자용 API 토큰: create는 새 토큰을 한 번만 출력합니다
 
@@ -450,7 +450,7 @@ export const ko: Record<MessageKey, string> = {
   'cli.evidence.verifyUsage': '사용법: stepwise evidence verify FILE [--pubkey PEM]',
   'cli.evidence.untrusted': '{file}: 문제 {problems, plural, other {{count}개}}: 이 번들은 믿을 수 없습니다',
   'cli.evidence.trusted': '{file}: 실행 {run}, 감사 체인 헤드 {head}: {signed, select, yes {서명되었고 } other {서명 없음. }}모든 검사를 통과했습니다',
-  'cli.token.usage': `사용법: stepwise token create --user NAME --role viewer|approver|operator|admin [--data DIR]
+  'cli.token.usage': `사용법: stepwise token create --user NAME --role viewer|approver|operator|trainer|admin [--data DIR]
        stepwise token list [--data DIR]
        stepwise token revoke ID [--data DIR]`,
   'cli.token.unknownAction': 'stepwise token: 알 수 없는 동작 {action}\n{usage}',
@@ -459,7 +459,7 @@ export const ko: Record<MessageKey, string> = {
   'cli.token.revokeOne': '토큰 id를 정확히 하나 지정하세요 (`stepwise token list` 참고)',
   'cli.token.unexpected': 'stepwise token {action}: 예상하지 못한 인자 {arg}\n{usage}',
   'cli.token.created': '{user}({role})의 토큰 {id}을(를) 만들었습니다. 토큰은 이번 한 번만 표시됩니다:',
-  'cli.token.none': '아직 토큰이 없습니다: `stepwise token create --user NAME --role viewer|approver|operator|admin`.',
+  'cli.token.none': '아직 토큰이 없습니다: `stepwise token create --user NAME --role viewer|approver|operator|trainer|admin`.',
   'cli.token.noToken': '토큰 {id}이(가) 없습니다 (`stepwise token list` 참고)',
   'cli.token.revoked': '{id}을(를) 폐기했습니다.',
   'cli.token.alreadyRevoked': '{id}은(는) 이미 폐기되었습니다.',

@@ -5,7 +5,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import type { AppContext } from './context.ts';
 import { sendFailure } from './api.ts';
 import { failure } from '../errors.ts';
-import { isRole, isTokenId, roleAtLeast, type Principal } from '../record/users.ts';
+import { isRole, isTokenId, roleAtLeast, ROLES, type Principal } from '../record/users.ts';
 
 export function principal(res: Response): Principal {
   const p = res.locals.principal as Principal | undefined;
@@ -36,7 +36,7 @@ export function tokensRouter(ctx: AppContext): Router {
     const body = req.body as Record<string, unknown> | undefined;
     if (!body || typeof body !== 'object' || Array.isArray(body)) return sendFailure(res, failure('BAD_REQUEST', 'body must be a JSON object'));
     if (typeof body.user !== 'string') return sendFailure(res, failure('BAD_REQUEST', 'user must be a string', 'user'));
-    if (!isRole(body.role)) return sendFailure(res, failure('BAD_REQUEST', 'role must be viewer, operator or admin', 'role'));
+    if (!isRole(body.role)) return sendFailure(res, failure('BAD_REQUEST', `role must be one of ${ROLES.join(', ')}`, 'role'));
     const made = ctx.users.createToken(body.user, body.role);
     if (!made.ok) return sendFailure(res, made.error);
     const by = principal(res);
