@@ -44,20 +44,26 @@ const STATE = [
   'echo "== hosts"; cat /etc/hosts',
   'echo "== links"; ip -o link show | awk \'{print $2, $0 ~ /master/ ? "port" : ""}\' | sort',
   'echo "== addresses"; ip -4 -o addr show | awk \'{print $2, $4}\' | sort',
-  'echo "== route"; ip route show default',
+  'echo "== routes"; ip -4 route show',
   'echo "== saved"; ls /var/lib/stepwise-kvm-2.2 2>/dev/null || true',
 ].join('\n');
 
-async function hostState(lab: LabTarget): Promise<string> {
+/** Runs a script in a shell on the lab host; its output. */
+async function onLab(lab: LabTarget, script: string): Promise<string> {
   const session = await TerminalSession.start(lab);
   try {
-    const r = await new Executor(session).runBlock(cmd('state', STATE));
+    const r = await new Executor(session).runBlock(cmd('lab', script));
     assert.equal(r.status, 'passed', r.output);
     return r.output;
   } finally {
     session.dispose();
   }
 }
+
+const hostState = (lab: LabTarget) => onLab(lab, STATE);
+
+/** A host as the guide finds it: its address and default route on eth0 (which the section moves to br0). */
+const HOST_ON_ETH0 = 'ip addr add 192.168.123.40/24 dev eth0 && ip link set eth0 up && ip route add default via 192.168.123.254 dev eth0';
 
 test('the network section rolled back in the lab: files, bridges, addresses and route as before', { timeout: 8 * 60_000 }, async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-rollback-lab-'));
@@ -76,7 +82,10 @@ test('the network section rolled back in the lab: files, bridges, addresses and 
     targets: { lab: fixedKind(lab) },
   });
   try {
+    await onLab(lab, HOST_ON_ETH0);
     const before = await hostState(lab);
+    assert.match(before, /^eth0 192\.168\.123\.40\/24$/m);
+    assert.match(before, /^default via 192\.168\.123\.254 dev eth0/m);
     const created = await runs.create({ runbook: SECTION, target: 'lab', options: { interactive: false } }, 'tester');
     assert.ok(created.ok, created.ok ? '' : created.error.message);
     const run = created.value;
@@ -95,6 +104,8 @@ test('the network section rolled back in the lab: files, bridges, addresses and 
     const during = await hostState(lab);
     assert.notEqual(during, before);
     assert.match(during, /^eth0\S* port$/m);
+    assert.match(during, /^br0 192\.168\.123\.40\/24$/m);
+    assert.doesNotMatch(during, /^eth0 192/m);
 
     const out = await rollBackLive(run, new RunHistory(store), { confirmed: true });
     assert.ok(out.ok, out.ok ? '' : out.error.message);
