@@ -75,6 +75,8 @@ async function waitTerm(p: Page, text: string): Promise<void> {
 test('the trainer creates a class on /classes and gets each seat’s join link', TEST, async () => {
   await trainer.goto(`${s.base}/classes?token=${encodeURIComponent(tokens.alice!)}`);
   await trainer.waitForSelector('[data-create-class]', WAIT);
+  // A trainer's header links the classes (the current page).
+  assert.equal(await trainer.$eval('.topnav a[href="/classes"]', (a) => a.getAttribute('aria-current')), 'page');
   await trainer.type('#c-name', 'Morning class');
   await trainer.select('#c-runbook', 'lesson');
   await trainer.$eval('#c-seats', (el) => ((el as HTMLInputElement).value = '3'));
@@ -275,6 +277,10 @@ test('the class matrix websocket: its trainer and an admin get it; another train
   // Nor a fleet's: a seat watches nothing but its own run.
   await assert.rejects(openMatrix(`${s.base.replace(/^http/, 'ws')}/ws/fleets/f20990101000000-aaaaaa`, bearer(seatToken)), /HTTP 403/);
   await assert.rejects(openMatrix(`${s.base.replace(/^http/, 'ws')}/ws/classes/${(other.json as { id: string }).id}`, bearer(seatToken)), /HTTP 40[34]/);
+  // A viewer's header has no Classes link.
+  const home = await (await fetch(`${s.base}/`, { headers: bearer(tokens.vic!) })).text();
+  assert.doesNotMatch(home, /href="\/classes"/);
+  assert.match(await (await fetch(`${s.base}/`, { headers: bearer(tokens.alice!) })).text(), /href="\/classes"/);
   // The class page itself: another trainer is refused.
   const page = await fetch(`${s.base}/classes/${classId}`, { headers: bearer(tokens.bob!) });
   assert.equal(page.status, 403);

@@ -30,6 +30,8 @@ export interface ViewLocals {
   lang?: unknown;
   /** The header's language toggle: this page's URL in each language. */
   langLinks?: unknown;
+  /** Who asks (server/http/guard.ts): the header links Classes for a trainer or an admin. */
+  principal?: unknown;
 }
 
 /** The translator of the data frame's `@lang` (English when the page set none). */
@@ -118,6 +120,8 @@ export class Views {
     const csrfToken = typeof locals?.csrfToken === 'string' ? locals.csrfToken : undefined;
     const cspNonce = typeof locals?.cspNonce === 'string' ? locals.cspNonce : undefined;
     const lang = isLang(locals?.lang) ? locals.lang : EN.lang;
-    return t(data, { data: { csrfToken, cspNonce, lang, langLinks: locals?.langLinks ?? [] } });
+    const role = (locals?.principal as { role?: unknown } | undefined)?.role;
+    const teaches = role === 'trainer' || role === 'admin';
+    return t(data, { data: { csrfToken, cspNonce, lang, langLinks: locals?.langLinks ?? [], teaches } });
   }
 }
