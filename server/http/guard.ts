@@ -172,8 +172,9 @@ export function authenticate(ctx: AppContext, views: Views) {
       return sendFailure(res, failure('FORBIDDEN', `${principal.user} has the ${principal.role} role: this needs ${needed}`));
     }
     // A class run is acted on by its trainee, its class's trainer or an admin only: another
-    // trainer (or any operator) may read it, not execute in it, end it or approve in it.
-    const runPath = changes ? /^\/api\/runs\/([^/]+)(?:\/|$)/.exec(url.pathname) : null;
+    // trainer (or any operator) may read it, not execute in it or end it. Approving a block
+    // that waits (approve=) stays the approvers' (four eyes decides who, approvals.ts).
+    const runPath = changes && !/^\/api\/runs\/[^/]+\/approvals$/.test(url.pathname) ? /^\/api\/runs\/([^/]+)(?:\/|$)/.exec(url.pathname) : null;
     if (runPath && !ctx.classes.mayHoldKeyboard(safeDecode(runPath[1]!), principal)) {
       return sendFailure(res, failure('FORBIDDEN', `run ${runPath[1]} is a class run: only its trainee, the class's trainer or an admin may act on it`));
     }
