@@ -197,6 +197,24 @@ test('axe-core: the fleet page and the overview with its fleet fields, wide and 
   assert.deepEqual(found, [], found.join('\n'));
 });
 
+test('an exhausted failure budget: the notice shows, the host never started is skipped with its reason and is not a link', TEST, async () => {
+  // One at a time, no failure allowed: web3 fails, web4 never starts.
+  const started = await s.api('POST', '/api/fleets', { runbook: 'fleet-demo', target: '@web', parallel: 1, maxFail: 0 });
+  assert.equal(started.status, 201, JSON.stringify(started.json));
+  const id = started.json.id as string;
+  await page.goto(`${s.base}/fleets/${id}?lang=en`);
+  await page.waitForFunction(() => document.querySelector('[data-fleet-status]')?.getAttribute('data-status') === 'failed', WAIT);
+  await page.waitForSelector('[data-budget][data-exhausted="true"]', WAIT);
+  assert.equal(await page.$eval('[data-budget-exhausted]', (el) => (el as HTMLElement).hidden), false);
+  assert.equal(await page.$eval('[data-budget-used]', (el) => el.textContent), '1 of 0 allowed failures used');
+  assert.equal(await page.$eval('tr[data-row="web4"]', (el) => (el as HTMLElement).dataset.status), 'skipped');
+  assert.match(await page.$eval('tr[data-row="web4"] .matrix-reason', (el) => el.textContent ?? ''), /budget/);
+  assert.equal(await page.$eval('tr[data-row="web4"] [data-row-link]', (el) => el.tagName), 'SPAN');
+  assert.deepEqual(await page.$$eval('tr[data-row="web4"] td[data-col]', (tds) => tds.map((td) => (td as HTMLElement).dataset.status)), ['not-run', 'not-run', 'not-run']);
+  assert.equal(await page.$eval('tr[data-row="web4"] td[data-col="configure"]', (el) => (el as HTMLElement).innerText.includes('not run')), true);
+  assert.equal(await page.$eval('[data-count="skipped"]', (el) => el.textContent), '1');
+});
+
 test('Stop fleet: an operator stops a running fleet from its page (a viewer sees no button)', TEST, async () => {
   // Held at a gate that never opens: both hosts wait in step one.
   const started = await s.api('POST', '/api/fleets', { runbook: 'fleet-demo', target: 'web1,web2', vars: { GATE: path.join(root, 'never') } });
