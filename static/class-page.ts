@@ -135,7 +135,7 @@ class Watch {
     heading.textContent = this.tr.t('class.watchHeading', { trainee });
     for (const tr of document.querySelectorAll<HTMLElement>('[data-matrix] tbody tr')) tr.toggleAttribute('aria-current', tr.dataset.row === trainee);
     if (!row.runId) {
-      heading.textContent = `${this.tr.t('class.watchHeading', { trainee })} — ${this.tr.t('class.watchNotJoined', { trainee })}`;
+      heading.textContent = this.tr.t('class.watchNotJoined', { trainee });
       actions.hidden = true;
       return;
     }
