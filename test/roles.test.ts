@@ -39,6 +39,7 @@ describe('binding roles (pure)', () => {
     assert.deepEqual(bindRoles(roles, { source: 'a', destination: 'b' }, undefined), { ok: true, value: { kind: 'roles', roles: [{ role: 'source', target: 'a' }, { role: 'destination', target: 'b' }] } });
     assert.deepEqual(bindRoles(roles, undefined, 'lab'), { ok: true, value: { kind: 'lab', roles } });
     assert.deepEqual(bindRoles(['only'], undefined, 'h1'), { ok: true, value: { kind: 'roles', roles: [{ role: 'only', target: 'h1' }] } });
+    assert.deepEqual(bindRoles(['only'], undefined, 'lab'), { ok: true, value: { kind: 'roles', roles: [{ role: 'only', target: 'lab' }] } });
     assert.deepEqual(bindRoles(undefined, undefined, 'h1'), { ok: true, value: { kind: 'single', target: 'h1' } });
     assert.deepEqual(bindRoles(undefined, undefined, undefined), { ok: true, value: { kind: 'single', target: 'local' } });
   });
