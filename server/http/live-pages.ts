@@ -8,7 +8,7 @@ import type { Views } from './render.ts';
 import type { Gateway } from './gateway.ts';
 import type { Crumb } from './pages.ts';
 import { runbookHref, formatTime } from './pages.ts';
-import { pageLanguage } from './language.ts';
+import { localizedFailure, pageLanguage } from './language.ts';
 import { httpStatus, failure } from '../errors.ts';
 import { EN, isLang, translator, type Translator } from '../../common/i18n/index.ts';
 import { roleAtLeast, type Principal } from '../record/users.ts';
@@ -88,8 +88,11 @@ export function livePages(ctx: AppContext, views: Views, gateway: Gateway, deps:
   }
 
   if (classes) {
-    const forbidden = (res: Response, message: string) =>
-      res.status(httpStatus('FORBIDDEN')).type('html').send(views.render('not-found', { title: message, heading: message, message }, res.locals));
+    // The refusal's words in the page's language (the code's summary, then the specifics).
+    const forbidden = (res: Response, message: string) => {
+      const text = localizedFailure({ code: 'FORBIDDEN', message }, trOf(res)).message;
+      res.status(httpStatus('FORBIDDEN')).type('html').send(views.render('not-found', { title: text, heading: text, message: text }, res.locals));
+    };
 
     r.get('/classes', (_req, res) => {
       const tr = trOf(res);
