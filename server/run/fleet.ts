@@ -58,6 +58,13 @@ export interface FleetsDeps {
   adHoc?: boolean;
 }
 
+// How many hosts of a fleet connect (target set up, shell started) at the same time. The SSH
+// target's setup runs its ssh side commands synchronously (ssh.ts: -O check, the host facts, the
+// session folder and rc file), blocking this process while they run: ten hosts connecting at once
+// on a loaded 2-core machine starved each other's shells past their 15 s readiness wait. Two at
+// once keeps connecting fast and leaves the event loop to the hosts already running.
+const CONNECTS_AT_ONCE = 2;
+
 interface HostState extends FleetHostRecord {
   run?: Run;
   runningStep?: string;
@@ -68,6 +75,8 @@ export class Fleet implements Disposable {
   private readonly hosts: HostState[];
   private stopped: string | undefined;
   private finished = false;
+  private connecting = 0;
+  private readonly connectWaiters: Array<() => void> = [];
   private resolveDone!: (s: FleetStatus) => void;
   /** Resolves with the fleet's status once every host has ended. */
   readonly done: Promise<FleetStatus>;
@@ -171,8 +180,28 @@ export class Fleet implements Disposable {
     }
   }
 
+  /** Waits for a connect slot (CONNECTS_AT_ONCE); the returned function frees it. */
+  private async connectSlot(): Promise<() => void> {
+    while (this.connecting >= CONNECTS_AT_ONCE) await new Promise<void>((r) => this.connectWaiters.push(r));
+    this.connecting++;
+    let freed = false;
+    return () => {
+      if (freed) return;
+      freed = true;
+      this.connecting--;
+      this.connectWaiters.shift()?.();
+    };
+  }
+
   private async runHost(h: HostState): Promise<void> {
     const deps = this.o.deps;
+    const free = await this.connectSlot();
+    if (this.stopped || this.finished) {
+      free();
+      this.setHost(h, 'skipped', `not started: ${this.stopped ?? 'the fleet ended'}`);
+      this.pump();
+      return;
+    }
     const created = await deps.runs.create(
       {
         runbook: this.runbook.id,
@@ -184,7 +213,7 @@ export class Fleet implements Disposable {
         ...(this.o.lang !== undefined ? { lang: this.o.lang } : {}),
       },
       this.o.user,
-    );
+    ).finally(free);
     if (!created.ok) {
       this.setHost(h, this.stopped ? 'interrupted' : 'failed', created.error.message);
       this.pump();

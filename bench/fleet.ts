@@ -1,0 +1,120 @@
+// Fleet runs at scale, printed (a benchmark, never a test): N minimal lab hosts (default 20, each
+// its own sshd), a 5-step runbook run as a fleet with --parallel 1 and --parallel 10 in this
+// process (the CLI's path: Runs + Fleets), the wall time of each and the speed-up; and this
+// process's memory per concurrent remote session (RSS at the peak of the parallel run, above
+// the idle RSS, over the sessions live at that peak), beside the ssh client processes' own.
+//
+//   node --import tsx bench/fleet.ts       (root, openssh-server and nc: bash .ci/setup)
+//   BENCH_FLEET_HOSTS=20                   lab hosts
+//   BENCH_FLEET_SLEEP=0.5                  seconds of remote work in each step's command (0: none)
+//   BENCH_FLEET_PARALLEL=10                the parallel run's --parallel
+import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import os from 'node:os';
+import path from 'node:path';
+import { LabTarget } from '../server/target/lab.ts';
+import { LAB_MGMT, labInventory } from '../server/target/lab-ssh.ts';
+import { parseInventory } from '../server/target/inventory.ts';
+import { sshKind, type TargetKind } from '../server/target/registry.ts';
+import { loadCatalog } from '../server/runbook/catalog.ts';
+import { RunStore } from '../server/record/store.ts';
+import { AuditLog } from '../server/record/audit.ts';
+import { Runs } from '../server/run/runs.ts';
+import { Fleets } from '../server/run/fleet.ts';
+import { createLogger } from '../server/log.ts';
+import { childrenOf } from '../server/target/process.ts';
+
+const HOSTS = Math.max(2, Number(process.env.BENCH_FLEET_HOSTS ?? 20));
+const SLEEP = Math.max(0, Number(process.env.BENCH_FLEET_SLEEP ?? 0.5));
+const PARALLEL = Math.max(2, Number(process.env.BENCH_FLEET_PARALLEL ?? 10));
+const STEPS = 5;
+
+function rssKb(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Every descendant of this process (the ssh clients). */
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  for (const c of childrenOf(pid)) out.push(c, ...descendants(c));
+  return out;
+}
+
+async function main(): Promise<void> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-bench-fleet-'));
+  let lab: LabTarget | undefined;
+  try {
+    let t0 = performance.now();
+    lab = await LabTarget.create({ hosts: HOSTS, minimal: true, maskKvm: true });
+    console.log(`lab of ${HOSTS} minimal hosts up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const names = ['h1', ...Array.from({ length: HOSTS - 1 }, (_, i) => `host${i + 2}`)];
+    const invText = labInventory({ labId: lab.labId, lanNetns: lab.lanNetns, stateDir: lab.stateDir, hosts: names.map((n, i) => ({ name: n, address: i === 0 ? lab!.sshAddress! : LAB_MGMT.host(i + 1) })) });
+    const inv = parseInventory(invText, path.join(work, 'inventory.yaml'));
+    const rb = path.join(work, 'runbooks');
+    fs.mkdirSync(rb);
+    const step = (n: number) => `## Step ${n}\n\n\`\`\`sh {id=s${n}}\n${SLEEP > 0 ? `sleep ${SLEEP}; ` : ''}echo step ${n} on $(hostname)\n\`\`\`\n\n\`\`\`sh {verify}\ntest -n "$(hostname)"\n\`\`\`\n`;
+    fs.writeFileSync(path.join(rb, 'five.md'), `# Five steps\n\n${Array.from({ length: STEPS }, (_, i) => step(i + 1)).join('\n')}`);
+    const catalog = loadCatalog(rb);
+    const data = path.join(work, 'data');
+    const store = RunStore.open(data);
+    const kinds: Record<string, TargetKind> = {};
+    for (const [n, h] of inv.hosts) kinds[n] = sshKind(h);
+    const log = createLogger('warn');
+    const runs = new Runs({ catalog: () => catalog, store, audit: new AuditLog(store, data), dataDir: data, log, targets: kinds, limits: { perUser: 64, total: 64 } });
+    const fleets = new Fleets({ runs, store, catalog: () => catalog, inventory: () => inv, log, targetIds: () => Object.keys(kinds) });
+    const elu = new Map<number, number>();
+    const fleet = async (parallel: number, sample?: (live: number) => void) => {
+      const started = fleets.start({ runbook: 'five', target: '@all', parallel }, 'bench');
+      if (!started.ok) throw new Error(started.error.message);
+      const timer = sample ? setInterval(() => sample(runs.size), 50) : undefined;
+      t0 = performance.now();
+      const elu0 = performance.eventLoopUtilization();
+      const status = await started.value.done;
+      clearInterval(timer);
+      const ms = performance.now() - t0;
+      // How busy this process was (synchronous ssh side commands count as busy): near 1 means
+      // the fleet's own process, not the hosts, set the pace.
+      elu.set(parallel, performance.eventLoopUtilization(elu0).utilization);
+      if (status !== 'passed') {
+        const v = fleets.view(started.value.id)!;
+        console.log(`fleet ${v.id} (--parallel ${parallel}) ${status}: ${JSON.stringify(v.counts)}`);
+        for (const h of v.hosts.filter((x) => x.status !== 'passed')) console.log(`  ${h.host} ${h.status}: ${h.reason ?? ''}`);
+        throw new Error('a fleet did not pass: its figures would not compare');
+      }
+      return ms;
+    };
+    // Warm up (code loaded, JIT, host keys read) on a small fleet, then measure.
+    const idle = () => {
+      (globalThis as { gc?: () => void }).gc?.();
+      return rssKb(process.pid);
+    };
+    const serial = await fleet(1);
+    console.log(`--parallel 1 done in ${(serial / 1000).toFixed(1)} s`);
+    const base = idle();
+    let peak = { rss: 0, live: 0, ssh: 0 };
+    const parallel = await fleet(PARALLEL, (live) => {
+      const rss = rssKb(process.pid);
+      if (rss > peak.rss) peak = { rss, live, ssh: descendants(process.pid).reduce((t, p) => t + rssKb(p), 0) };
+    });
+    const perSession = peak.live ? (peak.rss - base) / peak.live / 1024 : NaN;
+    const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    console.log(`runbook: ${STEPS} steps, each a command (${SLEEP > 0 ? `sleep ${SLEEP} s of remote work, then echo` : 'echo'}) and a check`);
+    console.log(`--parallel 1:  ${sec(serial)} for ${HOSTS} hosts (${sec(serial / HOSTS)} per host); event loop busy ${(elu.get(1)! * 100).toFixed(0)}%`);
+    console.log(`--parallel ${PARALLEL}: ${sec(parallel)} — speed-up ${(serial / parallel).toFixed(1)}× (target ≥ 5×); event loop busy ${(elu.get(PARALLEL)! * 100).toFixed(0)}%`);
+    console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(', ')} on ${os.cpus().length} cores`);
+    console.log(`server memory: idle ${(base / 1024).toFixed(0)} MB, peak ${(peak.rss / 1024).toFixed(0)} MB with ${peak.live} live remote sessions: ${perSession.toFixed(2)} MB per session (target ≤ 5 MB)`);
+    console.log(`ssh client processes at that peak: ${(peak.ssh / 1024).toFixed(0)} MB RSS together (${peak.live ? (peak.ssh / 1024 / peak.live).toFixed(1) : '-'} MB per session, mostly shared libraries; not the server's)`);
+    fleets.dispose();
+    runs.dispose();
+    store.close();
+  } finally {
+    await lab?.dispose();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
