@@ -30,7 +30,9 @@ export type ServerMessage =
    */
   | { type: 'class-control'; runId: string; takenOverBy: string | null }
   /** A message from the class's trainer to every trainee (late joiners get the earlier ones on connect). */
-  | { type: 'class-message'; classId: string; id: number; from: string; text: string; at: string };
+  | { type: 'class-message'; classId: string; id: number; from: string; text: string; at: string }
+  /** The trainer revealed a step's solution to the trainee: the page fetches it (GET …/hints). */
+  | { type: 'class-reveal'; runId: string; stepId: string; by: string };
 
 /** Largest text frame the gateway accepts: control messages are tiny. */
 export const MAX_CONTROL_MESSAGE_BYTES = 4096;
@@ -153,6 +155,9 @@ export function parseServerMessage(text: string): ServerParseOutcome {
     case 'class-message':
       if (!isStr(m.classId) || !isInt(m.id, 1, Number.MAX_SAFE_INTEGER) || !isStr(m.from) || !isStr(m.text) || !isStr(m.at)) return bad('needs classId, id, from, text and at');
       return { ok: true, message: { type: 'class-message', classId: m.classId, id: m.id, from: m.from, text: m.text, at: m.at } };
+    case 'class-reveal':
+      if (!isStr(m.runId) || !isStr(m.stepId) || !isStr(m.by)) return bad('needs runId, stepId and by');
+      return { ok: true, message: { type: 'class-reveal', runId: m.runId, stepId: m.stepId, by: m.by } };
     default:
       assertNeverType(m.type);
       return { ok: false, error: `unknown message type ${JSON.stringify(String((raw as { type?: unknown }).type)).slice(0, 60)}` };

@@ -2,7 +2,8 @@
 // (POST /api/runs/:id/steps/:stepId/hints; the server records it), and the solution once the
 // server allows it (3 failed attempts, or the trainer). Nothing unrevealed is in the page.
 import type { HintsPanelData } from '../common/page-data.ts';
-import { postJson } from './api.ts';
+import { getJson, postJson } from './api.ts';
+import type { ServerMessage } from '../common/protocol.ts';
 import { translator, type Translator } from '../common/i18n/index.ts';
 
 export class HintsPanel {
@@ -11,6 +12,11 @@ export class HintsPanel {
 
   constructor(private readonly data: HintsPanelData) {
     this.tr = translator(data.lang ?? 'en');
+    // The trainer revealed this step's solution (a class run's socket, via step-page.ts).
+    document.addEventListener('stepwise:class', (ev) => {
+      const m = (ev as CustomEvent<ServerMessage>).detail;
+      if (m.type === 'class-reveal' && m.stepId === this.data.stepId) void this.refreshSolution();
+    });
     document.addEventListener('click', (ev) => {
       const target = ev.target instanceof Element ? ev.target : null;
       const button = target?.closest<HTMLButtonElement>('[data-action="show-hint"], [data-action="show-solution"]');
@@ -53,15 +59,26 @@ export class HintsPanel {
     try {
       const res = await postJson<{ solution: string }>(`${this.base()}/solution`, {});
       if (!res.ok) return this.setError(`${res.error.message} (${res.error.code})`);
-      const box = document.querySelector<HTMLElement>('[data-solution-text]');
-      const code = box?.querySelector('code');
-      if (code) code.textContent = res.value.solution;
-      box?.removeAttribute('hidden');
+      this.showSolutionText(res.value.solution);
       button.hidden = true;
-      document.querySelector<HTMLElement>('[data-solution-note]')?.setAttribute('hidden', '');
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Shows the solution once the server says it is revealed. */
+  private async refreshSolution(): Promise<void> {
+    const res = await getJson<{ solution: string | null }>(`${this.base()}/hints`);
+    if (res.ok && res.value.solution !== null) this.showSolutionText(res.value.solution);
+  }
+
+  private showSolutionText(solution: string): void {
+    const box = document.querySelector<HTMLElement>('[data-solution-text]');
+    const code = box?.querySelector('code');
+    if (code) code.textContent = solution;
+    box?.removeAttribute('hidden');
+    document.querySelector<HTMLElement>('[data-action="show-solution"]')?.setAttribute('hidden', '');
+    document.querySelector<HTMLElement>('[data-solution-note]')?.setAttribute('hidden', '');
   }
 
   private setError(text: string): void {

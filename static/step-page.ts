@@ -218,6 +218,7 @@ export class StepPage {
         break;
       case 'class-control':
       case 'class-message':
+      case 'class-reveal':
         // A class run: the trainee's banner and messages listen for this event (the class page's module).
         document.dispatchEvent(new CustomEvent('stepwise:class', { detail: m }));
         break;

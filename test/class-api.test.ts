@@ -293,8 +293,11 @@ test('hints one at a time, each recorded; the solution after 3 failed attempts, 
   assert.equal(sol.json.solution, 'export answer=42');
   // The trainer reveals trainee-2's at once; another trainer cannot.
   assert.equal((await as(tokens.bob!, 'POST', `/api/runs/${run2}/steps/greet/solution`, {})).status, 403);
+  const watching = await connect(main.seats[1]!.token, run2);
   const byTrainer = await as(tokens.alice!, 'POST', `/api/runs/${run2}/steps/greet/solution`, {});
   assert.equal(byTrainer.status, 200);
+  await watching.waitEvent('class-reveal', (m) => m.stepId === 'greet' && m.by === 'alice');
+  watching.close();
   assert.equal((await as(main.seats[1]!.token, 'GET', `/api/runs/${run2}/steps/greet/hints`)).json.solution, 'echo "hello-class"');
   const events = s.ctx.store.auditEvents(run1);
   const reveals = events.filter((e) => e.type === 'hint-revealed');

@@ -91,4 +91,31 @@ test('a join link from another site only asks, and joins on the button; a wrong 
   await s.api('DELETE', `/api/classes/${made.json.id}`);
 });
 
+test('hints on the step page: one at a time, then none; the solution the trainer reveals appears without a reload', TEST, async () => {
+  const made = await s.api('POST', '/api/classes', { name: 'Hint class', runbook: 'lesson', seats: 1, target: 'local' });
+  const seat = made.json.seats[0] as { token: string; joinUrl: string };
+  const page = await freshPage();
+  await page.goto(seat.joinUrl);
+  await page.waitForSelector('#step-title', WAIT);
+  await page.waitForSelector('.conn[data-conn="live"]', WAIT);
+  assert.equal(await page.$$eval('[data-hints-list] li', (l) => l.length), 0);
+  assert.equal(await page.$eval('[data-solution-text]', (el) => (el as HTMLElement).hidden), true);
+  await page.click('[data-action="show-hint"]');
+  await page.waitForFunction(() => document.querySelectorAll('[data-hints-list] li').length === 1, WAIT);
+  await page.click('[data-action="show-hint"]');
+  await page.waitForSelector('[data-action="show-hint"][disabled]', WAIT);
+  assert.deepEqual(await page.$$eval('[data-hints-list] .hint-text', (l) => l.map((e) => e.textContent)), ['Press Run step: it runs the command, then its check.', 'The command prints hello-class.']);
+  assert.equal(await page.$eval('[data-hints-none]', (el) => (el as HTMLElement).hidden), false);
+  // Before 3 failures the trainee's own button is refused, and says why.
+  await page.click('[data-action="show-solution"]');
+  await page.waitForSelector('[data-hints-error]:not([hidden])', WAIT);
+  assert.match(await page.$eval('[data-hints-error]', (el) => el.textContent ?? ''), /SOLUTION_LOCKED/);
+  const runId = /\/runs\/([^/]+)\//.exec(page.url())![1]!;
+  const r = await s.api('POST', `/api/runs/${runId}/steps/greet/solution`, {});
+  assert.equal(r.status, 200);
+  await page.waitForSelector('[data-solution-text]:not([hidden])', WAIT);
+  assert.equal(await page.$eval('[data-solution-text] code', (el) => el.textContent), 'echo "hello-class"');
+  await s.api('DELETE', `/api/classes/${made.json.id}`);
+});
+
 noLeaks();

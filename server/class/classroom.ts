@@ -689,6 +689,8 @@ export class Classroom implements Disposable {
     if (!seen.solution) {
       this.auditRun(runId, 'solution-revealed', { stepId, by: p.user, failures: seen.failures });
       if (who.value.seat) this.emit(who.value.seat.classId, { type: 'trainee', ...who.value.seat });
+      // Revealed by the trainer: the trainee's page shows it without a reload.
+      if (who.value.teacher) this.sendRun(runId, { type: 'class-reveal', runId, stepId, by: p.user });
     }
     return { ok: true, value: { solution: sol, by: p.user } };
   }
