@@ -11,6 +11,7 @@ import path from 'node:path';
 import { LabTarget } from '../server/target/lab.ts';
 import { hasSshd, LAB_MGMT, labSshPaths } from '../server/target/lab-ssh.ts';
 import { runStepwise } from './helpers/cli.ts';
+import { startTestServer } from './helpers/server.ts';
 import { RunStore } from '../server/record/store.ts';
 import { fleetRollbackHosts } from '../server/run/rollback.ts';
 
@@ -133,6 +134,42 @@ test "$(hostname)" != host3
     }
     const v = runStepwise(['audit', 'verify', '--all', '--data', data]);
     assert.equal(v.code, 0, v.stdout);
+  });
+
+  test('API: POST /api/fleets/:id/rollback rolls back an ended failed fleet once; refuses a viewer', async () => {
+    const s = await startTestServer(rbDir);
+    try {
+      fs.rmSync(path.join(work, 'log'), { force: true });
+      const made = s.ctx.users.createToken('vera', 'viewer');
+      assert.ok(made.ok);
+      const viewer = { authorization: `Bearer ${made.value.token}` };
+      const res = await s.api('POST', '/api/fleets', { runbook: 'canary', target: '@all', parallel: 1 });
+      assert.equal(res.status, 201, JSON.stringify(res.json));
+      const id = res.json.id as string;
+      let v: any;
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        v = (await s.api('GET', `/api/fleets/${id}`)).json;
+        if (v.status !== 'running' || Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(v.status, 'failed', JSON.stringify(v));
+      assert.equal((await s.api('POST', `/api/fleets/${id}/rollback`, {}, viewer)).status, 403);
+      const done = await s.api('POST', `/api/fleets/${id}/rollback`, {});
+      assert.equal(done.status, 200, JSON.stringify(done.json));
+      assert.deepEqual(done.json.hosts.map((h: { host: string; status: string; undone: string[] }) => [h.host, h.status, h.undone.join(',')]), [
+        ['kvmhost', 'passed', 'picky,first'],
+        ['host2', 'passed', 'picky,first'],
+        ['host3', 'passed', 'first'],
+      ]);
+      assert.equal(fs.readFileSync(path.join(work, 'log'), 'utf8').split('\n').filter((l) => l.includes(' undo-')).length, 5);
+      const again = await s.api('POST', `/api/fleets/${id}/rollback`, {});
+      assert.equal(again.status, 200);
+      assert.ok(again.json.hosts.every((h: { error?: { code: string; message: string } }) => h.error?.code === 'ROLLBACK_REFUSED' && /already rolled back/.test(h.error.message)), JSON.stringify(again.json));
+      assert.equal((await s.api('POST', '/api/fleets/f20990101000000-aaaaaa/rollback', {})).status, 404);
+    } finally {
+      await s.stop();
+    }
   });
 });
 

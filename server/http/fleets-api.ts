@@ -10,6 +10,7 @@ import type { Principal } from '../record/users.ts';
 import type { Fleets } from '../run/fleet.ts';
 import { RunHistory } from '../run/history.ts';
 import { exportFleet, FLEET_REPORT_FORMATS, type FleetReportFormat } from '../report/fleet.ts';
+import { fleetRollbackHosts, rollBackFleet } from '../run/rollback.ts';
 
 // A list of fleets is for a page or a script, not an archive.
 const LIST_DEFAULT = 50;
@@ -84,6 +85,21 @@ export function fleetsRouter(ctx: AppContext, fleets: Fleets): Router {
     const live = fleets.get(id);
     if (live) await live.stop(`stopped by ${userOf(res)}`);
     res.json(fleets.view(id));
+  });
+
+  // Rolls back an ended fleet in which a step failed (server/run/rollback.ts): each host that
+  // failed and each host that had passed the failed step, one after another, each in a new run.
+  r.post('/fleets/:id/rollback', async (req, res) => {
+    const id = req.params.id;
+    const v = fleets.view(id);
+    if (!v) return sendFailure(res, failure('NOT_FOUND', `no fleet ${JSON.stringify(id)}`));
+    if (v.status === 'running') return sendFailure(res, failure('ROLLBACK_REFUSED', `fleet ${id} is still running: roll it back once it has ended`));
+    const hosts = v.hosts.map((h) => ({ host: h.host, runId: h.runId, started: h.started, status: h.status, steps: h.steps }));
+    if (v.status !== 'failed' || !fleetRollbackHosts(hosts).length) {
+      return sendFailure(res, failure('ROLLBACK_REFUSED', `fleet ${id} has no failed step to roll back (its status is ${v.status})`));
+    }
+    const done = await rollBackFleet(ctx.runs, new RunHistory(ctx.store, ctx.catalog), hosts, userOf(res), { confirmed: req.body?.confirm === true });
+    res.json({ fleet: id, hosts: done.map(({ host, outcome }) => (outcome.ok ? { host, ...outcome.value } : { host, error: outcome.error })) });
   });
 
   r.get('/fleets/:id/report.:ext', (req, res) => {
