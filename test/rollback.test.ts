@@ -306,6 +306,13 @@ test('CLI: run --rollback undoes steps 2 then 1 in the failed run\'s shell; chai
   assert.ok(md.includes(`## Rollback\n\nRolls back run \`${id}\` in run \`${id}\``), md);
   assert.ok(md.includes('steps `add-two-files`, `make-the-folder` (the last step first). **passed**: undone `add-two-files`, `make-the-folder`'), md);
   assert.ok(md.indexOf('#### `make-undo`') > md.indexOf('## Rollback'));
+
+  // Resuming a rolled-back run does the undone steps again: it picks up at the first of them.
+  const resumed = runStepwise(['run', 'undo', '--runbooks', rbDir, '--data', data, '--var', 'FAIL=no', '--resume', id]);
+  assert.equal(resumed.code, 0, resumed.stdout);
+  assert.match(resumed.stdout, /from step make-the-folder/);
+  assert.match(resumed.stdout, /\[1\/3\] make-the-folder: passed/);
+  assert.deepEqual(lines(log).slice(6), ['make', 'add', 'break']);
 });
 
 test('CLI: without --rollback nothing is undone; stepwise rollback RUNID undoes it in a linked run with the shell state restored', () => {

@@ -7,6 +7,7 @@ import type { ShellState } from '../exec/state.ts';
 import { failure } from '../errors.ts';
 import type { Outcome } from '../../common/outcome.ts';
 import { doneInChain, type RunHistory } from './history.ts';
+import { earlierRollbacks } from './rollback.ts';
 
 export interface ResumePoint {
   parent: RunRecord;
@@ -29,7 +30,9 @@ export function resumePoint(history: RunHistory, parentId: string, runbook: Runb
     return { ok: false, error: failure('BAD_REQUEST', `run ${parentId} is the rollback of run ${parent.options.rollbackOf}: a rollback is not resumed; start a new run`, 'resume') };
   }
   const verdicts = history.chainVerdicts(parent);
-  const from = runbook.steps.find((s) => !doneInChain(verdicts.get(s.id)));
+  // A step a rollback undid (rollback.ts) is not done any more: the resumed run does it again.
+  const undone = new Set(history.chain(parent).flatMap((r) => [...earlierRollbacks(history, r).undone]));
+  const from = runbook.steps.find((s) => !doneInChain(verdicts.get(s.id)) || undone.has(s.id));
   if (!from) return { ok: false, error: failure('BAD_REQUEST', `run ${parentId} has no failed or unfinished step to resume`, 'resume') };
   const secret = new Set(runbook.vars.filter((v) => v.secret).map((v) => v.name));
   const declared = new Set(runbook.vars.map((v) => v.name));

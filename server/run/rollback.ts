@@ -94,7 +94,7 @@ export function rollbackEvents(events: ReadonlyArray<{ type: string; data: Recor
  * The run's rollbacks so far — in its own shell and by runs linked to it: the run whose rollback
  * went through (if one did), and the steps already undone by those that stopped part-way.
  */
-function earlierRollbacks(history: RunHistory, record: RunRecord): { passedIn?: string; undone: Set<string> } {
+export function earlierRollbacks(history: RunHistory, record: RunRecord): { passedIn?: string; undone: Set<string> } {
   const undone = new Set<string>();
   let passedIn: string | undefined;
   for (const r of [record, ...rollbacksOf(history, record)]) {
