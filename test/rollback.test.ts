@@ -293,6 +293,12 @@ test('CLI: run --rollback undoes steps 2 then 1 in the failed run\'s shell; chai
   }
   const v = runStepwise(['audit', 'verify', id, '--data', data]);
   assert.equal(v.code, 0, v.stdout + v.stderr);
+  // Its evidence bundle, rollback included, verifies offline.
+  const zip = path.join(tmp, 'rolled-back.zip');
+  const ev = runStepwise(['evidence', id, '--output', zip, '--data', data, '--runbooks', rbDir]);
+  assert.equal(ev.code, 0, ev.stdout + ev.stderr);
+  const ok = runStepwise(['evidence', 'verify', zip]);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
 
   // The report has the rollback section; the steps keep only their forward blocks.
   const rep = runStepwise(['report', id, '--format', 'json', '--data', data, '--runbooks', rbDir]);
