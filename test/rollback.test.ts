@@ -15,6 +15,7 @@ import { planRun, formatPlan, rollbackOrder } from '../server/exec/plan.ts';
 import { stepsToUndo } from '../server/run/rollback.ts';
 import { runStepwise, spawnStepwise } from './helpers/cli.ts';
 import { until } from './helpers/blocks.ts';
+import { unzipSync } from 'fflate';
 import { RunStore } from '../server/record/store.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -299,6 +300,11 @@ test('CLI: run --rollback undoes steps 2 then 1 in the failed run\'s shell; chai
   assert.equal(ev.code, 0, ev.stdout + ev.stderr);
   const ok = runStepwise(['evidence', 'verify', zip]);
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  const files = unzipSync(fs.readFileSync(zip));
+  const html = Buffer.from(files['report.html']!).toString();
+  assert.match(html, /<h2>Rollback<\/h2>\n<p id="rollback">Rolls back run <code>[^<]+<\/code> in run <code>[^<]+<\/code>.*<span class="passed">passed<\/span>/);
+  assert.ok(html.indexOf('make-undo') > html.indexOf('<h2>Rollback</h2>'));
+  assert.match(Buffer.from(files['report.md']!).toString(), /## Rollback/);
 
   // The report has the rollback section; the steps keep only their forward blocks.
   const rep = runStepwise(['report', id, '--format', 'json', '--data', data, '--runbooks', rbDir]);

@@ -111,6 +111,22 @@ ${execs || '<p class="muted">no block ran</p>'}</section>`;
     })
     .join('\n');
 
+  // How the run was rolled back (report/rollback.ts): the outcome, then each rollback block.
+  const rb = report.rollback;
+  const rollback = !rb
+    ? ''
+    : `<h2>Rollback</h2>
+<p id="rollback">Rolls back run <code>${esc(rb.of)}</code> in run <code>${esc(rb.runId)}</code>${rb.by ? `, asked by ${esc(rb.by)}` : ''}: steps ${esc(rb.planned.join(', '))}, the last first — <span class="${esc(rb.status)}">${esc(rb.status)}</span>${rb.failedBlock ? ` at <code>${esc(rb.failedBlock)}</code>: ${esc(rb.reason ?? '')}` : ''}; undone: ${esc(rb.undone.join(', ') || '—')}</p>
+${rb.executions
+  .map((e) => {
+    const label = `${e.stepId}/${e.id}`;
+    const idx = rb.runId === r.id && e.castTime !== null ? byLabel.get(label)?.[0] : undefined;
+    const seek = idx === undefined ? '' : ` <button class="seek" data-marker="${idx}" type="button">▶ play from here</button>`;
+    return `<div class="exec" id="exec-${e.seq}"><div><code>${esc(e.stepId)}</code> · <code>${esc(e.id)}</code> ${esc(e.kind)} · <span class="${esc(e.status)}">${esc(e.status)}</span> · exit code <b>${esc(e.exitCode ?? '—')}</b> · ${esc(e.durationMs)} ms · ${esc(e.end)}${e.reason ? ` · ${esc(e.reason)}` : ''}${seek}</div>
+${e.command !== null ? `<pre class="command">${esc(e.command)}</pre>` : ''}<pre class="output">${esc(e.output)}</pre></div>`;
+  })
+  .join('\n')}`;
+
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Run ${esc(r.id)} — ${esc(r.runbookTitle ?? r.runbookId ?? 'ad-hoc')}</title>
@@ -136,6 +152,7 @@ ${approvals.length ? `<table id="approvals">${approvals.map((e) => `<tr><td>${es
 <h2>Steps</h2>
 <p>${esc(report.totals.passed)} passed, ${esc(report.totals.failed)} failed, ${esc(report.totals.warning)} warning, ${esc(report.totals.skipped)} skipped, ${esc(report.totals.notRun)} not run</p>
 ${steps}
+${rollback}
 </div>
 <div class="player"><h2>Recording</h2><div id="player">${input.cast ? '' : '<p class="muted">This run has no recording.</p>'}</div></div>
 </main>
