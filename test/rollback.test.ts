@@ -305,6 +305,8 @@ test('CLI: run --rollback undoes steps 2 then 1 in the failed run\'s shell; chai
   assert.match(html, /<h2>Rollback<\/h2>\n<p id="rollback">Rolls back run <code>[^<]+<\/code> in run <code>[^<]+<\/code>.*<span class="passed">passed<\/span>/);
   assert.ok(html.indexOf('make-undo') > html.indexOf('<h2>Rollback</h2>'));
   assert.match(Buffer.from(files['report.md']!).toString(), /## Rollback/);
+  const junit = runStepwise(['report', id, '--format', 'junit', '--data', data, '--runbooks', rbDir]).stdout;
+  assert.ok(junit.includes(`<property name="stepwise.rollback" value="passed in run ${id}: undone add-two-files, make-the-folder"/>`), junit);
 
   // The report has the rollback section; the steps keep only their forward blocks.
   const rep = runStepwise(['report', id, '--format', 'json', '--data', data, '--runbooks', rbDir]);

@@ -150,6 +150,10 @@ export function toJUnit(report: RunReport): string {
       `stepwise.approval.${i + 1}`,
       `${a.stepId}/${a.blockId} ${a.state} (needs ${a.need}, operator ${a.operator})${a.decisions.map((d) => `; ${d.decision} by ${d.user} at ${d.at}${d.comment ? `: ${d.comment}` : ''}`).join('')}`,
     ]),
+    // Rolled back (report/rollback.ts): not a test case of the procedure, a fact about the run.
+    ...(report.rollback
+      ? [['stepwise.rollback', `${report.rollback.status} in run ${report.rollback.runId}: undone ${report.rollback.undone.join(', ') || '-'}${report.rollback.failedBlock ? `; stopped at ${report.rollback.failedBlock}: ${report.rollback.reason ?? ''}` : ''}`] as [string, string]]
+      : []),
   ];
   const lines = [
     '<?xml version="1.0" encoding="UTF-8"?>',
