@@ -384,10 +384,12 @@ export const en = {
                           --all runs every runbook in order on one target and
                           ends with a table and one line "N passed, N failed, N skipped"
   run <runbook> --target @GROUP|@all|label=L|H1,H2 [--parallel N] [--max-fail N|P%]
-      [--batches 1,25%,100%] | --resume FLEETID
+      [--batches 1,25%,100%] [--rollback] | --resume FLEETID
                           a fleet: the runbook on every host the selector names,
                           N at once, stopping new starts once more than the budget failed;
-                          ends with a host table and "N passed, N failed, N skipped" (hosts)
+                          ends with a host table and "N passed, N failed, N skipped" (hosts);
+                          --rollback then rolls back the failed hosts and those that
+                          passed the failed step, each in a new run
   rollback <runId> [--yes] [--data DIR] [--runbooks DIR] [--inventory FILE]
                           roll back a failed run that has ended: a new run linked to it
                           restores its shell state and runs the rollback blocks of the

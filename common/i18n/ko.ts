@@ -377,10 +377,12 @@ export const ko: Record<MessageKey, string> = {
                           --all은 모든 런북을 한 대상에서 차례로 실행하고
                           표와 한 줄 "N passed, N failed, N skipped"로 끝납니다
   run <runbook> --target @GROUP|@all|label=L|H1,H2 [--parallel N] [--max-fail N|P%]
-      [--batches 1,25%,100%] | --resume FLEETID
+      [--batches 1,25%,100%] [--rollback] | --resume FLEETID
                           플릿: 선택한 모든 호스트에서 런북을 N대씩 동시에 실행하고,
                           실패가 허용치를 넘으면 새 호스트를 시작하지 않습니다.
-                          호스트 표와 "N passed, N failed, N skipped"(호스트 수)로 끝납니다
+                          호스트 표와 "N passed, N failed, N skipped"(호스트 수)로 끝납니다.
+                          --rollback은 그 뒤 실패한 호스트와 실패한 단계를 통과한
+                          호스트를 각각 새 실행에서 롤백합니다
   rollback <runId> [--yes] [--data DIR] [--runbooks DIR] [--inventory FILE]
                           끝난 실패 실행을 롤백합니다: 그 실행에 연결된 새 실행이 셸 상태를
                           복원하고 통과한 단계의 롤백 블록을 마지막 단계부터 실행합니다
