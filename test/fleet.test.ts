@@ -313,6 +313,23 @@ true
       assert.equal((await s.api('GET', `/api/fleets/${id}/report.md`)).status, 200);
       assert.equal((await s.api('POST', `/api/fleets/${id}/stop`, {}, viewer)).status, 403);
       assert.equal((await s.api('GET', '/api/fleets/f20990101000000-aaaaaa')).status, 404);
+
+      // Stop a running fleet; its live Fleet tells every change to a subscriber.
+      for (const f of fs.readdirSync(work)) if (f.startsWith('napping-')) fs.rmSync(path.join(work, f));
+      const slow = await s.api('POST', '/api/fleets', { runbook: 'slow', target: 'host2,host3,host4', parallel: 2 });
+      assert.equal(slow.status, 201, JSON.stringify(slow.json));
+      const events: Array<{ type: string; host?: string; status: string; stepId?: string }> = [];
+      s.ctx.fleets.get(slow.json.id)!.subscribe((e) => events.push(e));
+      await until(() => fs.existsSync(path.join(work, 'napping-host2')) && fs.existsSync(path.join(work, 'napping-host3')), 90_000, 'two hosts napping');
+      const stopped = await s.api('POST', `/api/fleets/${slow.json.id}/stop`, {});
+      assert.equal(stopped.status, 200);
+      assert.equal(stopped.json.status, 'interrupted');
+      assert.deepEqual(stopped.json.hosts.map((h: { status: string }) => h.status), ['interrupted', 'interrupted', 'skipped']);
+      assert.match(stopped.json.hosts[2].reason, /not started: stopped by /);
+      assert.ok(events.some((e) => e.type === 'step' && e.host === 'host2' && e.stepId === 'nap' && e.status === 'running'), JSON.stringify(events));
+      assert.ok(events.some((e) => e.type === 'host' && e.host === 'host4' && e.status === 'skipped'));
+      assert.deepEqual(events.at(-1), { type: 'ended', fleetId: slow.json.id, status: 'interrupted', reason: stopped.json.reason });
+      for (const h of ['host2', 'host3']) assert.equal(ssh(h, "pgrep -af 'sleep [2]40' || true").stdout.trim(), '');
     } finally {
       await s.stop();
     }
