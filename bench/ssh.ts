@@ -44,7 +44,7 @@ async function measure(name: string, make: () => Promise<Target>): Promise<void>
     blocks.push(performance.now() - t0);
     if (r.status !== 'passed') throw new Error(`${name}: block failed: ${r.reason}`);
     t0 = performance.now();
-    ex.shellState();
+    await ex.shellState();
     states.push(performance.now() - t0);
   }
   // The ssh clients this session holds: the shell's (the pty's process) and, for SSH, the master.
@@ -55,7 +55,7 @@ async function measure(name: string, make: () => Promise<Target>): Promise<void>
   );
   ex.dispose();
   session.dispose();
-  target.release?.();
+  await target.release?.();
 }
 
 const lab = await LabTarget.create({ ssh: true, maskKvm: true });

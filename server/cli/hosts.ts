@@ -30,7 +30,7 @@ export function sshTargetKind(id: string, a: { inventory?: string; runbooks?: st
   return `no target ${JSON.stringify(id)}; known: ${[...builtIn, ...names].join(', ')}, or ssh://user@host[:port]${inv ? '' : ' (no inventory: --inventory FILE)'}`;
 }
 
-export function hostsCommand(a: { action?: string; host?: string; inventory?: string; runbooks?: string }, out: (s: string) => void): number {
+export async function hostsCommand(a: { action?: string; host?: string; inventory?: string; runbooks?: string }, out: (s: string) => void): Promise<number> {
   const tr = cliTranslator();
   const inv = cliInventory(a.inventory, a.runbooks);
   if (typeof inv === 'string') {
@@ -53,7 +53,7 @@ export function hostsCommand(a: { action?: string; host?: string; inventory?: st
         out(tr.t('cli.usage', { command: 'hosts trust', message: tr.t('cli.hosts.nameHost', { given: a.host ? 'yes' : 'no', host: JSON.stringify(a.host ?? '') }) }));
         return 2;
       }
-      const probe = probeHostKey(host);
+      const probe = await probeHostKey(host);
       if ('error' in probe) {
         out(tr.t('cli.usage', { command: 'hosts trust', message: probe.error }));
         return 1;

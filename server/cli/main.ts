@@ -98,7 +98,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
       }
       case 'hosts': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { inventory: { type: 'string' }, runbooks: { type: 'string' } } });
-        return hostsCommand({ action: positionals[0], host: positionals[1], ...values }, out);
+        return await hostsCommand({ action: positionals[0], host: positionals[1], ...values }, out);
       }
       case 'audit': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { all: { type: 'boolean', default: false }, data: { type: 'string' } } });

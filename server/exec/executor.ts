@@ -22,11 +22,14 @@ const KILL_GRACE_MS = 3_000;
 export const PROMPT_WAIT_MS = 15_000;
 // Bash redraws its prompt within milliseconds of Ctrl-C; a shell that ignores SIGINT never does.
 const CLEAR_WAIT_MS = 2_000;
+// The shell-state files the integration writes after each command block (integration.ts).
+const STATE_FILES = ['env0', 'env', 'cwd'];
 
 export interface ExecutorHooks {
   /** Called right before a block is sent to the shell (the recorder drops a marker here). */
   onBlockStart?(block: Block): number | undefined;
-  onBlockEnd?(block: Block, result: BlockResult): void;
+  /** `state`: the shell's state after a block that ran (not a check, not one skipped), read before this is called. */
+  onBlockEnd?(block: Block, result: BlockResult, state?: ShellState): void;
   /**
    * Awaited before a block that will run (not one skipped); a reason refuses it: the block
    * fails with that reason, unrun (a four-eyes approval rejected or expired).
@@ -132,11 +135,12 @@ export class Executor implements Disposable {
   }
 
   /** The shell's exported changes and directory after the last command block, if any ran. */
-  shellState(): ShellState | undefined {
-    const t = this.session.target;
-    const before = t.readSessionFile(this.session.dir, 'env0');
-    const after = t.readSessionFile(this.session.dir, 'env');
-    const cwd = t.readSessionFile(this.session.dir, 'cwd');
+  async shellState(): Promise<ShellState | undefined> {
+    // One read for the three (one round trip on a remote host).
+    const files = await this.session.readFiles(STATE_FILES);
+    const before = files.get('env0');
+    const after = files.get('env');
+    const cwd = files.get('cwd');
     if (!before || !after || !cwd) return undefined;
     return stateDiff(parseEnv0(before), parseEnv0(after), cwd.toString('utf8'));
   }
@@ -203,6 +207,8 @@ export class Executor implements Disposable {
       sessionExitCode: this.session.exitCode,
     });
     const judged = answerer?.failure !== undefined ? { status: 'failed' as const, reason: answerer.failure } : judgedRaw;
+    // Read before the result is handed on, as the next block may change it.
+    const state = block.kind !== 'check' && this.opts.hooks?.onBlockEnd ? await this.shellState() : undefined;
     const result: BlockResult = {
       id: block.id,
       status: judged.status,
@@ -215,7 +221,7 @@ export class Executor implements Disposable {
       ...(castTime !== undefined ? { castTime } : {}),
       ...(attempt !== undefined ? { attempt } : {}),
     };
-    return this.finish(block, result);
+    return this.finish(block, result, state);
   }
 
   /**
@@ -298,8 +304,8 @@ export class Executor implements Disposable {
     return (await back) ? undefined : new NotReady('the shell did not return to its prompt after reading the run’s variables');
   }
 
-  private finish(block: Block, result: BlockResult): BlockResult {
-    this.opts.hooks?.onBlockEnd?.(block, result);
+  private finish(block: Block, result: BlockResult, state?: ShellState): BlockResult {
+    this.opts.hooks?.onBlockEnd?.(block, result, state);
     return result;
   }
 
@@ -311,19 +317,22 @@ export class Executor implements Disposable {
       sent: (n, a, text) => this.opts.hooks?.onAnswer?.(block, { n, expect: a.expect, sent: maskText(text, this.secrets) }),
       failed: () => {
         s.write('\x03');
-        setTimeout(() => s.state === 'busy' && s.signalForeground('SIGKILL'), INTERRUPT_GRACE_MS).unref();
+        setTimeout(() => s.state === 'busy' && void s.signalForeground('SIGKILL'), INTERRUPT_GRACE_MS).unref();
       },
     });
   }
 
   /** Sends one script framed by markers and waits until the shell is back at its prompt. */
-  private frame(script: string, timeoutSec: number | undefined, shown: string = script, mode: 'src' | 'sub' = 'src', watch?: (bytes: Buffer) => void): Promise<Framed> {
+  private async frame(script: string, timeoutSec: number | undefined, shown: string = script, mode: 'src' | 'sub' = 'src', watch?: (bytes: Buffer) => void): Promise<Framed> {
     const s = this.session;
     const seq = ++this.seq;
-    const file = s.stageFile(`b${seq}.sh`, script + '\n');
-    const show = shown === script ? '' : ` ${shellQuote(s.stageFile(`b${seq}.show`, shown + '\n'))}`;
+    // Both at once: on a remote host each is a round trip.
+    const [file, shownFile] = await Promise.all([s.stageFile(`b${seq}.sh`, script + '\n'), shown === script ? undefined : s.stageFile(`b${seq}.show`, shown + '\n')]);
+    const show = shownFile === undefined ? '' : ` ${shellQuote(shownFile)}`;
     const capture = new OutputCapture();
     const started = performance.now();
+    // The shell ended while the files were staged: no exit event is coming any more.
+    if (s.state === 'ended') return { exitCode: null, end: 'session-ended', capture, durationMs: 0 };
     return new Promise<Framed>((resolve) => {
       let capturing = false;
       let exitCode: number | null = null;
@@ -367,7 +376,7 @@ export class Executor implements Disposable {
             s.write('\x03');
             timers.push(
               setTimeout(() => {
-                s.signalForeground('SIGKILL');
+                void s.signalForeground('SIGKILL');
                 timers.push(setTimeout(() => done('timeout', null), KILL_GRACE_MS));
               }, INTERRUPT_GRACE_MS),
             );

@@ -271,7 +271,7 @@ export class Run implements Disposable {
       // One set of hooks for every role's executor: where a block ran comes from its on=.
       hooks: {
         onBlockStart: (b: Block) => run!.onBlockStart(b),
-        onBlockEnd: (b: Block, r: BlockResult) => run!.onBlockEnd(b, r),
+        onBlockEnd: (b: Block, r: BlockResult, st?: ShellState) => run!.onBlockEnd(b, r, st),
         beforeBlock: (b: Block) => run!.awaitApproval(b),
         onAnswer: (b: Block, a: { n: number; expect: string; sent: string }) => run!.recordAnswer(b, a),
       },
@@ -508,11 +508,9 @@ export class Run implements Disposable {
     return this.store.auditEvents(this.id).at(-1)?.hash;
   }
 
-  /** The shell's exported changes and directory, secrets masked, as a resumed run restores them. */
-  private shellState(b?: Block): ShellState | undefined {
-    const role = b?.on;
-    const other = role !== undefined && role !== this.roleNames[0] ? this.roleShells?.get(role)?.executor : undefined;
-    const st = (other ?? this.executor).shellState();
+  /** The shell's exported changes and directory (as the executor that ran `b` read them), secrets masked, as a resumed run restores them. */
+  private shellState(b: Block, st: ShellState | undefined): ShellState | undefined {
+    const role = b.on;
     if (!st) return undefined;
     const env = Object.fromEntries(Object.entries(st.env).map(([k, v]) => [k, maskText(v, this.secrets)]));
     const state = { cwd: maskText(st.cwd, this.secrets), env };
@@ -588,13 +586,13 @@ export class Run implements Disposable {
     return castTime;
   }
 
-  private onBlockEnd(b: Block, r: BlockResult): void {
+  private onBlockEnd(b: Block, r: BlockResult, st?: ShellState): void {
     // After the run's end its records are closed: a block the end interrupted was recorded then.
     if (this.ended) return;
     this.inFlight = undefined;
     this.touch();
     const place = this.place(b);
-    this.recorder.blockFinished(b, r, b.kind !== 'check' && r.end !== 'skipped' ? this.shellState(b) : undefined, place);
+    this.recorder.blockFinished(b, r, b.kind !== 'check' && r.end !== 'skipped' ? this.shellState(b, st) : undefined, place);
     this.log.info('block finished', { runId: this.id, blockId: b.id, status: r.status, exitCode: r.exitCode, ms: r.durationMs });
     this.emit({ type: 'block-finished', runId: this.id, stepId: b.stepId, result: r, ...(place ? { role: place.role } : {}) });
   }
@@ -607,7 +605,7 @@ export class Run implements Disposable {
       }),
       this.session.onExit((code) => {
         this.log.warn('session ended', { runId: this.id, exitCode: code });
-        const lost = this.session.target.lostConnection?.();
+        const lost = this.session.lostConnection;
         this.end(lost ? { stopped: 'interrupted', reason: lost } : { reason: 'the shell exited' });
       }),
     );
@@ -620,7 +618,7 @@ export class Run implements Disposable {
         // The run cannot go on without one of its hosts: a role's shell ending ends the run.
         s.session.onExit((code) => {
           this.log.warn('session ended', { runId: this.id, role: s.role, exitCode: code });
-          const lost = s.target.lostConnection?.();
+          const lost = s.session.lostConnection;
           this.end(lost ? { stopped: 'interrupted', reason: `role ${s.role}: ${lost}` } : { reason: `the shell of role ${s.role} exited` });
         }),
       );

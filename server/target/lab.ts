@@ -47,6 +47,14 @@ const STATE_PREFIX = 'stepwise-lab-';
 const RECORD = 'lab.json';
 /** In the lab's folder: its shared storage, removed with the folder. */
 const SHARED_DIR = 'shared-images';
+/** In the lab's folder: host 1's session folders. Each lab host has a /tmp of its own
+ *  (lab-init.ts privateTmp), so this machine's /tmp, where the local target makes them, is
+ *  not seen there; this folder is, at the same path. */
+const SESSIONS_DIR = 'sessions';
+/** In the lab's folder: seen at the same path on this machine and on every lab host. */
+const EXCHANGE_DIR = 'exchange';
+/** In the lab's folder: its SSH files (lab-ssh.ts), which every host's sshd reads. */
+const SSH_DIR = 'ssh';
 
 /** The labs this process made and has not removed yet (for disposeOwnLabs on a signal). */
 const ownLabs = new Set<LabTarget>();
@@ -136,6 +144,17 @@ export class LabTarget implements Target {
   get sharedDir(): string {
     return path.join(this.record.stateDir, SHARED_DIR);
   }
+  /** A folder at the same path on this machine and on every host of the lab (their /tmp are
+   *  their own): files to hand to a runbook, or to see what it left (tests). */
+  get exchangeDir(): string {
+    return path.join(this.record.stateDir, EXCHANGE_DIR);
+  }
+  /** A host's whole file system as this machine sees it (its mounts: its own /tmp, the
+   *  overlays), through its init's /proc root; undefined when there is no such host running. */
+  hostRoot(name: string = LAB_HOSTNAME): string | undefined {
+    const init = name === LAB_HOSTNAME ? this.record.init : this.record.extraHosts?.find((h) => h.name === name)?.init;
+    return init && isRunning(init) ? `/proc/${init.pid}/root` : undefined;
+  }
   /** Its sshd's address (lab-ssh.ts), when made with `ssh: true`. */
   get sshAddress(): string | undefined {
     return this.record.ssh?.address;
@@ -191,7 +210,9 @@ export class LabTarget implements Target {
       const sharedDir = path.join(stateDir, SHARED_DIR);
       // As Debian's /var/lib/libvirt/images: QEMU's user may reach a disk by its name, not list.
       fs.mkdirSync(sharedDir, { mode: 0o711 });
-      fs.writeFileSync(init, labInitScript({ stateDir, driversDir, hostname: LAB_HOSTNAME, maskKvm: masked, sharedDir }), { mode: 0o700 });
+      const keep = [SESSIONS_DIR, EXCHANGE_DIR, SSH_DIR].map((d) => path.join(stateDir, d));
+      for (const d of keep) fs.mkdirSync(d, { mode: 0o700 });
+      fs.writeFileSync(init, labInitScript({ stateDir, driversDir, hostname: LAB_HOSTNAME, maskKvm: masked, sharedDir, privateTmp: keep }), { mode: 0o700 });
       const log = path.join(stateDir, 'init.log');
       const out = fs.openSync(log, 'a');
       const child = spawn(
@@ -220,13 +241,14 @@ export class LabTarget implements Target {
         const h: LabHostRecord = { name: `host${n}`, netns: `sw-${labId}-h${n}`, stateDir: path.join(stateDir, `host${n}`) };
         record.extraHosts = [...(record.extraHosts ?? []), h];
         writeRecord(record); // recorded before it exists: a teardown removes whatever of it was made
-        await startExtraHost(h, n, lanNetns, driversDir, masked, opts.minimal ?? false, sharedDir, () => writeRecord(record));
+        // Host 1's session folders are not theirs: they keep the SSH files and the exchange folder.
+        await startExtraHost(h, n, lanNetns, driversDir, masked, opts.minimal ?? false, sharedDir, keep.slice(1), () => writeRecord(record));
       }
       if (hosts > 1) {
         const all = [{ name: LAB_HOSTNAME, address: record.ssh!.address, initPid: init1.pid }, ...record.extraHosts!.map((h) => ({ name: h.name, address: h.ssh!.address, initPid: h.init!.pid }))];
         await linkLabHosts(stateDir, all);
       }
-      const lab = new LabTarget(record);
+      const lab = new LabTarget(record, new LabSessionFiles(path.join(stateDir, SESSIONS_DIR)));
       if (record.owner) ownLabs.add(lab);
       lab.untrack = track(lab, `lab ${record.id} (${record.netns})`);
       return lab;
@@ -240,20 +262,24 @@ export class LabTarget implements Target {
     return { id: this.id, platform: this.platform, host: `${LAB_HOSTNAME} (lab ${this.labId} on ${os.hostname()})`, capabilities: [...this.capabilities] };
   }
 
-  makeSessionDir(): string {
+  makeSessionDir(): Promise<string> {
     return this.files.makeSessionDir();
   }
 
-  writeSessionFile(dir: string, name: string, content: string): string {
+  writeSessionFile(dir: string, name: string, content: string): Promise<string> {
     return this.files.writeSessionFile(dir, name, content);
   }
 
-  readSessionFile(dir: string, name: string): Buffer | undefined {
+  readSessionFile(dir: string, name: string): Promise<Buffer | undefined> {
     return this.files.readSessionFile(dir, name);
   }
 
-  removeSessionDir(dir: string): void {
-    this.files.removeSessionDir(dir);
+  readSessionFiles(dir: string, names: readonly string[]): Promise<Map<string, Buffer>> {
+    return this.files.readSessionFiles(dir, names);
+  }
+
+  removeSessionDir(dir: string): Promise<void> {
+    return this.files.removeSessionDir(dir);
   }
 
   spawnShell(opts: SpawnOptions): PtyLike {
@@ -281,7 +307,7 @@ export class LabTarget implements Target {
     return p as unknown as PtyLike;
   }
 
-  signalForeground(p: PtyLike, signal: NodeJS.Signals): boolean {
+  async signalForeground(p: PtyLike, signal: NodeJS.Signals): Promise<boolean> {
     // nsenter forks into the PID namespace: the shell is its child, and the shell's own group
     // in the foreground means nothing is running.
     try {
@@ -316,6 +342,23 @@ export class LabTarget implements Target {
   }
 }
 
+/** Host 1's session folders, in the lab's folder (SESSIONS_DIR): the lab's shells see them
+ *  at the same path, and they go with the lab. */
+class LabSessionFiles extends LocalTarget {
+  constructor(private readonly dir: string) {
+    super({ platform: 'debian', capabilities: [] });
+  }
+
+  override async makeSessionDir(): Promise<string> {
+    return fs.mkdtempSync(path.join(this.dir, 'stepwise-')); // mkdtemp creates it 0700
+  }
+}
+
+/** The folders holding the labs' host-1 session folders (orphan reaping looks there too). */
+export function labSessionDirs(): string[] {
+  return allStateDirs().map((d) => path.join(d, SESSIONS_DIR)).filter((d) => fs.existsSync(d));
+}
+
 /** The lab's capabilities on this machine (plans, before a lab is built): kvm where usable. */
 export function labProfile(): { id: string; platform: string; capabilities: ReadonlySet<string> } {
   return { ...LAB_PROFILE, capabilities: labCapabilities(probeKvm().usable) };
@@ -329,7 +372,7 @@ function labCapabilities(kvmUsable: boolean): ReadonlySet<string> {
 
 /** Builds one more host on the lab's LAN: network namespace, NICs on the LAN bridge, its own
  *  init (overlays, PID namespace, hostname) and sshd; the record is updated as it goes. */
-async function startExtraHost(h: LabHostRecord, n: number, lan: string, driversDir: string, maskKvm: boolean, minimal: boolean, sharedDir: string, save: () => void): Promise<void> {
+async function startExtraHost(h: LabHostRecord, n: number, lan: string, driversDir: string, maskKvm: boolean, minimal: boolean, sharedDir: string, keep: readonly string[], save: () => void): Promise<void> {
   fs.mkdirSync(h.stateDir, { recursive: true, mode: 0o700 });
   await ip('netns', 'add', h.netns);
   for (const [i, nic] of LAB_NICS.entries()) {
@@ -339,7 +382,7 @@ async function startExtraHost(h: LabHostRecord, n: number, lan: string, driversD
   }
   await ip('-n', h.netns, 'link', 'set', 'lo', 'up');
   const init = path.join(h.stateDir, 'init.sh');
-  fs.writeFileSync(init, labInitScript({ stateDir: h.stateDir, driversDir, hostname: h.name, maskKvm, libvirt: !minimal, sharedDir }), { mode: 0o700 });
+  fs.writeFileSync(init, labInitScript({ stateDir: h.stateDir, driversDir, hostname: h.name, maskKvm, libvirt: !minimal, sharedDir, privateTmp: keep }), { mode: 0o700 });
   const log = path.join(h.stateDir, 'init.log');
   const out = fs.openSync(log, 'a');
   const child = spawn('ip', ['netns', 'exec', h.netns, 'unshare', '--mount', '--uts', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--', 'bash', init], {

@@ -21,25 +21,32 @@ export class LocalTarget implements Target {
     return { id: this.id, platform: this.platform, host: os.hostname(), capabilities: [...this.capabilities] };
   }
 
-  makeSessionDir(): string {
+  // Local files take microseconds: done synchronously inside the promise, so a removal at a
+  // session's dispose is complete when dispose returns (and before a process.exit).
+  async makeSessionDir(): Promise<string> {
     return fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-')); // mkdtemp creates it 0700
   }
 
-  writeSessionFile(dir: string, name: string, content: string): string {
+  async writeSessionFile(dir: string, name: string, content: string): Promise<string> {
     const file = path.join(dir, name);
     fs.writeFileSync(file, content, { mode: 0o600 });
     return file;
   }
 
-  readSessionFile(dir: string, name: string): Buffer | undefined {
-    try {
-      return fs.readFileSync(path.join(dir, name));
-    } catch {
-      return undefined;
-    }
+  async readSessionFile(dir: string, name: string): Promise<Buffer | undefined> {
+    return readOrUndefined(path.join(dir, name));
   }
 
-  removeSessionDir(dir: string): void {
+  async readSessionFiles(dir: string, names: readonly string[]): Promise<Map<string, Buffer>> {
+    const files = new Map<string, Buffer>();
+    for (const n of names) {
+      const b = readOrUndefined(path.join(dir, n));
+      if (b) files.set(n, b);
+    }
+    return files;
+  }
+
+  async removeSessionDir(dir: string): Promise<void> {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 
@@ -61,7 +68,7 @@ export class LocalTarget implements Target {
     return p as unknown as PtyLike;
   }
 
-  signalForeground(p: PtyLike, signal: NodeJS.Signals): boolean {
+  async signalForeground(p: PtyLike, signal: NodeJS.Signals): Promise<boolean> {
     try {
       // Field 8 of /proc/<pid>/stat is the terminal's foreground process group (tpgid).
       const stat = fs.readFileSync(`/proc/${p.pid}/stat`, 'utf8');
@@ -73,6 +80,14 @@ export class LocalTarget implements Target {
     } catch {
       return false;
     }
+  }
+}
+
+function readOrUndefined(file: string): Buffer | undefined {
+  try {
+    return fs.readFileSync(file);
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,9 +1,11 @@
 // The SSH target: a run's shell on another machine, over the OpenSSH client. One master
 // connection per target (ControlMaster, socket in a private folder) authenticates once; the
 // shell (`ssh -tt`) and every side file (`cat > f`, `cat f`, `mktemp -d`) are channels over it.
+// Every side command is an asynchronous child: a fleet's process waits on many hosts at once
+// instead of on one at a time (docs/performance.md, Fleets at scale).
 // Only options are added: the user's ~/.ssh/config, ProxyJump, IdentityFile and agent work as
 // with plain `ssh`. Host keys are checked strictly. The remote needs only bash and coreutils.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,10 +48,10 @@ const MASTER_READY_MS = 30_000;
 // line on its stdin) and removes them when its stdin ends — our exit, a kill -9, or the
 // connection dropping (HUP ignored so that the removal still runs). Only mktemp's names.
 const JANITOR = `exec /bin/sh -c 'trap "" HUP; while read -r d; do case "$d" in /*/stepwise-????????) set -- "$@" "$d";; esac; done; rm -rf -- "$@"'`;
-// The executor's shell-state files (executor.ts shellState), fetched together.
-const STATE_FILES = ['env0', 'env', 'cwd'];
 // A side command (a file, a signal) over an established master takes milliseconds; this bounds a hung one.
 const SIDE_COMMAND_MS = 20_000;
+// `ssh -O check` / `-O exit` only talk to the local master over its socket.
+const CHECK_MS = 5_000;
 
 /** Pure: the ssh options and destination for a host (no control options). */
 export function sshBaseArgs(h: SshHost, o: SshConnectOptions = {}): string[] {
@@ -152,8 +154,54 @@ function q(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** What a finished command gave: status null when it was killed (its timeout) or did not start. */
+interface Ran {
+  status: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+// What a side command may print: a session file (a staged script, the shell's environment).
+const SIDE_OUTPUT_MAX = 64 * 1024 * 1024;
+// ssh's stderr kept for a reason: its last lines say why.
+const STDERR_MAX = 64 * 1024;
+
+/** Runs a program to its end without blocking the event loop; never rejects. */
+export function runAsync(cmd: string, args: string[], o: { input?: string | Buffer; timeoutMs: number }): Promise<Ran> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: [o.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let outBytes = 0;
+    let err = '';
+    let done = false;
+    const finish = (status: number | null) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve({ status, stdout: Buffer.concat(out), stderr: err });
+    };
+    // As spawnSync's timeout: SIGTERM, and the command counts as failed.
+    const timer = setTimeout(() => child.kill('SIGTERM'), o.timeoutMs);
+    child.stdout!.on('data', (d: Buffer) => {
+      outBytes += d.length;
+      if (outBytes > SIDE_OUTPUT_MAX) child.kill('SIGTERM');
+      else out.push(d);
+    });
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => {
+      if (err.length < STDERR_MAX) err += d;
+    });
+    child.on('error', () => finish(null)); // no such program
+    child.on('close', (code, signal) => finish(signal || outBytes > SIDE_OUTPUT_MAX ? null : code));
+    if (o.input !== undefined) {
+      child.stdin!.on('error', () => undefined); // it exited before reading: its status says so
+      child.stdin!.end(o.input);
+    }
+  });
+}
+
 /** The host's key as ssh sees it, fetched without trusting or authenticating (hosts trust, refusals). */
-export function probeHostKey(h: SshHost): { lines: string[]; fingerprints: string[] } | { error: string } {
+export async function probeHostKey(h: SshHost): Promise<{ lines: string[]; fingerprints: string[] } | { error: string }> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-probe-'));
   try {
     const kh = path.join(tmp, 'known_hosts');
@@ -162,11 +210,11 @@ export function probeHostKey(h: SshHost): { lines: string[]; fingerprints: strin
       '-o', 'HashKnownHosts=no', '-o', 'PreferredAuthentications=none', '-o', 'ControlPath=none', '-o', 'ControlMaster=no',
       h.address, 'true',
     ];
-    const r = spawnSync('ssh', args, { encoding: 'utf8', timeout: SIDE_COMMAND_MS, stdio: ['ignore', 'ignore', 'pipe'] });
+    const r = await runAsync('ssh', args, { timeoutMs: SIDE_COMMAND_MS });
     const lines = fs.existsSync(kh) ? fs.readFileSync(kh, 'utf8').split('\n').filter(Boolean) : [];
-    if (!lines.length) return { error: sshFailureReason(r.stderr ?? '', h.name).reason };
-    const fp = spawnSync('ssh-keygen', ['-l', '-f', kh], { encoding: 'utf8' });
-    const fingerprints = fp.stdout.split('\n').filter(Boolean).map((l) => l.split(' ')[1]!).filter(Boolean);
+    if (!lines.length) return { error: sshFailureReason(r.stderr, h.name).reason };
+    const fp = await runAsync('ssh-keygen', ['-l', '-f', kh], { timeoutMs: SIDE_COMMAND_MS });
+    const fingerprints = fp.stdout.toString('utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[1]!).filter(Boolean);
     return { lines, fingerprints };
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -194,6 +242,9 @@ export class SshTarget implements Target {
   private readonly shellPids = new Map<string, number>();
   private readonly untrack: () => void;
   private released = false;
+  private closed: Promise<void> | undefined;
+  /** Side commands under way: release lets them finish (a session folder's removal) first. */
+  private readonly pending = new Set<Promise<unknown>>();
 
   private constructor(
     readonly host: SshHost,
@@ -250,19 +301,19 @@ export class SshTarget implements Target {
         await new Promise((r) => setTimeout(r, 20)); // the last stderr bytes
         const why = sshFailureReason(log.text, host.name);
         if (why.kind === 'unknown-key') {
-          const probe = probeHostKey(host);
+          const probe = await probeHostKey(host);
           const fp = 'fingerprints' in probe ? probe.fingerprints.join(', ') : `fingerprint unknown: ${probe.error}`;
           fail(new SshConnectError(why.kind, `${why.reason}; its key is ${fp}. If that is the host's key, trust it with \`stepwise hosts trust ${host.name}\` (or run with --accept-new-host-key)`));
         }
         fail(new SshConnectError(why.kind, why.reason));
       }
-      if (fs.existsSync(ctl) && spawnSync('ssh', [...base, '-O', 'check', host.address], { stdio: 'ignore', timeout: 5_000 }).status === 0) break;
+      if (fs.existsSync(ctl) && (await runAsync('ssh', [...base, '-O', 'check', host.address], { timeoutMs: CHECK_MS })).status === 0) break;
       if (Date.now() > end) fail(new SshConnectError('unreachable', `${host.name}: no connection after ${MASTER_READY_MS / 1000} s`));
       await new Promise((r) => setTimeout(r, 50));
     }
     const key = /Server host key: (\S+) (SHA256:\S+)/.exec(log.text);
-    const facts = spawnSync('ssh', [...base, '-o', 'ControlMaster=no', host.address, FACTS_CMD], { encoding: 'utf8', timeout: SIDE_COMMAND_MS });
-    const f = parseFacts(facts.stdout ?? '');
+    const facts = await runAsync('ssh', [...base, '-o', 'ControlMaster=no', host.address, FACTS_CMD], { timeoutMs: SIDE_COMMAND_MS });
+    const f = parseFacts(facts.stdout.toString('utf8'));
     const identity: HostIdentity = {
       ...(key ? { hostKeyType: key[1], hostKey: key[2] } : {}),
       ...(f.machineId ? { machineId: f.machineId } : {}),
@@ -286,81 +337,72 @@ export class SshTarget implements Target {
   }
 
   /** Why the shell ended when it was the connection, not the shell: the run is then interrupted. */
-  lostConnection(): string | undefined {
+  async lostConnection(): Promise<string | undefined> {
     if (this.released) return undefined;
-    if (!this.masterDown && spawnSync('ssh', [...this.base, '-O', 'check', this.host.address], { stdio: 'ignore', timeout: 5_000 }).status === 0) return undefined;
+    if (!this.masterDown && (await runAsync('ssh', [...this.base, '-O', 'check', this.host.address], { timeoutMs: CHECK_MS })).status === 0) return undefined;
     return this.lostReason ?? 'connection lost';
   }
 
   /** Runs one command over the master; null when the connection is gone. */
-  private side(cmd: string, input?: string | Buffer): { status: number | null; stdout: Buffer } | null {
-    if (this.masterDown) return null;
-    const r = spawnSync('ssh', [...this.base, '-o', 'ControlMaster=no', this.host.address, cmd], {
-      ...(input !== undefined ? { input } : { stdio: ['ignore', 'pipe', 'pipe'] }),
-      timeout: SIDE_COMMAND_MS,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    if (r.status === 255) return null;
-    return { status: r.status, stdout: r.stdout ?? Buffer.alloc(0) };
+  private side(cmd: string, input?: string | Buffer): Promise<{ status: number | null; stdout: Buffer } | null> {
+    if (this.masterDown) return Promise.resolve(null);
+    const ran = runAsync('ssh', [...this.base, '-o', 'ControlMaster=no', this.host.address, cmd], { ...(input !== undefined ? { input } : {}), timeoutMs: SIDE_COMMAND_MS })
+      .then((r) => (r.status === 255 ? null : r));
+    this.pending.add(ran);
+    void ran.then(() => this.pending.delete(ran));
+    return ran;
   }
 
-  makeSessionDir(): string {
+  async makeSessionDir(): Promise<string> {
     // mktemp -d makes it 0700; on the remote, under its own temporary folder.
-    const r = this.side('mktemp -d "${TMPDIR:-/tmp}/stepwise-XXXXXXXX"');
+    const r = await this.side('mktemp -d "${TMPDIR:-/tmp}/stepwise-XXXXXXXX"');
     const dir = r?.status === 0 ? r.stdout.toString('utf8').trim() : '';
-    if (!dir.startsWith('/')) throw new Error(`${this.id}: could not make a session folder on the host`);
+    if (!dir.startsWith('/')) throw new Error(`${this.id}: could not make a session folder on the host${r ? '' : ' (connection lost)'}`);
     this.master.stdin?.write(`${dir}\n`);
     return dir;
   }
 
-  writeSessionFile(dir: string, name: string, content: string): string {
+  async writeSessionFile(dir: string, name: string, content: string): Promise<string> {
     const file = `${dir}/${name}`;
-    const r = this.side(`umask 077 && cat > ${q(file)}`, content);
+    const r = await this.side(`umask 077 && cat > ${q(file)}`, content);
     if (r?.status !== 0) throw new Error(`${this.id}: could not write ${file}${r ? '' : ' (connection lost)'}`);
     return file;
   }
 
-  readSessionFile(dir: string, name: string): Buffer | undefined {
-    if (STATE_FILES.includes(name)) return this.stateFiles(dir).get(name);
-    const r = this.side(`cat ${q(`${dir}/${name}`)} 2>/dev/null`);
+  async readSessionFile(dir: string, name: string): Promise<Buffer | undefined> {
+    const r = await this.side(`cat ${q(`${dir}/${name}`)} 2>/dev/null`);
     return r?.status === 0 ? r.stdout : undefined;
   }
 
   /**
-   * The shell-state files (executor.shellState reads all three in a row): one channel brings
-   * them all, each a line `NAME BYTES` then its bytes; each channel costs ~0.2 s on a loaded
-   * host. Kept only until the current task ends, so a later read sees the files anew.
+   * Several files of a session folder in one channel (the executor reads its shell-state files
+   * after every block; each channel costs 0.1-0.2 s on a loaded host): each a line `NAME BYTES`
+   * then its bytes. A file that does not exist is left out.
    */
-  private stateFiles(dir: string): Map<string, Buffer> {
-    const hit = this.stateCache?.dir === dir ? this.stateCache.files : undefined;
-    if (hit) return hit;
+  async readSessionFiles(dir: string, names: readonly string[]): Promise<Map<string, Buffer>> {
+    for (const n of names) if (!/^[A-Za-z0-9._-]+$/.test(n)) throw new Error(`not a session file name: ${JSON.stringify(n)}`);
     const files = new Map<string, Buffer>();
-    const r = this.side(`cd ${q(dir)} 2>/dev/null && for f in ${STATE_FILES.join(' ')}; do [ -f "$f" ] && printf '%s %s\n' "$f" "$(wc -c < "$f")" && cat "$f"; done; true`);
-    if (r?.status === 0) {
-      let at = 0;
-      const buf = r.stdout;
-      while (at < buf.length) {
-        const nl = buf.indexOf(10, at);
-        if (nl < 0) break;
-        const [name, size] = buf.subarray(at, nl).toString('utf8').split(' ');
-        const n = Number(size);
-        if (!name || !Number.isInteger(n)) break;
-        files.set(name, buf.subarray(nl + 1, nl + 1 + n));
-        at = nl + 1 + n;
-      }
+    const r = await this.side(`cd ${q(dir)} 2>/dev/null && for f in ${names.join(' ')}; do [ -f "$f" ] && printf '%s %s\n' "$f" "$(wc -c < "$f")" && cat "$f"; done; true`);
+    if (r?.status !== 0) return files;
+    const buf = r.stdout;
+    let at = 0;
+    while (at < buf.length) {
+      const nl = buf.indexOf(10, at);
+      if (nl < 0) break;
+      const [name, size] = buf.subarray(at, nl).toString('utf8').split(' ');
+      const n = Number(size);
+      if (!name || !Number.isInteger(n)) break;
+      files.set(name, buf.subarray(nl + 1, nl + 1 + n));
+      at = nl + 1 + n;
     }
-    this.stateCache = { dir, files };
-    setImmediate(() => (this.stateCache = undefined));
     return files;
   }
 
-  private stateCache: { dir: string; files: Map<string, Buffer> } | undefined;
-
-  removeSessionDir(dir: string): void {
+  async removeSessionDir(dir: string): Promise<void> {
     // Only what mktemp made: a path of ours, never an arbitrary one.
     if (!/^\/[^'\s]*\/stepwise-[A-Za-z0-9]{8}$/.test(dir)) return;
-    this.side(`rm -rf ${q(dir)}`);
     this.shellPids.delete(dir);
+    await this.side(`rm -rf ${q(dir)}`);
   }
 
   spawnShell(opts: SpawnOptions): PtyLike {
@@ -389,28 +431,41 @@ export class SshTarget implements Target {
     return p as unknown as PtyLike;
   }
 
-  signalForeground(p: PtyLike, signal: NodeJS.Signals): boolean {
+  async signalForeground(p: PtyLike, signal: NodeJS.Signals): Promise<boolean> {
     const dir = (p as unknown as { stepwiseDir?: string }).stepwiseDir;
     if (!dir) return false;
     let pid = this.shellPids.get(dir);
     if (pid === undefined) {
-      pid = Number(this.readSessionFile(dir, 'shell.pid')?.toString().trim());
+      pid = Number((await this.readSessionFile(dir, 'shell.pid'))?.toString().trim());
       if (!(pid > 0)) return false;
       this.shellPids.set(dir, pid);
     }
     // Field 8 of /proc/<pid>/stat (the 6th after the name) is the terminal's foreground group;
     // the shell's own group there means nothing is running.
     const sig = signal.replace(/^SIG/, '');
-    const r = this.side(`set -- $(sed 's/.*) //' /proc/${pid}/stat) && [ "$6" -gt 0 ] && [ "$6" != ${pid} ] && kill -s ${sig} -- -"$6"`);
+    const r = await this.side(`set -- $(sed 's/.*) //' /proc/${pid}/stat) && [ "$6" -gt 0 ] && [ "$6" != ${pid} ] && kill -s ${sig} -- -"$6"`);
     return r?.status === 0;
   }
 
-  /** The run is over: close the master (its channels go with it) and the private folder. */
-  release(): void {
-    if (this.released) return;
+  /**
+   * The run is over: close the master (its channels go with it) and the private folder. Side
+   * commands under way (a session folder's removal at its dispose) finish first. The promise
+   * settles once all of it is gone; a process that exits without waiting still leaves nothing
+   * on the host (the janitor, JANITOR) and its folder here to the next command (run/orphans.ts).
+   */
+  release(): Promise<void> {
+    if (this.closed) return this.closed;
     this.released = true;
+    this.closed = this.close();
+    return this.closed;
+  }
+
+  private async close(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => (timer = setTimeout(r, SIDE_COMMAND_MS)))]);
+    clearTimeout(timer);
     if (!this.masterDown) {
-      spawnSync('ssh', [...this.base, '-O', 'exit', this.host.address], { stdio: 'ignore', timeout: 5_000 });
+      await runAsync('ssh', [...this.base, '-O', 'exit', this.host.address], { timeoutMs: CHECK_MS });
       try {
         this.master.kill('SIGTERM');
       } catch {
@@ -422,6 +477,6 @@ export class SshTarget implements Target {
   }
 
   [Symbol.dispose](): void {
-    this.release();
+    void this.release();
   }
 }

@@ -31,8 +31,6 @@ const MASK_HOLD_MS = 100;
 const EXIT_DRAIN_MS = 50;
 
 export class TerminalSession implements Disposable {
-  readonly nonce = crypto.randomBytes(16).toString('hex');
-  readonly dir: string;
   state: SessionState = 'starting';
   /**
    * A person typed at the prompt since it was last drawn: the line may hold half a command,
@@ -41,6 +39,8 @@ export class TerminalSession implements Disposable {
    */
   dirty = false;
   exitCode: number | null = null;
+  /** Why the shell ended when the target lost its connection (SSH): set before `ended` is. */
+  lostConnection: string | undefined;
   cols: number;
   rows: number;
 
@@ -56,34 +56,40 @@ export class TerminalSession implements Disposable {
   private ptySubs: Array<{ dispose(): void }> = [];
   private readonly untrack: () => void;
 
-  private constructor(readonly target: Target, opts: SessionOptions) {
+  private constructor(readonly target: Target, opts: SessionOptions, readonly dir: string, readonly nonce: string, rcFile: string) {
     this.cols = opts.cols ?? 100;
     this.rows = opts.rows ?? 30;
     this.parser = new MarkerParser(this.nonce);
     this.masker = new SecretMasker(opts.secrets ?? []);
-    this.dir = target.makeSessionDir();
-    // Whose folder this is: after a kill -9 the next stepwise command removes it (run/orphans.ts).
-    target.writeSessionFile(this.dir, OWNER_FILE, selfOwner());
-    try {
-      const rcFile = target.writeSessionFile(this.dir, 'rc.sh', integrationScript(this.nonce));
-      this.pty = target.spawnShell({ rcFile, cols: this.cols, rows: this.rows, env: opts.env });
-    } catch (e) {
-      // Nothing else holds the folder yet: a shell that cannot start leaves nothing behind.
-      target.removeSessionDir(this.dir);
-      throw e;
-    }
+    this.pty = target.spawnShell({ rcFile, cols: this.cols, rows: this.rows, env: opts.env });
     this.untrack = track(this, `shell session pid ${this.pty.pid} on ${target.id} (${this.dir})`);
     this.ptySubs.push(
       this.pty.onData((d) => this.onPtyData(typeof d === 'string' ? Buffer.from(d) : d)),
       this.pty.onExit((e) => {
-        setTimeout(() => this.onPtyExit(e.exitCode), EXIT_DRAIN_MS);
+        setTimeout(() => void this.onPtyExit(e.exitCode), EXIT_DRAIN_MS);
       }),
     );
   }
 
   /** Starts bash and resolves once its first prompt is drawn. */
   static async start(target: Target, opts: SessionOptions = {}): Promise<TerminalSession> {
-    const s = new TerminalSession(target, opts);
+    const nonce = crypto.randomBytes(16).toString('hex');
+    const dir = await target.makeSessionDir();
+    let s: TerminalSession;
+    try {
+      // Whose folder this is: after a kill -9 the next stepwise command removes it (run/orphans.ts).
+      // Both at once: on a remote host each is a round trip.
+      // Both settled before a failure removes the folder, so no write lands after the removal.
+      const [owner, rc] = await Promise.allSettled([target.writeSessionFile(dir, OWNER_FILE, selfOwner()), target.writeSessionFile(dir, 'rc.sh', integrationScript(nonce))]);
+      if (owner.status === 'rejected') throw owner.reason;
+      if (rc.status === 'rejected') throw rc.reason;
+      const rcFile = rc.value;
+      s = new TerminalSession(target, opts, dir, nonce, rcFile);
+    } catch (e) {
+      // Nothing else holds the folder yet: a shell that cannot start leaves nothing behind.
+      await target.removeSessionDir(dir);
+      throw e;
+    }
     try {
       await s.waitFor((st) => st !== 'starting', START_TIMEOUT_MS);
     } catch (e) {
@@ -151,11 +157,16 @@ export class TerminalSession implements Disposable {
     return this.pauseReasons.size > 0;
   }
 
-  stageFile(name: string, content: string): string {
+  stageFile(name: string, content: string): Promise<string> {
     return this.target.writeSessionFile(this.dir, name, content);
   }
 
-  signalForeground(signal: NodeJS.Signals): boolean {
+  /** Several files of the session's folder at once (one round trip on a remote host). */
+  readFiles(names: readonly string[]): Promise<Map<string, Buffer>> {
+    return this.target.readSessionFiles(this.dir, names);
+  }
+
+  signalForeground(signal: NodeJS.Signals): Promise<boolean> {
     return this.target.signalForeground(this.pty, signal);
   }
 
@@ -186,7 +197,10 @@ export class TerminalSession implements Disposable {
     this.dataListeners.clear();
     this.markerListeners.clear();
     this.exitListeners.clear();
-    this.target.removeSessionDir(this.dir);
+    // Not awaited (dispose is synchronous): a local folder is gone already when this returns
+    // (local.ts); a remote one's removal is a command the target's release waits for, and the
+    // SSH master's janitor removes it even if this process dies first (ssh.ts).
+    void this.target.removeSessionDir(this.dir);
     this.untrack();
   }
 
@@ -217,10 +231,13 @@ export class TerminalSession implements Disposable {
     } else if (m.kind === 'B' || m.kind === 'C') this.state = 'busy';
   }
 
-  private onPtyExit(code: number): void {
+  private async onPtyExit(code: number): Promise<void> {
     if (this.state === 'ended') return;
     this.emitData(this.masker.push(this.parser.flush()));
     this.emitData(this.masker.flush());
+    // Asked before `ended` is announced, so every listener (the run deciding interrupted or
+    // judged, the executor's block) sees the same reason at the same moment.
+    if (this.target.lostConnection) this.lostConnection = await this.target.lostConnection();
     this.setEnded(code);
   }
 
