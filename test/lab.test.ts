@@ -15,6 +15,7 @@ import { processId, startFromStat } from '../server/target/process.ts';
 import { TerminalSession } from '../server/terminal/session.ts';
 import { Executor } from '../server/exec/executor.ts';
 import { cmd, check, until } from './helpers/blocks.ts';
+import { LAB_MGMT, labSshPaths } from '../server/target/lab-ssh.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -159,6 +160,60 @@ echo "$VIRT_TYPE"`),
   // Checked at once, not polled: the lab's init reaps its daemons, nothing is left to a reaper.
   assert.deepEqual(leftOf(procs), [], 'no lab process is left, not even defunct');
   assert.deepEqual(hostState(), before);
+});
+
+test('every lab host has its own /tmp, /var/tmp and /dev/shm: what a runbook writes there stays in the lab and goes with it; nothing mounted or left here', { skip: fs.existsSync('/usr/sbin/sshd') ? false : 'host2 is reached over SSH (bash .ci/setup)' }, async () => {
+  const before = hostState();
+  const mark = `sw-labtmp-${process.pid}`;
+  const dirs = ['/tmp', '/var/tmp', '/dev/shm'];
+  // A file of this machine's /tmp that no lab host may see.
+  const here = path.join(os.tmpdir(), `${mark}-here`);
+  fs.writeFileSync(here, 'this machine');
+  const lab = await LabTarget.create({ hosts: 2, minimal: true, maskKvm: true });
+  let session: TerminalSession | undefined;
+  let ex: Executor | undefined;
+  try {
+    const ssh = (cmdline: string) => {
+      const p = labSshPaths(lab.stateDir);
+      const r = spawnSync('ssh', ['-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${p.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-i', p.clientKey, '-o', `ProxyCommand=ip netns exec ${lab.lanNetns} nc %h %p`, `root@${LAB_MGMT.host(2)}`, cmdline], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      return r.stdout;
+    };
+    const write = (host: string) => `test ! -e ${here} && echo private; for d in ${dirs.join(' ')}; do echo ${host} > "$d/${mark}"; done`;
+    // Host 1, the lab target's own shell: its session folder is in the lab's folder, which its
+    // shell sees at the same path; this machine's /tmp it does not see.
+    session = await TerminalSession.start(lab);
+    assert.ok(session.dir.startsWith(path.join(lab.stateDir, 'sessions') + '/'), session.dir);
+    ex = new Executor(session);
+    const r1 = await ex.runBlock(cmd('tmp', write('host1')));
+    assert.equal(r1.status, 'passed', r1.output);
+    assert.equal(r1.output, 'private\n');
+    // Host 2 over its sshd, as the SSH target makes its session folder (mktemp -d).
+    const out2 = ssh(`${write('host2')}; mktemp -d`).split('\n');
+    assert.equal(out2[0], 'private');
+    const remote = out2[1]!;
+    assert.match(remote, /^\/tmp\/tmp\.\w+$/);
+    assert.ok(!fs.existsSync(remote), 'host2\'s mktemp -d is not in this machine\'s /tmp');
+    for (const [host, want] of [['host1', 'host1'], ['host2', 'host2']] as const) {
+      const root = lab.hostRoot(host)!;
+      for (const d of dirs) assert.equal(fs.readFileSync(path.join(root, d, mark), 'utf8'), `${want}\n`, `${host} ${d}`);
+    }
+    assert.ok(fs.existsSync(path.join(lab.hostRoot('host2')!, remote)), 'it is in host2\'s own /tmp');
+    for (const d of dirs) assert.ok(!fs.existsSync(path.join(d, mark)), `${d} of this machine is untouched`);
+    // The exchange folder: the same files at the same path here and on every host.
+    fs.writeFileSync(path.join(lab.exchangeDir, 'hello'), 'from here');
+    assert.equal(ssh(`cat ${lab.exchangeDir}/hello; echo back > ${lab.exchangeDir}/reply`), 'from here');
+    assert.equal(fs.readFileSync(path.join(lab.exchangeDir, 'reply'), 'utf8'), 'back\n');
+  } finally {
+    ex?.dispose();
+    await session?.dispose();
+    await lab.dispose();
+    fs.rmSync(here, { force: true });
+  }
+  assert.ok(!fs.existsSync(lab.stateDir), 'the lab\'s folder (host 1\'s sessions, the exchange folder) is gone');
+  assert.equal(lab.hostRoot('host2'), undefined);
+  for (const d of dirs) assert.ok(!fs.existsSync(path.join(d, mark)));
+  assert.deepEqual(hostState(), before, 'links, routes, namespaces, mounts and /etc as before');
 });
 
 const cli = (...a: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin/stepwise.js'), 'lab', ...a], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, STEPWISE_LOG: 'warn' } });

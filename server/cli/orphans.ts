@@ -6,7 +6,7 @@ import { RunStore } from '../record/store.ts';
 import { AuditLog } from '../record/audit.ts';
 import { createLogger } from '../log.ts';
 import { interruptOrphanedRuns, removeOrphanedSessionDirs } from '../run/orphans.ts';
-import { removeStaleLabs } from '../target/lab.ts';
+import { labSessionDirs, removeStaleLabs } from '../target/lab.ts';
 import { interruptOrphanedFleets } from '../run/fleet.ts';
 
 export async function reapOrphans(data: string, opts: { labs: boolean }): Promise<void> {
@@ -24,6 +24,7 @@ export async function reapOrphans(data: string, opts: { labs: boolean }): Promis
     }
   }
   removeOrphanedSessionDirs();
+  for (const d of labSessionDirs()) removeOrphanedSessionDirs(d); // a lab's host-1 sessions
   if (!opts.labs) return;
   try {
     const labs = await removeStaleLabs();

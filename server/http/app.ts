@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import compression from 'compression';
 import { interruptOrphanedRuns, removeOrphanedSessionDirs } from '../run/orphans.ts';
+import { labSessionDirs } from '../target/lab.ts';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { AppContext } from './context.ts';
 import { apiRouter, sendFailure } from './api.ts';
@@ -96,6 +97,7 @@ export async function createApp(opts: AppOptions): Promise<StepwiseApp> {
   const interrupted = interruptOrphanedRuns(store, audit, log);
   if (interrupted.length) log.warn('runs interrupted by a previous stop', { runs: interrupted });
   removeOrphanedSessionDirs();
+  for (const d of labSessionDirs()) removeOrphanedSessionDirs(d); // a lab's host-1 sessions
   const runs = new Runs({ catalog, store, audit, dataDir: opts.dataDir, log, targets, limits: opts.runLimits });
   // Fleets of a process that died end interrupted (their runs are interrupted above).
   interruptOrphanedFleets(store);

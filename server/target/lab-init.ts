@@ -21,7 +21,15 @@ export interface LabInitPaths {
   /** Host folder bind-mounted on LAB_SHARED_IMAGES in every host of the lab: the emulated
    *  shared storage that live migration (guide section 8) needs. */
   sharedDir?: string;
+  /** Give the host a /tmp, /var/tmp and /dev/shm of its own (tmpfs: gone with its mount
+   *  namespace, nothing to clean up on this machine). These folders of this machine, which the
+   *  host's shells and sshd read (its SSH files, host 1's session folders, the exchange folder),
+   *  stay visible at their own paths; the rest of this machine's /tmp is not. */
+  privateTmp?: readonly string[];
 }
+
+/** The folders a lab host gets a private tmpfs on (LabInitPaths.privateTmp). */
+export const PRIVATE_TMP = ['/tmp', '/var/tmp', '/dev/shm'] as const;
 
 /** Where the lab's shared storage appears in each host: libvirt's default image store, the
  *  folder the guide's runbooks keep every disk in (docs/guide.md). */
@@ -29,8 +37,10 @@ export const LAB_SHARED_IMAGES = '/var/lib/libvirt/images';
 
 export const LIBVIRT_DRIVERS = '/usr/lib/x86_64-linux-gnu/libvirt/connection-driver';
 
+/** A shell word quoting s exactly. */
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
 export function labInitScript(p: LabInitPaths): string {
-  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const overlays = OVERLAID.map((dir) => {
     const key = dir.replace(/\//g, '_');
     const up = `${p.stateDir}/${key}/upper`;
@@ -66,10 +76,28 @@ if ${p.libvirt === false ? 'false' : 'command -v libvirtd >/dev/null'}; then
   libvirtd -d
   for i in $(seq 1 100); do [ -S /run/libvirt/libvirt-sock ] && break; sleep 0.1; done
 fi
-echo STEPWISE-LAB-READY
+${p.privateTmp ? privateTmpScript(p.privateTmp) : ''}echo STEPWISE-LAB-READY
 # As PID 1, bash reaps every child re-parented to it (its SIGCHLD handler waits for any pid),
 # so a stopped daemon never stays a zombie; the lab ends when the host kills this process.
 sleep infinity &
 while :; do wait; done
 `;
+}
+
+/** Pure: the lines giving a host its own /tmp, /var/tmp and /dev/shm, keeping `keep` visible.
+ *  Each kept folder is bound aside (in the lab's /run) before the tmpfs covers it, then moved
+ *  back to its own path inside the new tmpfs. Last in the init: every bind of a folder under
+ *  this machine's /tmp (overlays, drivers, shared images) is made by then. */
+export function privateTmpScript(keep: readonly string[]): string {
+  const aside = (i: number) => `/run/stepwise-keep/${i}`;
+  return [
+    '# A /tmp, /var/tmp and /dev/shm of its own: what a runbook (or mktemp over SSH) leaves there',
+    "# stays in this host and goes with it; this machine's /tmp is not seen, except the lab's own",
+    '# folders its shells and sshd read, at their own paths.',
+    ...keep.map((d, i) => `mkdir -p ${aside(i)} && mount --bind ${q(d)} ${aside(i)}`),
+    ...PRIVATE_TMP.map((t) => `if [ -d ${t} ] && [ ! -L ${t} ]; then mount -t tmpfs -o mode=1777,nosuid,nodev lab-tmp ${t}; fi`),
+    ...keep.map((d, i) => `mkdir -p ${q(d)} && mount --move ${aside(i)} ${q(d)}`),
+    ...(keep.length ? ['rmdir /run/stepwise-keep/* /run/stepwise-keep'] : []),
+    '',
+  ].join('\n');
 }
