@@ -2,6 +2,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { langFromEnv, translator, type Translator } from '../../common/i18n/index.ts';
+import type { Catalog } from '../runbook/catalog.ts';
+import type { RunStore } from '../record/store.ts';
+import { AuditLog } from '../record/audit.ts';
+import { Runs, type RunsDeps } from '../run/runs.ts';
+import { createLogger } from '../log.ts';
 
 const PACKAGE_DIR = path.resolve(import.meta.dirname, '../..');
 
@@ -19,4 +24,18 @@ export function dataDir(flag?: string): string {
 /** The language of the CLI's own lines: LC_ALL, LC_MESSAGES, LANG (ko_KR.UTF-8 → ko), else English. */
 export function cliTranslator(): Translator {
   return translator(langFromEnv(undefined, process.env));
+}
+
+/** The runs of one CLI command (run, rollback): its catalog, store and audit log under dataDir,
+ *  its targets, logging at STEPWISE_LOG (default warn: the command prints its own lines). */
+export function cliRuns(catalog: Catalog, store: RunStore, data: string, targets: RunsDeps['targets'], limits?: RunsDeps['limits']): Runs {
+  return new Runs({
+    catalog: () => catalog,
+    store,
+    audit: new AuditLog(store, data),
+    dataDir: data,
+    log: createLogger(process.env.STEPWISE_LOG ?? 'warn'),
+    targets,
+    ...(limits ? { limits } : {}),
+  });
 }

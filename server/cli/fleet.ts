@@ -8,7 +8,6 @@
 // every run at once (records consistent) and exits.
 import fs from 'node:fs';
 import path from 'node:path';
-import { constants as osConstants } from 'node:os';
 import { loadCatalog } from '../runbook/catalog.ts';
 import { RunStore } from '../record/store.ts';
 import { AuditLog } from '../record/audit.ts';
@@ -16,7 +15,7 @@ import { isFleetId } from '../record/fleets.ts';
 import { Runs, defaultUser, RUN_LIMITS } from '../run/runs.ts';
 import { Fleets, interruptOrphanedFleets, type Fleet, type FleetEvent } from '../run/fleet.ts';
 import { sshKind, type TargetKind } from '../target/registry.ts';
-import { disposeOwnLabs } from '../target/lab.ts';
+import { Interruption } from './signals.ts';
 import { isFleetSelector } from '../target/selector.ts';
 import { createLogger } from '../log.ts';
 import { formatDiagnostic } from '../errors.ts';
@@ -58,7 +57,6 @@ export interface FleetArgs {
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const MARK: Record<string, string> = { passed: '✓', warning: '!', failed: '✗', skipped: '-', 'not-run': '·' };
 
 /** Whether `stepwise run` is a fleet run: a fleet selector, a fleet id to resume, or fleet flags. */
@@ -120,7 +118,12 @@ export async function fleetCommand(a: FleetArgs, out: (s: string) => void): Prom
   const kinds: Record<string, TargetKind> = {};
   for (const [name, host] of inv?.hosts ?? []) kinds[name] = sshKind(host, { acceptNewHostKey: a.acceptNewHostKey ?? false });
 
-  const stop = new FleetInterruption(out);
+  // The first signal stops the fleet cleanly (fleet.stop); a second one ends every run now and exits.
+  const stop = new Interruption<Fleet>(out, {
+    notice: (sig) => `stepwise run: ${sig}: stopping the fleet (again to exit at once)`,
+    stop: (fleet, sig) => void fleet.stop(`interrupted by ${sig}`),
+    endNow: (fleet) => fleet.dispose(),
+  });
   const data = dataDir(a.data);
   let store: RunStore | undefined;
   let runs: Runs | undefined;
@@ -153,7 +156,7 @@ export async function fleetCommand(a: FleetArgs, out: (s: string) => void): Prom
     );
     if (!started.ok) return usage(`${started.error.field ? `${started.error.field}: ` : ''}${started.error.message}`);
     const fleet = started.value;
-    stop.fleet = fleet;
+    stop.live = fleet;
     const first = fleet.view();
     out(tr.t('cli.fleet.start', { id: fleet.id, runbook: rb.id, target: first.target, hosts: first.hosts.length, parallel: first.parallel, maxFail: first.maxFail, batches: first.batches ?? '-' }));
     if (first.parentFleetId) out(tr.t('cli.fleet.resuming', { parent: first.parentFleetId, hosts: first.hosts.map((h) => h.host).join(', ') }));
@@ -172,8 +175,7 @@ export async function fleetCommand(a: FleetArgs, out: (s: string) => void): Prom
     fleets?.dispose();
     runs?.dispose();
     store?.close();
-    await disposeOwnLabs();
-    stop.dispose();
+    await stop.close();
   }
 }
 
@@ -202,35 +204,6 @@ function printTable(v: FleetView, out: (s: string) => void, tr: Translator): voi
   for (const h of v.hosts) {
     const steps = h.steps.map((s) => MARK[s.status] ?? '·').join('');
     out(`${h.host.padEnd(w)}  ${String(h.batch + 1).padStart(5)}  ${statusLabel(h.status, tr).padEnd(sw)}  ${(h.started ? h.runId : '-').padEnd(23)}  ${steps}${h.reason ? `  ${h.reason}` : ''}`);
-  }
-}
-
-/** The first signal stops the fleet cleanly (fleet.stop); a second one ends every run now and exits. */
-class FleetInterruption {
-  signal: NodeJS.Signals | undefined;
-  fleet: Fleet | undefined;
-  private readonly handler = (sig: NodeJS.Signals) => this.on(sig);
-
-  constructor(private readonly out: (s: string) => void) {
-    for (const s of SIGNALS) process.on(s, this.handler);
-  }
-
-  get exitCode(): number {
-    return 128 + (this.signal ? osConstants.signals[this.signal] : 0);
-  }
-
-  private on(sig: NodeJS.Signals): void {
-    if (this.signal) {
-      this.fleet?.dispose();
-      process.exit(this.exitCode);
-    }
-    this.signal = sig;
-    this.out(`stepwise run: ${sig}: stopping the fleet (again to exit at once)`);
-    void this.fleet?.stop(`interrupted by ${sig}`);
-  }
-
-  dispose(): void {
-    for (const s of SIGNALS) process.off(s, this.handler);
   }
 }
 

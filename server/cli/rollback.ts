@@ -5,20 +5,17 @@
 //   linked to it, on the same target, its inputs and shell state restored as --resume restores them.
 // Prints one line per rollback block and how the rollback ended; exit 0 when every rollback
 // block ran, 1 when one failed (the rollback stops there) or it was refused.
-import { constants as osConstants } from 'node:os';
 import { loadCatalog } from '../runbook/catalog.ts';
 import { RunStore } from '../record/store.ts';
-import { AuditLog } from '../record/audit.ts';
 import { Runs, defaultUser } from '../run/runs.ts';
 import type { Run } from '../run/run.ts';
 import { RunHistory } from '../run/history.ts';
 import { rollBackFinished, rollBackFleet, rollBackLive, type RollbackOutcome } from '../run/rollback.ts';
 import type { FleetView } from '../run/fleet-view.ts';
 import { targetKinds } from '../target/registry.ts';
-import { disposeOwnLabs } from '../target/lab.ts';
+import { runInterruption } from './signals.ts';
 import { sshTargetKind } from './hosts.ts';
-import { createLogger } from '../log.ts';
-import { dataDir, runbooksDir } from './config.ts';
+import { cliRuns, dataDir, runbooksDir } from './config.ts';
 import { langFromEnv, translator, type Translator } from '../../common/i18n/index.ts';
 import { statusLabel } from '../../common/format.ts';
 import type { BlockResult } from '../../common/result.ts';
@@ -26,7 +23,6 @@ import type { Outcome } from '../../common/outcome.ts';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 export interface RollbackArgs {
   runId?: string;
@@ -87,18 +83,7 @@ export async function rollbackCommand(a: RollbackArgs, out: (s: string) => void)
   let runs: Runs | undefined;
   // Ctrl-C (SIGTERM, SIGHUP): Ctrl-C to the running rollback block, the run ends interrupted and
   // sealed, exit 128 + the signal; a second signal ends the run's records at once and exits.
-  let live: Run | undefined;
-  let signal: NodeJS.Signals | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (signal) {
-      live?.end({ stopped: 'interrupted', reason: `interrupted by ${signal}, then ${sig}` });
-      process.exit(128 + osConstants.signals[signal]);
-    }
-    signal = sig;
-    out(`stepwise rollback: ${sig}: interrupting (again to exit at once)`);
-    void live?.interrupt(`interrupted by ${sig}`);
-  };
-  for (const sig of SIGNALS) process.on(sig, onSignal);
+  const stop = runInterruption('rollback', out);
   try {
     const history = new RunHistory(store, () => catalog);
     const record = history.get(a.runId);
@@ -116,18 +101,11 @@ export async function rollbackCommand(a: RollbackArgs, out: (s: string) => void)
       }
       kinds[record.target] = ssh;
     }
-    runs = new Runs({
-      catalog: () => catalog,
-      store,
-      audit: new AuditLog(store, dataDir(a.data)),
-      dataDir: dataDir(a.data),
-      log: createLogger(process.env.STEPWISE_LOG ?? 'warn'),
-      targets: kinds,
-    });
+    runs = cliRuns(catalog, store, dataDir(a.data), kinds);
     const o = await rollBackFinished(runs, history, a.runId, defaultUser(), {
       confirmed: a.yes,
       onStart: (run) => {
-        live = run;
+        stop.live = run;
         out(tr.t('cli.runStart', { id: run.id, runbook: record.runbookId ?? '', target: record.target }));
       },
       onBlock: blockLine(tr, out),
@@ -138,13 +116,12 @@ export async function rollbackCommand(a: RollbackArgs, out: (s: string) => void)
       const head = store.auditEvents(o.value.runId).at(-1)?.hash;
       if (head) out(tr.t('cli.auditHead', { head, id: o.value.runId }));
     }
-    if (signal) return 128 + osConstants.signals[signal];
+    if (stop.signal) return stop.exitCode;
     return ok ? 0 : EXIT_FAILED;
   } finally {
-    for (const sig of SIGNALS) process.off(sig, onSignal);
     runs?.dispose();
     store.close();
-    await disposeOwnLabs();
+    await stop.close();
   }
 }
 

@@ -5,21 +5,19 @@
 // removed, and the command exits 128 + the signal's number. A second signal exits at once.
 import { terminalHandoff } from './handoff.ts';
 import fs from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { loadCatalog } from '../runbook/catalog.ts';
 import { RunStore } from '../record/store.ts';
-import { AuditLog } from '../record/audit.ts';
 import { Runs, defaultUser } from '../run/runs.ts';
 import type { Run } from '../run/run.ts';
-import { LabTarget, disposeOwnLabs } from '../target/lab.ts';
+import { LabTarget } from '../target/lab.ts';
+import { Interruption, runInterruption } from './signals.ts';
 import { fixedKind, sshKind, targetKinds } from '../target/registry.ts';
 import { hasSshd } from '../target/lab-ssh.ts';
 import { sshTargetKind } from './hosts.ts';
-import { createLogger } from '../log.ts';
 import { formatDiagnostic } from '../errors.ts';
 import type { Runbook, Step } from '../runbook/model.ts';
 import type { StepVerdict } from '../../common/result.ts';
-import { dataDir, runbooksDir } from './config.ts';
+import { cliRuns, dataDir, runbooksDir } from './config.ts';
 import { resolveVars } from '../run/vars.ts';
 import { formatPlan, planRun } from '../exec/plan.ts';
 import { parseVarFile, varsFromEnv } from './var-sources.ts';
@@ -65,38 +63,6 @@ export interface RunArgs {
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-
-/** The first signal interrupts the run cleanly; a second one exits at once. */
-class Interruption {
-  signal: NodeJS.Signals | undefined;
-  run: Run | undefined;
-  private readonly handler = (sig: NodeJS.Signals) => this.on(sig);
-
-  constructor(private readonly out: (s: string) => void) {
-    for (const s of SIGNALS) process.on(s, this.handler);
-  }
-
-  get exitCode(): number {
-    return 128 + (this.signal ? osConstants.signals[this.signal] : 0);
-  }
-
-  private on(sig: NodeJS.Signals): void {
-    if (this.signal) {
-      // Second signal: end the run's records now (synchronous) and go; a lab left up is
-      // removed by the next stepwise command, which sees its owner gone.
-      this.run?.end({ stopped: 'interrupted', reason: `interrupted by ${this.signal}, then ${sig}` });
-      process.exit(this.exitCode);
-    }
-    this.signal = sig;
-    this.out(`stepwise run: ${sig}: interrupting (again to exit at once)`);
-    void this.run?.interrupt(`interrupted by ${sig}`);
-  }
-
-  dispose(): void {
-    for (const s of SIGNALS) process.off(s, this.handler);
-  }
-}
 
 export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<number> {
   // A fleet selector (@group, label=…, a,b) or a fleet id to resume: the fleet's own command.
@@ -200,7 +166,7 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
     return 0;
   }
 
-  const stop = new Interruption(out);
+  const stop = runInterruption('run', out);
   // --all shares one target across the runbooks, as one host is built up section by section.
   let shared: LabTarget | undefined;
   let store: RunStore | undefined;
@@ -220,14 +186,7 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
     }
     if (stop.signal) return stop.exitCode;
     store = RunStore.open(dataDir(a.data));
-    runs = new Runs({
-      catalog: () => catalog,
-      store,
-      audit: new AuditLog(store, dataDir(a.data)),
-      dataDir: dataDir(a.data),
-      log: createLogger(process.env.STEPWISE_LOG ?? 'warn'),
-      targets: kinds,
-    });
+    runs = cliRuns(catalog, store, dataDir(a.data), kinds);
     const rows: Row[] = [];
     const failedRunbooks = new Set<string>();
     let failed = false;
@@ -258,8 +217,7 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
     store?.close();
     // Every lab this process made (a per-run lab is being removed by its run's end): gone
     // before the command exits, however it ended.
-    await disposeOwnLabs();
-    stop.dispose();
+    await stop.close();
   }
 }
 
@@ -286,7 +244,7 @@ async function runOne(
   targetId: string,
   a: RunArgs,
   out: (s: string) => void,
-  stop: Interruption,
+  stop: Interruption<Run>,
   /** With --all on one lab, each role of a runbook that spans hosts on its lab host. */
   roles?: Record<string, string>,
 ): Promise<{ counts: Counts; failed: boolean; skipped: string[] } | 'usage'> {
@@ -308,7 +266,7 @@ async function runOne(
     return 'usage';
   }
   const run = created.value;
-  stop.run = run;
+  stop.live = run;
   const tr = cliTranslator(a);
   // A runbook that spans hosts: where each role runs (source=host1,destination=host2).
   out(tr.t('cli.runStart', { id: run.id, runbook: rb.id, target: run.roles.length ? (runs.store.getRun(run.id)?.target ?? targetId) : targetId }));
@@ -363,7 +321,7 @@ async function runOne(
   // The run decides its own status from its verdicts (run/status.ts); the CLI only says why it stopped.
   if (!run.isEnded) run.end(couldNotRun ? { stopped: 'failed' } : stop.signal ? { stopped: 'interrupted', reason: `interrupted by ${stop.signal}` } : {});
   handoff?.dispose();
-  stop.run = undefined;
+  stop.live = undefined;
   const status = runs.store.getRun(run.id)?.status;
   out(tr.t('cli.runEnd', { id: run.id, status: statusLabel(status ?? '', tr), passed: counts.passed, failed: counts.failed, skipped: counts.skipped, warnings: counts.warning }));
   out(tr.t('cli.auditHead', { head: run.auditHead() ?? '', id: run.id }));
