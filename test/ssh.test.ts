@@ -84,6 +84,7 @@ const canLab = process.getuid?.() === 0 && hasSshd() && fs.existsSync('/usr/bin/
 describe('runs over SSH in a lab host', { skip: canLab ? false : 'needs root, openssh-server and nc (bash .ci/setup)' }, () => {
   let lab: LabTarget;
   let work: string;
+  let marks: string;
   let data: string;
   let rbDir: string;
   let inv: string;
@@ -102,6 +103,9 @@ describe('runs over SSH in a lab host', { skip: canLab ? false : 'needs root, op
   before(async () => {
     lab = await LabTarget.create({ ssh: true, maskKvm: true });
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-ssh-'));
+    // In the lab's exchange folder: the lab host sees it at the same path (its /tmp is its own),
+    // so the runbooks below leave their marks here.
+    marks = fs.mkdtempSync(path.join(lab.exchangeDir, 'sw-ssh-marks-'));
     data = path.join(work, 'data');
     rbDir = path.join(work, 'runbooks');
     fs.mkdirSync(rbDir);
@@ -166,7 +170,7 @@ sh -c 'echo $$ > /tmp/sw-ssh-nap; exec sleep 300'
 ## Long block
 
 \`\`\`sh {id=long}
-if [ ! -e ${work}/resume-ok ]; then touch ${work}/long-started; sleep 120; fi
+if [ ! -e ${marks}/resume-ok ]; then touch ${marks}/long-started; sleep 120; fi
 echo long done
 \`\`\`
 
@@ -215,8 +219,11 @@ echo after ran
     const r = runStepwise(['run', 'slow', '--runbooks', rbDir, '--inventory', inv, '--target', 'host1'], env());
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /timed out|timeout/i);
-    const pid = fs.readFileSync('/tmp/sw-ssh-nap', 'utf8').trim();
-    fs.rmSync('/tmp/sw-ssh-nap');
+    // Written to the lab host's own /tmp, seen here through its init's root.
+    const nap = path.join(lab.hostRoot()!, 'tmp/sw-ssh-nap');
+    assert.ok(!fs.existsSync('/tmp/sw-ssh-nap'), 'not in this machine\'s /tmp');
+    const pid = fs.readFileSync(nap, 'utf8').trim();
+    fs.rmSync(nap);
     // The pid is in the lab's PID namespace: ask the lab.
     assert.notEqual(ssh(`kill -0 ${pid} 2>/dev/null && grep -q sleep /proc/${pid}/cmdline`).status, 0, 'the remote sleep is gone');
   });
@@ -279,7 +286,7 @@ echo after ran
 
   test('a connection dropped mid-block ends the run interrupted (connection lost); --resume finishes it', async () => {
     const p = spawnStepwise(['run', 'drop', '--runbooks', rbDir, '--inventory', inv, '--target', 'host1'], env());
-    await until(() => fs.existsSync(path.join(work, 'long-started')), 30_000, 'the long block to start');
+    await until(() => fs.existsSync(path.join(marks, 'long-started')), 30_000, 'the long block to start');
     // Kill the sshd process serving this connection (inside the lab): the link is gone.
     const pids = execFileSync('ip', ['netns', 'pids', lab.netns], { encoding: 'utf8' }).split('\n').filter(Boolean);
     const sessions = pids.filter((pid) => {
@@ -297,7 +304,7 @@ echo after ran
     const rep = report(runId);
     assert.equal(rep.run.status, 'interrupted', p.output());
     assert.match(JSON.stringify(rep), /connection lost/);
-    fs.writeFileSync(path.join(work, 'resume-ok'), '');
+    fs.writeFileSync(path.join(marks, 'resume-ok'), '');
     const r = runStepwise(['run', 'drop', '--runbooks', rbDir, '--inventory', inv, '--target', 'host1', '--resume', runId], env());
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /after/);
@@ -338,14 +345,15 @@ echo after ran
   test('kill -9 of the CLI mid-block leaves no ssh master and no session folder on the host', async () => {
     fs.writeFileSync(
       path.join(rbDir, 'hang.md'),
-      `# Hang\n\n## Hang\n\n\`\`\`sh {id=hang}\ntouch ${work}/hang-started; sleep 120\n\`\`\`\n`,
+      `# Hang\n\n## Hang\n\n\`\`\`sh {id=hang}\ntouch ${marks}/hang-started; sleep 120\n\`\`\`\n`,
     );
     const p = spawnStepwise(['run', 'hang', '--runbooks', rbDir, '--inventory', inv, '--target', 'host1'], env());
-    await until(() => fs.existsSync(path.join(work, 'hang-started')), 30_000, 'the block to start');
+    await until(() => fs.existsSync(path.join(marks, 'hang-started')), 30_000, 'the block to start');
     const pid = p.child.pid!;
-    const remoteDirs = () => sessionDirsOf(pid).filter((d) => !path.basename(d).startsWith('stepwise-ssh-'));
-    assert.equal(remoteDirs().length, 1, 'its session folder on the host (the lab shares /tmp)');
-    assert.equal(sessionDirsOf(pid).length, 2, 'and its control socket folder here');
+    // The session folder mktemp made on the lab host, in the host's own /tmp.
+    const remoteDirs = () => sessionDirsOf(pid, path.join(lab.hostRoot()!, 'tmp'));
+    assert.equal(remoteDirs().length, 1, 'its session folder on the host');
+    assert.deepEqual(sessionDirsOf(pid).map((d) => path.basename(d).startsWith('stepwise-ssh-')), [true], 'and only its control socket folder here');
     p.child.kill('SIGKILL');
     await p.exited;
     const masters = () =>
@@ -366,10 +374,10 @@ echo after ran
   test('a lab link taken down mid-block is noticed by keepalives: interrupted, connection lost', async () => {
     fs.writeFileSync(
       path.join(rbDir, 'silent.md'),
-      `# Silent\n\n## Silent\n\n\`\`\`sh {id=silent}\ntouch ${work}/silent-started; sleep 120\n\`\`\`\n`,
+      `# Silent\n\n## Silent\n\n\`\`\`sh {id=silent}\ntouch ${marks}/silent-started; sleep 120\n\`\`\`\n`,
     );
     const p = spawnStepwise(['run', 'silent', '--runbooks', rbDir, '--inventory', inv, '--target', 'host1'], env());
-    await until(() => fs.existsSync(path.join(work, 'silent-started')), 30_000, 'the block to start');
+    await until(() => fs.existsSync(path.join(marks, 'silent-started')), 30_000, 'the block to start');
     // No packet gets through any more, and nothing tells either end: only keepalives notice.
     execFileSync('ip', ['-n', lab.netns, 'link', 'set', 'mgmt0', 'down']);
     try {

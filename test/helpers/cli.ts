@@ -59,12 +59,12 @@ export function spawnStepwise(args: string[], env: Record<string, string> = {}):
   };
 }
 
-/** Session folders (in the temp dir) that the process with this pid owns. */
-export function sessionDirsOf(pid: number): string[] {
+/** Session folders (in the temp dir, or in tmp: a lab host's own /tmp) that the process with this pid owns. */
+export function sessionDirsOf(pid: number, tmp: string = os.tmpdir()): string[] {
   return fs
-    .readdirSync(os.tmpdir())
+    .readdirSync(tmp)
     .filter((n) => n.startsWith('stepwise-'))
-    .map((n) => path.join(os.tmpdir(), n))
+    .map((n) => path.join(tmp, n))
     .filter((d) => {
       try {
         return fs.readFileSync(path.join(d, 'owner'), 'utf8').startsWith(`${pid}:`);
