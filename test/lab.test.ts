@@ -16,6 +16,7 @@ import { TerminalSession } from '../server/terminal/session.ts';
 import { Executor } from '../server/exec/executor.ts';
 import { cmd, check, until } from './helpers/blocks.ts';
 import { LAB_MGMT, labSshPaths } from '../server/target/lab-ssh.ts';
+import { labInitScript, privateTmpScript } from '../server/target/lab-init.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -79,6 +80,19 @@ test('KVM is usable only with the CPU flag, the real device, and access for QEMU
   assert.equal(modeAllowsRw({ ...kvmDev, mode: 0o20666 }, { uid: 5, gids: [5] }), true);
   assert.equal(qemuUserFromConf('#user = "root"\nuser = "qemu"\n', 'libvirt-qemu'), 'qemu');
   assert.equal(qemuUserFromConf('#user = "libvirt-qemu"\n', 'libvirt-qemu'), 'libvirt-qemu');
+});
+
+test('a private /tmp: the lab folders its shells read are bound aside, the tmpfs mounted, then moved back to their own paths; after every other mount', () => {
+  const keep = ['/tmp/stepwise-lab-a-x/ssh', "/tmp/it's"];
+  const s = privateTmpScript(keep);
+  const at = (re: RegExp) => s.split('\n').findIndex((l) => re.test(l));
+  const tmpfs = at(/mount -t tmpfs .* \/tmp; fi$/);
+  assert.ok(at(/mount --bind '\/tmp\/stepwise-lab-a-x\/ssh' \/run\/stepwise-keep\/0$/) < tmpfs && tmpfs >= 0, s);
+  assert.ok(at(/mount --move \/run\/stepwise-keep\/1 '\/tmp\/it'\\''s'$/) > tmpfs, s);
+  for (const d of ['/tmp', '/var/tmp', '/dev/shm']) assert.ok(s.includes(`lab-tmp ${d}; fi`), d);
+  const init = labInitScript({ stateDir: '/tmp/stepwise-lab-a-x', driversDir: '/tmp/d', hostname: 'host1', maskKvm: true, sharedDir: '/tmp/sh', privateTmp: keep });
+  assert.ok(init.includes(s) && init.indexOf(s) > init.indexOf('libvirtd -d') && init.indexOf(s) > init.indexOf('mount --bind \'/tmp/sh\''), 'last, before READY');
+  assert.ok(!labInitScript({ stateDir: '/s', driversDir: '/d', hostname: 'h', maskKvm: false }).includes('tmpfs -o mode=1777'));
 });
 
 test('a lab is stale when its owner is gone, or, kept up by lab up, when it is broken', () => {
