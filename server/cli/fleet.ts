@@ -30,7 +30,9 @@ import { RunHistory } from '../run/history.ts';
 import { exportFleet, FLEET_REPORT_FORMATS, type FleetReportFormat } from '../report/fleet.ts';
 import { rollBackFleetHosts } from './rollback.ts';
 
+/** `stepwise run`'s flags as a fleet takes them (RunArgs, run.ts, adds --verbose and --role). */
 export interface FleetArgs {
+  /** Absent with --all. */
   runbook?: string;
   all: boolean;
   vars: string[];
@@ -45,13 +47,18 @@ export interface FleetArgs {
   converge: boolean;
   plan: boolean;
   record?: string;
+  /** Read the runbook in this language (a translation's code); the run pins the translation too. */
   lang?: string;
+  /** The inventory naming SSH hosts (else STEPWISE_INVENTORY, else inventory.yaml beside the runbooks). */
   inventory?: string;
+  /** Trust an SSH host's unknown key on first connection (recorded in the run's audit chain). */
   acceptNewHostKey?: boolean;
+  /** A fleet's flags: hosts at once, the failure budget, canary batches. */
   parallel?: string;
   maxFail?: string;
   batches?: string;
-  /** After a failed fleet, roll back the hosts that failed and those that passed the failed step (rollback.ts). */
+  /** When a step fails, roll back (rollback.ts): a run, the steps that passed, in its shell; a
+   *  fleet, the hosts that failed and those that passed the failed step. */
   rollback?: boolean;
 }
 

@@ -26,39 +26,13 @@ import { langFromEnv, translator, type Translator } from '../../common/i18n/inde
 import { statusLabel } from '../../common/format.ts';
 import { parseRoleArgs } from '../run/role-binding.ts';
 import { rollBackAfterFailure } from './rollback.ts';
-import { fleetCommand, isFleetRun } from './fleet.ts';
+import { fleetCommand, isFleetRun, type FleetArgs } from './fleet.ts';
 
-export interface RunArgs {
-  /** Absent with --all. */
-  runbook?: string;
-  all: boolean;
-  vars: string[];
-  varFile?: string;
-  from?: string;
-  step?: string;
-  yes: boolean;
-  runbooks?: string;
-  data?: string;
-  target?: string;
+/** `stepwise run`'s flags: a fleet's (FleetArgs), and these. */
+export interface RunArgs extends FleetArgs {
   verbose: boolean;
-  resume?: string;
-  converge: boolean;
-  plan: boolean;
-  record?: string;
-  /** Read the runbook in this language (a translation's code); the run pins the translation too. */
-  lang?: string;
-  /** The inventory naming SSH hosts (else STEPWISE_INVENTORY, else inventory.yaml beside the runbooks). */
-  inventory?: string;
-  /** Trust an SSH host's unknown key on first connection (recorded in the run's audit chain). */
-  acceptNewHostKey?: boolean;
   /** `--role NAME=TARGET`, each role of a runbook that spans hosts on its target (docs/format.md, Roles). */
   role?: string[];
-  /** When a step fails, roll back the steps that passed, in the run's shell (rollback.ts). */
-  rollback?: boolean;
-  /** A fleet's flags (fleet.ts): hosts at once, the failure budget, canary batches. */
-  parallel?: string;
-  maxFail?: string;
-  batches?: string;
 }
 
 const EXIT_FAILED = 1;
