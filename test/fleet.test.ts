@@ -44,7 +44,8 @@ describe('fleet runs over SSH in lab hosts', { skip: canLab ? false : 'needs roo
     lab = await LabTarget.create({ hosts: 4, minimal: true, maskKvm: true });
     hosts.push({ name: 'kvmhost', address: lab.sshAddress! });
     for (const n of [2, 3, 4]) hosts.push({ name: `host${n}`, address: LAB_MGMT.host(n) });
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-fleet-'));
+    // The lab's exchange folder: every lab host sees it at the same path (their /tmp are their own).
+    work = fs.mkdtempSync(path.join(lab.exchangeDir, 'sw-fleet-'));
     data = path.join(work, 'data');
     rbDir = path.join(work, 'runbooks');
     fs.mkdirSync(rbDir);

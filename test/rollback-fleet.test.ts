@@ -42,7 +42,8 @@ describe('fleet --rollback over SSH in lab hosts', { skip: canLab ? false : 'nee
   before(async () => {
     lab = await LabTarget.create({ hosts: 3, minimal: true, maskKvm: true });
     const hosts = [{ name: 'kvmhost', address: lab.sshAddress! }, { name: 'host2', address: LAB_MGMT.host(2) }, { name: 'host3', address: LAB_MGMT.host(3) }];
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-rollback-fleet-'));
+    // The lab's exchange folder: every lab host sees it at the same path (their /tmp are their own).
+    work = fs.mkdtempSync(path.join(lab.exchangeDir, 'sw-rollback-fleet-'));
     data = path.join(work, 'data');
     rbDir = path.join(work, 'runbooks');
     fs.mkdirSync(rbDir);
