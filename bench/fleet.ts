@@ -37,6 +37,20 @@ function rssKb(pid: number): number {
   }
 }
 
+/** CPU seconds of this process's children that have ended (the ssh side commands and shells): cutime + cstime. */
+function childCpuSec(): number {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) / 100; // clock ticks: USER_HZ is 100 on Linux
+}
+
+/** The machine's CPU time so far, busy and in all (every process: the lab's sshd and shells, other work). */
+function machineCpu(): { busy: number; total: number } {
+  const [, ...n] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+  const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - n[3]! - n[4]!, total };
+}
+
 /** Every descendant of this process (the ssh clients). */
 function descendants(pid: number): number[] {
   const out: number[] = [];
@@ -67,18 +81,27 @@ async function main(): Promise<void> {
     const runs = new Runs({ catalog: () => catalog, store, audit: new AuditLog(store, data), dataDir: data, log, targets: kinds, limits: { perUser: 64, total: 64 } });
     const fleets = new Fleets({ runs, store, catalog: () => catalog, inventory: () => inv, log, targetIds: () => Object.keys(kinds) });
     const elu = new Map<number, number>();
+    const cpu = new Map<number, { self: number; children: number; machine: number }>();
     const fleet = async (parallel: number, sample?: (live: number) => void) => {
       const started = fleets.start({ runbook: 'five', target: '@all', parallel }, 'bench');
       if (!started.ok) throw new Error(started.error.message);
       const timer = sample ? setInterval(() => sample(runs.size), 50) : undefined;
       t0 = performance.now();
       const elu0 = performance.eventLoopUtilization();
+      const self0 = process.cpuUsage();
+      const kids0 = childCpuSec();
+      const m0 = machineCpu();
       const status = await started.value.done;
       clearInterval(timer);
       const ms = performance.now() - t0;
       // How busy this process was (synchronous ssh side commands count as busy): near 1 means
       // the fleet's own process, not the hosts, set the pace.
       elu.set(parallel, performance.eventLoopUtilization(elu0).utilization);
+      // Where the CPU went: this process, its ssh clients, and how busy the whole machine was
+      // (the lab's sshd and shells share it, and so does whatever else runs beside the bench).
+      const self = process.cpuUsage(self0);
+      const m1 = machineCpu();
+      cpu.set(parallel, { self: (self.user + self.system) / 1e6, children: childCpuSec() - kids0, machine: (m1.busy - m0.busy) / (m1.total - m0.total) });
       if (status !== 'passed') {
         const v = fleets.view(started.value.id)!;
         console.log(`fleet ${v.id} (--parallel ${parallel}) ${status}: ${JSON.stringify(v.counts)}`);
@@ -108,6 +131,7 @@ async function main(): Promise<void> {
     console.log(`runbook: ${STEPS} steps, each a command (${SLEEP > 0 ? `sleep ${SLEEP} s of remote work, then echo` : 'echo'}) and a check`);
     console.log(`--parallel 1:  ${sec(serial)} for ${HOSTS} hosts (${sec(serial / HOSTS)} per host); event loop busy ${(elu.get(1)! * 100).toFixed(0)}%`);
     console.log(`--parallel ${PARALLEL}: ${sec(parallel)} — speed-up ${(serial / parallel).toFixed(1)}× (target ≥ 5×); event loop busy ${(elu.get(PARALLEL)! * 100).toFixed(0)}%`);
+    for (const [p, c] of cpu) console.log(`--parallel ${p}: CPU ${c.self.toFixed(1)} s in this process, ${c.children.toFixed(1)} s in its ssh clients; the machine's ${os.cpus().length} cores ${(c.machine * 100).toFixed(0)}% busy`);
     console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(', ')} on ${os.cpus().length} cores`);
     console.log(`server memory: idle ${(base / 1024).toFixed(0)} MB, ${(peak.rss / 1024).toFixed(0)} MB with the most live remote sessions (${peak.live}): ${perSession.toFixed(2)} MB per session (target ≤ 5 MB); highest RSS of the run ${(maxRss / 1024).toFixed(0)} MB`);
     console.log(`ssh client processes at that peak: ${(peak.ssh / 1024).toFixed(0)} MB RSS together (${peak.live ? (peak.ssh / 1024 / peak.live).toFixed(1) : '-'} MB per session, mostly shared libraries; not the server's)`);

@@ -326,8 +326,8 @@ export class Executor implements Disposable {
   private async frame(script: string, timeoutSec: number | undefined, shown: string = script, mode: 'src' | 'sub' = 'src', watch?: (bytes: Buffer) => void): Promise<Framed> {
     const s = this.session;
     const seq = ++this.seq;
-    // Both at once: on a remote host each is a round trip.
-    const [file, shownFile] = await Promise.all([s.stageFile(`b${seq}.sh`, script + '\n'), shown === script ? undefined : s.stageFile(`b${seq}.show`, shown + '\n')]);
+    // One write for both: on a remote host each write is a round trip.
+    const [file, shownFile] = await s.stageFiles([[`b${seq}.sh`, script + '\n'], ...(shown === script ? [] : [[`b${seq}.show`, shown + '\n'] as const])]);
     const show = shownFile === undefined ? '' : ` ${shellQuote(shownFile)}`;
     const capture = new OutputCapture();
     const started = performance.now();

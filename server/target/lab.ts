@@ -270,6 +270,10 @@ export class LabTarget implements Target {
     return this.files.writeSessionFile(dir, name, content);
   }
 
+  writeSessionFiles(dir: string, files: ReadonlyArray<readonly [string, string]>): Promise<string[]> {
+    return this.files.writeSessionFiles(dir, files);
+  }
+
   readSessionFile(dir: string, name: string): Promise<Buffer | undefined> {
     return this.files.readSessionFile(dir, name);
   }

@@ -33,6 +33,12 @@ export class LocalTarget implements Target {
     return file;
   }
 
+  async writeSessionFiles(dir: string, files: ReadonlyArray<readonly [string, string]>): Promise<string[]> {
+    const paths: string[] = [];
+    for (const [name, content] of files) paths.push(await this.writeSessionFile(dir, name, content));
+    return paths;
+  }
+
   async readSessionFile(dir: string, name: string): Promise<Buffer | undefined> {
     return readOrUndefined(path.join(dir, name));
   }

@@ -154,6 +154,11 @@ function q(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** A session file's name as the batched commands take it: a plain name (a broken invariant otherwise). */
+function checkName(n: string): void {
+  if (!/^[A-Za-z0-9._-]+$/.test(n)) throw new Error(`not a session file name: ${JSON.stringify(n)}`);
+}
+
 /** What a finished command gave: status null when it was killed (its timeout) or did not start. */
 interface Ran {
   status: number | null;
@@ -369,6 +374,22 @@ export class SshTarget implements Target {
     return file;
   }
 
+  /**
+   * Several files in one channel (a block's script and the text it shows; a session's owner and
+   * rc files): on stdin each is a line `NAME BYTES` then its bytes, which GNU head -c takes
+   * exactly (it never reads past them); each file's size is checked after.
+   */
+  async writeSessionFiles(dir: string, files: ReadonlyArray<readonly [string, string]>): Promise<string[]> {
+    for (const [n] of files) checkName(n);
+    const input = Buffer.concat(files.flatMap(([n, c]) => {
+      const bytes = Buffer.from(c, 'utf8');
+      return [Buffer.from(`${n} ${bytes.length}\n`), bytes];
+    }));
+    const r = await this.side(`umask 077 && cd ${q(dir)} && while IFS=' ' read -r n s; do case "$n" in ''|*/*) exit 1;; esac; head -c "$s" > "$n" && [ "$(wc -c < "$n")" -eq "$s" ] || exit 1; done`, input);
+    if (r?.status !== 0) throw new Error(`${this.id}: could not write ${files.map(([n]) => n).join(', ')} in ${dir}${r ? '' : ' (connection lost)'}`);
+    return files.map(([n]) => `${dir}/${n}`);
+  }
+
   async readSessionFile(dir: string, name: string): Promise<Buffer | undefined> {
     const r = await this.side(`cat ${q(`${dir}/${name}`)} 2>/dev/null`);
     return r?.status === 0 ? r.stdout : undefined;
@@ -380,7 +401,7 @@ export class SshTarget implements Target {
    * then its bytes. A file that does not exist is left out.
    */
   async readSessionFiles(dir: string, names: readonly string[]): Promise<Map<string, Buffer>> {
-    for (const n of names) if (!/^[A-Za-z0-9._-]+$/.test(n)) throw new Error(`not a session file name: ${JSON.stringify(n)}`);
+    for (const n of names) checkName(n);
     const files = new Map<string, Buffer>();
     const r = await this.side(`cd ${q(dir)} 2>/dev/null && for f in ${names.join(' ')}; do [ -f "$f" ] && printf '%s %s\n' "$f" "$(wc -c < "$f")" && cat "$f"; done; true`);
     if (r?.status !== 0) return files;

@@ -42,6 +42,9 @@ export interface Target {
   makeSessionDir(): Promise<string>;
   /** Writes a file into a session directory (mode 0600); resolves with its path. */
   writeSessionFile(dir: string, name: string, content: string): Promise<string>;
+  /** Writes several files into a session directory at once (one round trip on a remote host);
+   *  resolves with their paths, in order. Names are plain file names. */
+  writeSessionFiles(dir: string, files: ReadonlyArray<readonly [name: string, content: string]>): Promise<string[]>;
   /** Reads a file from a session directory; undefined when it does not exist. */
   readSessionFile(dir: string, name: string): Promise<Buffer | undefined>;
   /** Reads several files of a session directory at once (one round trip on a remote host);

@@ -78,12 +78,8 @@ export class TerminalSession implements Disposable {
     let s: TerminalSession;
     try {
       // Whose folder this is: after a kill -9 the next stepwise command removes it (run/orphans.ts).
-      // Both at once: on a remote host each is a round trip.
-      // Both settled before a failure removes the folder, so no write lands after the removal.
-      const [owner, rc] = await Promise.allSettled([target.writeSessionFile(dir, OWNER_FILE, selfOwner()), target.writeSessionFile(dir, 'rc.sh', integrationScript(nonce))]);
-      if (owner.status === 'rejected') throw owner.reason;
-      if (rc.status === 'rejected') throw rc.reason;
-      const rcFile = rc.value;
+      // Both in one write: on a remote host each write is a round trip.
+      const [, rcFile] = await target.writeSessionFiles(dir, [[OWNER_FILE, selfOwner()], ['rc.sh', integrationScript(nonce)]]);
       s = new TerminalSession(target, opts, dir, nonce, rcFile);
     } catch (e) {
       // Nothing else holds the folder yet: a shell that cannot start leaves nothing behind.
@@ -157,8 +153,9 @@ export class TerminalSession implements Disposable {
     return this.pauseReasons.size > 0;
   }
 
-  stageFile(name: string, content: string): Promise<string> {
-    return this.target.writeSessionFile(this.dir, name, content);
+  /** Writes files into the session's folder (one round trip on a remote host); their paths, in order. */
+  stageFiles(files: ReadonlyArray<readonly [string, string]>): Promise<string[]> {
+    return this.target.writeSessionFiles(this.dir, files);
   }
 
   /** Several files of the session's folder at once (one round trip on a remote host). */
