@@ -5,6 +5,9 @@
 export function readSecret(question: string): Promise<string | undefined> {
   const stdin = process.stdin;
   if (!stdin.isTTY) return Promise.resolve(undefined);
+  // Echo goes off before the question shows: a person (or a script) typing as soon as it
+  // appears would otherwise have the first characters echoed by the terminal.
+  stdin.setRawMode(true);
   process.stderr.write(question);
   return new Promise((resolve) => {
     let value = '';
@@ -23,7 +26,6 @@ export function readSecret(question: string): Promise<string | undefined> {
         else if (ch >= ' ') value += ch;
       }
     };
-    stdin.setRawMode(true);
     stdin.resume();
     stdin.on('data', onData);
   });
