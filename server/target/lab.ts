@@ -53,8 +53,6 @@ const SHARED_DIR = 'shared-images';
 const SESSIONS_DIR = 'sessions';
 /** In the lab's folder: seen at the same path on this machine and on every lab host. */
 const EXCHANGE_DIR = 'exchange';
-/** In the lab's folder: its SSH files (lab-ssh.ts), which every host's sshd reads. */
-const SSH_DIR = 'ssh';
 
 /** The labs this process made and has not removed yet (for disposeOwnLabs on a signal). */
 const ownLabs = new Set<LabTarget>();
@@ -210,7 +208,11 @@ export class LabTarget implements Target {
       const sharedDir = path.join(stateDir, SHARED_DIR);
       // As Debian's /var/lib/libvirt/images: QEMU's user may reach a disk by its name, not list.
       fs.mkdirSync(sharedDir, { mode: 0o711 });
-      const keep = [SESSIONS_DIR, EXCHANGE_DIR, SSH_DIR].map((d) => path.join(stateDir, d));
+      // Seen inside at their own paths (each host's /tmp is its own): host 1's session folders,
+      // the exchange folder, and the SSH files every host's sshd reads.
+      const sessions = path.join(stateDir, SESSIONS_DIR);
+      const shared = [path.join(stateDir, EXCHANGE_DIR), labSshPaths(stateDir).dir];
+      const keep = [sessions, ...shared];
       for (const d of keep) fs.mkdirSync(d, { mode: 0o700 });
       fs.writeFileSync(init, labInitScript({ stateDir, driversDir, hostname: LAB_HOSTNAME, maskKvm: masked, sharedDir, privateTmp: keep }), { mode: 0o700 });
       const log = path.join(stateDir, 'init.log');
@@ -241,14 +243,13 @@ export class LabTarget implements Target {
         const h: LabHostRecord = { name: `host${n}`, netns: `sw-${labId}-h${n}`, stateDir: path.join(stateDir, `host${n}`) };
         record.extraHosts = [...(record.extraHosts ?? []), h];
         writeRecord(record); // recorded before it exists: a teardown removes whatever of it was made
-        // Host 1's session folders are not theirs: they keep the SSH files and the exchange folder.
-        await startExtraHost(h, n, lanNetns, driversDir, masked, opts.minimal ?? false, sharedDir, keep.slice(1), () => writeRecord(record));
+        await startExtraHost(h, n, lanNetns, driversDir, masked, opts.minimal ?? false, sharedDir, shared, () => writeRecord(record));
       }
       if (hosts > 1) {
         const all = [{ name: LAB_HOSTNAME, address: record.ssh!.address, initPid: init1.pid }, ...record.extraHosts!.map((h) => ({ name: h.name, address: h.ssh!.address, initPid: h.init!.pid }))];
         await linkLabHosts(stateDir, all);
       }
-      const lab = new LabTarget(record, new LabSessionFiles(path.join(stateDir, SESSIONS_DIR)));
+      const lab = new LabTarget(record, new LabSessionFiles(sessions));
       if (record.owner) ownLabs.add(lab);
       lab.untrack = track(lab, `lab ${record.id} (${record.netns})`);
       return lab;
