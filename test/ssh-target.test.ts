@@ -7,13 +7,16 @@ import { noLeaks } from './helpers/leaks.ts';
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { LabTarget } from '../server/target/lab.ts';
 import { hasSshd, labSshPaths } from '../server/target/lab-ssh.ts';
 import { SshTarget, type SshHost } from '../server/target/ssh.ts';
 import { childrenOf } from '../server/target/process.ts';
 import { TerminalSession } from '../server/terminal/session.ts';
 import { Executor } from '../server/exec/executor.ts';
-import { cmd } from './helpers/blocks.ts';
+import { cmd, until } from './helpers/blocks.ts';
 
 const canLab = process.getuid?.() === 0 && hasSshd() && fs.existsSync('/usr/bin/nc');
 
@@ -110,6 +113,48 @@ describe('SSH target side commands', { skip: canLab ? false : 'needs root, opens
       await own.release(); // lets the removal finish before closing the master
     }
     assert.equal(await target.readSessionFile(dir!, 'rc.sh'), undefined, 'the session folder is gone from the host');
+  });
+
+  test('process.exit while a release is under way (a second Ctrl-C): no master, no control folder, no session folder left', async () => {
+    // A process of its own: connect, make a session folder, start the release, exit at once.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-ssh-exit-'));
+    try {
+      const script = path.join(tmp, 'exit.mts'); // ESM (top-level await) outside the package
+      fs.writeFileSync(script, [
+        `import { SshTarget } from ${JSON.stringify(path.resolve(import.meta.dirname, '../server/target/ssh.ts'))};`,
+        `const t = await SshTarget.create(JSON.parse(process.argv[2]!));`,
+        `const dir = await t.makeSessionDir();`,
+        `await t.writeSessionFile(dir, 'kept', 'x');`,
+        `const ctl = (t as unknown as { ctlDir: string }).ctlDir;`,
+        `const master = (t as unknown as { master: { pid: number } }).master.pid;`,
+        `console.log(JSON.stringify({ dir, ctl, master }));`,
+        `void t.release();`,
+        `process.exit(0);`,
+      ].join('\n'));
+      const r = spawnSync(process.execPath, ['--import', 'tsx', script, JSON.stringify(host)], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      const { dir, ctl, master } = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { dir: string; ctl: string; master: number };
+      assert.equal(fs.existsSync(ctl), false, 'the control folder is removed at exit');
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      await until(() => !alive(master), 15_000, 'the master to end');
+      // The janitor (the master's own session) removes the folder once the master is gone.
+      const end = Date.now() + 15_000;
+      let left = await target.readSessionFile(dir, 'kept');
+      while (left !== undefined && Date.now() < end) {
+        await new Promise((res) => setTimeout(res, 100));
+        left = await target.readSessionFile(dir, 'kept');
+      }
+      assert.equal(left, undefined, 'the session folder is removed on the host');
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
 

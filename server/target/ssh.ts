@@ -238,6 +238,21 @@ export class SshConnectError extends Error {
   }
 }
 
+/** Targets whose master or private folder is still there (for the exit hook below). */
+const openTargets = new Set<SshTarget>();
+let exitHooked = false;
+
+/** A process.exit (a CLI's second Ctrl-C) does not wait for a release under way: what it would
+ *  still do here is done synchronously (the master ended — its janitor then removes the session
+ *  folders on the host — and the control folder removed). */
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on('exit', () => {
+    for (const t of openTargets) t.closeNow();
+  });
+}
+
 export class SshTarget implements Target {
   readonly id: string;
   readonly platform: string;
@@ -269,6 +284,18 @@ export class SshTarget implements Target {
       if (!this.released) this.lostReason = `connection lost (${lastMessage(masterLog.text)})`;
     });
     this.untrack = track(this, `ssh master to ${host.name} (pid ${master.pid})`);
+    openTargets.add(this);
+    hookExit();
+  }
+
+  /** @internal The exit hook's synchronous end: the master and the control folder. */
+  closeNow(): void {
+    try {
+      this.master.kill('SIGTERM');
+    } catch {
+      /* gone */
+    }
+    fs.rmSync(this.ctlDir, { recursive: true, force: true });
   }
 
   /** Connects (one authentication) and reads the host's identity. Throws SshConnectError with a clear reason. */
@@ -494,6 +521,7 @@ export class SshTarget implements Target {
       }
     }
     fs.rmSync(this.ctlDir, { recursive: true, force: true });
+    openTargets.delete(this);
     this.untrack();
   }
 
