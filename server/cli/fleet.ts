@@ -21,7 +21,7 @@ import { createLogger } from '../log.ts';
 import { formatDiagnostic } from '../errors.ts';
 import { dataDir, runbooksDir } from './config.ts';
 import { cliInventory } from './hosts.ts';
-import { parseVarFile, varsFromEnv } from './var-sources.ts';
+import { varsFromEnv, varsFromFlags } from './var-sources.ts';
 import { readSecret } from './prompt.ts';
 import { langFromEnv, translator, type Translator } from '../../common/i18n/index.ts';
 import { statusLabel } from '../../common/format.ts';
@@ -97,23 +97,9 @@ export async function fleetCommand(a: FleetArgs, out: (s: string) => void): Prom
   // The values: a var file, STEPWISE_VAR_<NAME> the runbook declares, --var; a secret still empty
   // is asked once (no echo) when a person is at the terminal, and goes to every host.
   const declared = new Set(rb.vars.map((v) => v.name));
-  const given: Record<string, string> = Object.fromEntries(Object.entries(varsFromEnv(process.env)).filter(([k]) => declared.has(k)));
-  if (a.varFile !== undefined) {
-    let text: string;
-    try {
-      text = fs.readFileSync(a.varFile, 'utf8');
-    } catch (e) {
-      return usage(`--var-file ${a.varFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-    }
-    const parsed = parseVarFile(text, a.varFile);
-    if (!parsed.ok) return usage(parsed.error);
-    Object.assign(given, parsed.value);
-  }
-  for (const kv of a.vars) {
-    const i = kv.indexOf('=');
-    if (i <= 0) return usage(tr.t('cli.run.varFormat', { value: JSON.stringify(kv) }));
-    given[kv.slice(0, i)] = kv.slice(i + 1);
-  }
+  const flags = varsFromFlags(a, (f) => fs.readFileSync(f, 'utf8'), (kv) => tr.t('cli.run.varFormat', { value: JSON.stringify(kv) }));
+  if (!flags.ok) return usage(flags.error);
+  const given: Record<string, string> = { ...Object.fromEntries(Object.entries(varsFromEnv(process.env)).filter(([k]) => declared.has(k))), ...flags.value };
   for (const spec of rb.vars) {
     if (!spec.secret || spec.default || given[spec.name] || !process.stdin.isTTY) continue;
     const v = await readSecret(`${rb.id}: ${spec.name} (${spec.describe}, secret): `);

@@ -20,7 +20,7 @@ import type { StepVerdict } from '../../common/result.ts';
 import { cliRuns, dataDir, runbooksDir } from './config.ts';
 import { resolveVars } from '../run/vars.ts';
 import { formatPlan, planRun } from '../exec/plan.ts';
-import { parseVarFile, varsFromEnv } from './var-sources.ts';
+import { varsFromEnv, varsFromFlags } from './var-sources.ts';
 import { readSecret } from './prompt.ts';
 import { langFromEnv, translator, type Translator } from '../../common/i18n/index.ts';
 import { statusLabel } from '../../common/format.ts';
@@ -43,24 +43,10 @@ export async function runCommand(a: RunArgs, out: (s: string) => void): Promise<
   if (isFleetRun(a)) return fleetCommand(a, out);
   const tr = cliTranslator(a);
   const usage = (msg: string) => (out(tr.t('cli.usage', { command: 'run', message: msg })), EXIT_USAGE);
-  const given: Record<string, string> = {};
-  if (a.varFile !== undefined) {
-    let text: string;
-    try {
-      text = fs.readFileSync(a.varFile, 'utf8');
-    } catch (e) {
-      return usage(`--var-file ${a.varFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-    }
-    const parsed = parseVarFile(text, a.varFile);
-    if (!parsed.ok) return usage(parsed.error);
-    Object.assign(given, parsed.value);
-  }
+  const flags = varsFromFlags(a, (f) => fs.readFileSync(f, 'utf8'), (kv) => tr.t('cli.run.varFormat', { value: JSON.stringify(kv) }));
+  if (!flags.ok) return usage(flags.error);
+  const given = flags.value;
   const fromEnv = varsFromEnv(process.env);
-  for (const kv of a.vars) {
-    const i = kv.indexOf('=');
-    if (i <= 0) return usage(tr.t('cli.run.varFormat', { value: JSON.stringify(kv) }));
-    given[kv.slice(0, i)] = kv.slice(i + 1);
-  }
   if (a.record !== undefined && a.record !== 'strict' && a.record !== 'best-effort') {
     return usage(tr.t('cli.run.record', { value: JSON.stringify(a.record) }));
   }

@@ -37,3 +37,29 @@ export function parseVarFile(text: string, file: string): Outcome<Record<string,
   }
   return { ok: true, value: vars };
 }
+
+/**
+ * The values given on the command line, as `stepwise run` and a fleet take them: a --var-file,
+ * then each --var NAME=VALUE (a later one wins). The file is read with readFile (the caller's
+ * I/O); errors are the usage line to print, badVar's for a --var without NAME=.
+ */
+export function varsFromFlags(a: { vars: readonly string[]; varFile?: string }, readFile: (file: string) => string, badVar: (kv: string) => string): Outcome<Record<string, string>, string> {
+  const given: Record<string, string> = {};
+  if (a.varFile !== undefined) {
+    let text: string;
+    try {
+      text = readFile(a.varFile);
+    } catch (e) {
+      return { ok: false, error: `--var-file ${a.varFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}` };
+    }
+    const parsed = parseVarFile(text, a.varFile);
+    if (!parsed.ok) return parsed;
+    Object.assign(given, parsed.value);
+  }
+  for (const kv of a.vars) {
+    const i = kv.indexOf('=');
+    if (i <= 0) return { ok: false, error: badVar(kv) };
+    given[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return { ok: true, value: given };
+}
