@@ -4,6 +4,8 @@
 import { noLeaks } from './helpers/leaks.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import xtermHeadless from '@xterm/headless';
 import { LocalTarget } from '../server/target/local.ts';
 import { TerminalSession } from '../server/terminal/session.ts';
@@ -13,6 +15,7 @@ import { ScreenMirror, SCREEN_HIGH, SCREEN_LOW } from '../server/terminal/screen
 import { cmd, until } from './helpers/blocks.ts';
 
 const { Terminal } = xtermHeadless;
+const ROOT = path.resolve(import.meta.dirname, '..');
 const { SerializeAddon } = serializeAddon;
 
 async function screenAfter(cols: number, blocks: string[]): Promise<string> {
@@ -153,6 +156,23 @@ test('screen mirror: many screens share the worker and stay apart', async () => 
   } finally {
     ms.forEach((m) => m.dispose());
   }
+});
+
+test('screen mirror: once every mirror is disposed (even one never written to), nothing of the worker keeps the process alive (a CLI exits when its run ends)', () => {
+  // A child process: the resources keeping its event loop alive, read once its only mirror
+  // has been used and disposed. The worker's port must not be one of them (it once was, and
+  // every CLI run then waited for the worker's idle timeout before exiting).
+  const script = [
+    "import { ScreenMirror } from './server/terminal/screen.ts';",
+    "const m = new ScreenMirror(80, 24, () => {});",
+    // Never written to, as in a headless CLI run: no owed answer ever ref'd and unref'd the worker.
+    "m.dispose();",
+    "setImmediate(() => console.log(JSON.stringify(process.getActiveResourcesInfo())));",
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const active = JSON.parse(r.stdout.trim().split('\n').pop()!) as string[];
+  assert.ok(!active.includes('MessagePort') && !active.includes('Worker'), `still active: ${active.join(', ')}`);
 });
 
 noLeaks();

@@ -195,7 +195,6 @@ class ScreenHost {
 
   private constructor() {
     this.worker = startWorker();
-    this.worker.unref(); // only owed answers keep the process alive (hold/release)
     this.worker.on('message', (m: FromScreenWorker) => {
       const s = this.screens.get(m.id);
       if (m.t === 'parsed') {
@@ -208,6 +207,8 @@ class ScreenHost {
     });
     this.worker.on('error', (e) => this.fail(e));
     this.worker.on('exit', (code) => this.fail(new Error(`screen worker exited (${code})`)));
+    // After the listeners: adding a 'message' listener refs the worker's port again.
+    this.worker.unref(); // only owed answers keep the process alive (hold/release)
   }
 
   open(mirror: ScreenMirror, cols: number, rows: number): number {
