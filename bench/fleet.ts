@@ -9,6 +9,7 @@
 //   BENCH_FLEET_HOSTS=20                   lab hosts
 //   BENCH_FLEET_SLEEP=0.5                  seconds of remote work in each step's command (0: none)
 //   BENCH_FLEET_PARALLEL=10                the parallel run's --parallel
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import os from 'node:os';
@@ -42,6 +43,24 @@ function childCpuSec(): number {
   const stat = fs.readFileSync('/proc/self/stat', 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[13]) + Number(f[14])) / 100; // clock ticks: USER_HZ is 100 on Linux
+}
+
+/** CPU seconds of the lab's processes (each host's init, sshd and what it reaped: sessions, shells). */
+function labCpuSec(labId: string): number {
+  let ticks = 0;
+  const names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n === `sw-${labId}` || n.startsWith(`sw-${labId}-`));
+  for (const n of names) {
+    for (const pid of execFileSync('ip', ['netns', 'pids', n], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]); // utime stime cutime cstime
+      } catch {
+        /* ended meanwhile */
+      }
+    }
+  }
+  return ticks / 100;
 }
 
 /** The machine's CPU time so far, busy and in all (every process: the lab's sshd and shells, other work). */
@@ -97,7 +116,7 @@ async function main(): Promise<void> {
     const runs = new Runs({ catalog: () => catalog, store, audit: new AuditLog(store, data), dataDir: data, log, targets: kinds, limits: { perUser: 64, total: 64 } });
     const fleets = new Fleets({ runs, store, catalog: () => catalog, inventory: () => inv, log, targetIds: () => Object.keys(kinds) });
     const elu = new Map<number, number>();
-    const cpu = new Map<number, { self: number; children: number; machine: number }>();
+    const cpu = new Map<number, { self: number; children: number; lab: number; machine: number }>();
     const fleet = async (parallel: number, sample?: (live: number) => void) => {
       const started = fleets.start({ runbook: 'five', target: '@all', parallel }, 'bench');
       if (!started.ok) throw new Error(started.error.message);
@@ -107,6 +126,7 @@ async function main(): Promise<void> {
       const elu0 = performance.eventLoopUtilization();
       const self0 = process.cpuUsage();
       const kids0 = childCpuSec();
+      const lab0 = labCpuSec(lab!.labId);
       const m0 = machineCpu();
       const status = await started.value.done;
       clearInterval(timer);
@@ -118,7 +138,7 @@ async function main(): Promise<void> {
       // (the lab's sshd and shells share it, and so does whatever else runs beside the bench).
       const self = process.cpuUsage(self0);
       const m1 = machineCpu();
-      cpu.set(parallel, { self: (self.user + self.system) / 1e6, children: childCpuSec() - kids0, machine: (m1.busy - m0.busy) / (m1.total - m0.total) });
+      cpu.set(parallel, { self: (self.user + self.system) / 1e6, children: childCpuSec() - kids0, lab: labCpuSec(lab!.labId) - lab0, machine: (m1.busy - m0.busy) / (m1.total - m0.total) });
       if (status !== 'passed') {
         const v = fleets.view(started.value.id)!;
         console.log(`fleet ${v.id} (--parallel ${parallel}) ${status}: ${JSON.stringify(v.counts)}`);
@@ -153,7 +173,7 @@ async function main(): Promise<void> {
     console.log(`runbook: ${STEPS} steps, each a command (${SLEEP > 0 ? `sleep ${SLEEP} s of remote work, then echo` : 'echo'}) and a check`);
     console.log(`--parallel 1:  ${sec(serial)} for ${HOSTS} hosts (${sec(serial / HOSTS)} per host); event loop busy ${(elu.get(1)! * 100).toFixed(0)}%`);
     console.log(`--parallel ${PARALLEL}: ${sec(parallel)} — speed-up ${(serial / parallel).toFixed(1)}× (target ≥ 5×); event loop busy ${(elu.get(PARALLEL)! * 100).toFixed(0)}%`);
-    for (const [p, c] of cpu) console.log(`--parallel ${p}: CPU ${c.self.toFixed(1)} s in this process, ${c.children.toFixed(1)} s in its ssh clients; the machine's ${os.cpus().length} cores ${(c.machine * 100).toFixed(0)}% busy`);
+    for (const [p, c] of cpu) console.log(`--parallel ${p}: CPU ${c.self.toFixed(1)} s in this process, ${c.children.toFixed(1)} s in its ssh clients, ${c.lab.toFixed(1)} s in the lab's hosts (sshd, sessions, shells); the machine's ${os.cpus().length} cores ${(c.machine * 100).toFixed(0)}% busy`);
     console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(', ')} on ${os.cpus().length} cores`);
     console.log(`server memory: idle ${(base / 1024).toFixed(0)} MB, ${(peak.rss / 1024).toFixed(0)} MB with the most live remote sessions (${peak.live}): ${perSession.toFixed(2)} MB per session (target ≤ 5 MB); highest RSS of the run ${(maxRss / 1024).toFixed(0)} MB`);
     console.log(`ssh client processes at that peak: ${(peak.ssh / 1024).toFixed(0)} MB RSS together (${peak.live ? (peak.ssh / 1024 / peak.live).toFixed(1) : '-'} MB per session, mostly shared libraries; not the server's)`);
