@@ -114,6 +114,31 @@ export interface RunReport {
   rollback?: ReportRollback;
 }
 
+/** One stored block result as a report shows it (the run's blocks, and a rollback's). */
+export function reportExecution(b: StoredBlockResult, attempt: number, command: string | null, file?: string): ReportExecution {
+  const retry = (b as { attempt?: unknown }).attempt;
+  return {
+    seq: b.seq,
+    attempt,
+    ...(typeof retry === 'number' ? { retryAttempt: retry } : {}),
+    id: b.id,
+    kind: b.kind,
+    command,
+    ...(file !== undefined ? { file } : {}),
+    status: b.status,
+    exitCode: b.exitCode,
+    output: b.output,
+    durationMs: b.durationMs,
+    end: b.end,
+    reason: b.reason ?? null,
+    outputDigest: b.outputDigest ?? null,
+    castTime: b.castTime ?? null,
+    startedAt: b.startedAt,
+    ...(b.role !== undefined ? { role: b.role } : {}),
+    ...(b.host !== undefined ? { host: b.host } : {}),
+  };
+}
+
 /**
  * Build the report. `runbook` is used only when its content hash equals the run's;
  * a different one sets `runbookChanged` and is otherwise ignored.
@@ -150,27 +175,7 @@ export function buildReport(
     const attempt = (attempts.get(b.id) ?? 0) + 1;
     attempts.set(b.id, attempt);
     const block = rb?.blocks[b.id];
-    const retry = (b as { attempt?: unknown }).attempt;
-    const e: ReportExecution = {
-      seq: b.seq,
-      attempt,
-      ...(typeof retry === 'number' ? { retryAttempt: retry } : {}),
-      id: b.id,
-      kind: b.kind,
-      command: block ? block.content : null,
-      ...(block?.file !== undefined ? { file: block.file } : {}),
-      status: b.status,
-      exitCode: b.exitCode,
-      output: b.output,
-      durationMs: b.durationMs,
-      end: b.end,
-      reason: b.reason ?? null,
-      outputDigest: b.outputDigest ?? null,
-      castTime: b.castTime ?? null,
-      startedAt: b.startedAt,
-      ...(b.role !== undefined ? { role: b.role } : {}),
-      ...(b.host !== undefined ? { host: b.host } : {}),
-    };
+    const e = reportExecution(b, attempt, block ? block.content : null, block?.file);
     executions.set(b.stepId, [...(executions.get(b.stepId) ?? []), e]);
   }
 

@@ -4,7 +4,7 @@
 // the run linked to it by options.rollbackOf.
 import type { AuditEvent } from '../record/chain.ts';
 import type { StoredBlockResult } from '../record/store.ts';
-import type { ReportExecution, RunReport } from './model.ts';
+import { reportExecution, type ReportExecution, type RunReport } from './model.ts';
 
 export interface ReportRollback {
   /** The failed run rolled back. */
@@ -50,23 +50,7 @@ export function rollbackSection(runId: string, events: readonly AuditEvent[], re
   const executions = results
     .filter((r) => blocks.has(r.id))
     .sort((a, b) => a.seq - b.seq)
-    .map((r) => ({
-      seq: r.seq,
-      attempt: 1,
-      id: r.id,
-      stepId: r.stepId,
-      kind: r.kind,
-      command: texts(r.id),
-      status: r.status,
-      exitCode: r.exitCode,
-      output: r.output,
-      durationMs: r.durationMs,
-      end: r.end,
-      reason: r.reason ?? null,
-      outputDigest: r.outputDigest ?? null,
-      castTime: r.castTime ?? null,
-      startedAt: r.startedAt,
-    }));
+    .map((r) => ({ ...reportExecution(r, 1, texts(r.id)), stepId: r.stepId }));
   return {
     of: typeof started.data.of === 'string' ? started.data.of : runId,
     runId,
