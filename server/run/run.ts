@@ -440,7 +440,7 @@ export class Run implements Disposable {
         durationMs: 0,
         end: 'interrupted',
         reason: `the run ended while it ran${how.reason ? ` (${how.reason})` : ''}`,
-      });
+      }, undefined, this.place(b)); // where it ran, as for a block that finished
     }
     this.emit({ type: 'session-ended', runId: this.id, exitCode: this.session.exitCode });
     this.subs.forEach((s) => s.dispose());
