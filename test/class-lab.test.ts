@@ -2,6 +2,7 @@
 // STEPWISE_MAX_LABS; the next ones wait in the queue), runs the lesson's steps in it, and
 // ending the class removes every lab, leaving this machine exactly as it was.
 import { noLeaks } from './helpers/leaks.ts';
+import { hostState as hostStateOf } from './helpers/host-state.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -18,30 +19,8 @@ const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/classroom');
 const LAB_WAIT_MS = 120_000;
 const TEST = { timeout: 8 * 60_000 };
 
-/** What must be the same after the class: links, routes, namespaces, mounts and /etc (as test/lab.test.ts checks). */
-function hostState(): Record<string, string> {
-  const run = (c: string, ...a: string[]) => execFileSync(c, a, { encoding: 'utf8' });
-  const etc = crypto.createHash('sha256');
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = path.join(dir, e.name);
-      const st = fs.lstatSync(p);
-      etc.update(`${p} ${st.mode} ${st.size} ${st.mtimeMs}\n`);
-      if (e.isDirectory()) walk(p);
-    }
-  };
-  walk('/etc');
-  const mine = (names: string[]) => names.filter((l) => !/^sw-/.test(l) || labsOfClass.some((id) => l.includes(id)));
-  return {
-    links: run('ip', '-o', 'link').replace(/\s+/g, ' '),
-    addrs: run('ip', '-o', 'addr'),
-    routes: run('ip', 'route') + run('ip', '-6', 'route'),
-    // Other labs (another helper's test, a person's `lab up`) may come and go meanwhile: only this class's count.
-    netns: mine(run('ip', 'netns', 'list').split('\n')).join('\n'),
-    mounts: fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => !m.startsWith('/run/netns/sw-') || labsOfClass.some((id) => m.includes(id))).sort().join('\n'),
-    etc: etc.digest('hex'),
-  };
-}
+/** What must be the same after the class (test/helpers/host-state.ts), counting only this class's labs among the `sw-` namespaces. */
+const hostState = () => hostStateOf((name) => labsOfClass.some((id) => name.includes(id)));
 
 let s: TestServer;
 let labsOfClass: string[] = [];

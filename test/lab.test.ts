@@ -2,6 +2,7 @@
 // touches this machine's network, /etc or devices, and leaves nothing behind: no namespace,
 // no folder, no process (not even a zombie), also when its owner was killed.
 import { noLeaks } from './helpers/leaks.ts';
+import { hostState } from './helpers/host-state.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -20,29 +21,6 @@ import { labInitScript, privateTmpScript } from '../server/target/lab-init.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
-/** What must be exactly the same after a lab: links, routes, namespaces, mounts and /etc. */
-function hostState(): Record<string, string> {
-  const run = (c: string, ...a: string[]) => execFileSync(c, a, { encoding: 'utf8' });
-  const etc = crypto.createHash('sha256');
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = path.join(dir, e.name);
-      const st = fs.lstatSync(p);
-      etc.update(`${p} ${st.mode} ${st.size} ${st.mtimeMs}\n`);
-      if (e.isDirectory()) walk(p);
-    }
-  };
-  walk('/etc');
-  return {
-    links: run('ip', '-o', 'link').replace(/\s+/g, ' '),
-    addrs: run('ip', '-o', 'addr'),
-    routes: run('ip', 'route') + run('ip', '-6', 'route'),
-    // Other labs (another test run, a person's `stepwise lab up`) may come and go meanwhile.
-    netns: run('ip', 'netns', 'list').split('\n').filter((l) => !/^sw-/.test(l)).join('\n'),
-    mounts: fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => !m.startsWith('/run/netns/sw-')).sort().join('\n'),
-    etc: etc.digest('hex'),
-  };
-}
 
 /** The lab's processes now (host pids with their start times), to check none outlives it. */
 function labProcesses(netns: string): Array<{ pid: number; start: string; cmd: string }> {
